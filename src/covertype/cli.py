@@ -1,0 +1,86 @@
+"""The ``covertype`` command: one entry point for every service and pipeline step.
+
+Heavy imports (Airflow, MLflow, scikit-learn) happen inside each command so that ``covertype --help``
+answers at once and each deployable needs only its own extra.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import orjson
+import typer
+
+from covertype.settings import get_settings
+
+app = typer.Typer(
+    name="covertype",
+    help="Batch ingestion and retraining for the forest cover-type dataset.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+
+Host = Annotated[str, typer.Option(help="interface to bind")]
+Workers = Annotated[int, typer.Option(min=1, help="uvicorn worker processes")]
+
+
+def _print_json(payload: object) -> None:
+    typer.echo(orjson.dumps(payload, option=orjson.OPT_INDENT_2, default=str).decode())
+
+
+@app.command("data-api")
+def data_api(
+    host: Host = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    workers: Workers = 1,
+) -> None:
+    """Serve forest-cover batches per group number (GET /data?group_number=N)."""
+    from covertype.data_api.server import run
+
+    run(get_settings(), host=host, port=port, workers=workers)
+
+
+@app.command("inference-api")
+def inference_api(
+    host: Host = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8001,
+    workers: Workers = 1,
+) -> None:
+    """Serve predictions from the registry's champion model (POST /predict)."""
+    from covertype.inference.server import run
+
+    run(get_settings(), host=host, port=port, workers=workers)
+
+
+@app.command()
+def ingest(
+    group: Annotated[int | None, typer.Option(help="group to poll (default COVERTYPE_GROUP)")] = None,
+) -> None:
+    """Poll the data API once for a group and store the batch (what the ingestion DAG does)."""
+    from covertype.ingestion import IngestionFailed, ingest_once
+
+    settings = get_settings()
+    if group is not None:
+        settings = settings.model_copy(update={"group": group})
+    try:
+        result = ingest_once(settings)
+    except IngestionFailed as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    _print_json(result.as_dict())
+
+
+@app.command()
+def train(
+    candidates: Annotated[str | None, typer.Option(help="comma-separated candidate names")] = None,
+    time_budget: Annotated[float | None, typer.Option(help="seconds of search per candidate")] = None,
+    force: Annotated[bool, typer.Option(help="train even when too few rows are new")] = False,
+) -> None:
+    """Snapshot the store, train candidates, register the best and promote it if it wins."""
+    from covertype.training.pipeline import run_training
+
+    _print_json(run_training(get_settings(), candidates=candidates, time_budget=time_budget, force=force))
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()

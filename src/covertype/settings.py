@@ -1,0 +1,92 @@
+"""One settings object for every part of covertype, read from the environment once.
+
+Variable names follow ``../shared/DESIGN.md``: ``COVERTYPE_*`` plus MLflow's own ``MLFLOW_TRACKING_URI``.
+Tests build their own ``Settings(...)`` instead of patching the environment.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    return Path.cwd() / ".covertype"
+
+
+class Settings(BaseSettings):
+    """Every knob of the system, with its type and default."""
+
+    model_config = SettingsConfigDict(env_prefix="COVERTYPE_", extra="ignore", populate_by_name=True)
+
+    # -- data source and the data API's schedule
+    data_source: str | None = Field(None, description="path or URL of the dataset; None = scikit-learn download")
+    groups: int = Field(10, ge=1, le=1000, description="number of groups the data API serves (1..N)")
+    batches: int = Field(10, ge=1, le=10_000, description="batches per group")
+    batch_interval: float = Field(300.0, ge=0, description="seconds before a group's next poll moves on")
+    sample_fraction: float = Field(0.1, gt=0, le=1, description="share of a batch's slice returned by one poll")
+    seed: int = Field(42, description="seed for shuffling and sampling")
+
+    # -- local state
+    data_dir: Path = Field(default_factory=_default_data_dir, description="local data dir of the embedded default")
+    state_path: Path | None = Field(None, description="the data API's state (SQLite file)")
+    database_url: str | None = Field(None, description="SQLAlchemy URL of the training-data store")
+
+    # -- ingestion
+    data_api_url: str = Field("http://127.0.0.1:8000", description="where ingestion polls")
+    group: int = Field(1, ge=1, description="the group this deployment polls")
+    http_timeout: float = Field(30.0, gt=0, description="seconds before a data API request times out")
+    http_retries: int = Field(5, ge=1, description="attempts for network errors and 5xx answers")
+
+    # -- training
+    mlflow_tracking_uri: str | None = Field(
+        None, validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "mlflow_tracking_uri")
+    )
+    experiment_name: str = Field("covertype", description="MLflow experiment")
+    model_name: str = Field("covertype", description="registered model name")
+    model_alias: str = Field("champion", description="alias the inference API serves")
+    snapshot_uri: str | None = Field(None, description="where snapshots go: s3://bucket/prefix or a folder")
+    minio_endpoint: str | None = Field(None, description="host:port of MinIO/S3 for snapshots")
+    minio_access_key: str | None = None
+    minio_secret_key: str | None = None
+    minio_secure: bool = False
+    holdout_fraction: float = Field(0.2, gt=0, lt=1, description="share of rows held out, chosen by row_hash")
+    train_time_budget: float = Field(120.0, gt=0, description="seconds of hyper-parameter search per candidate")
+    candidates: str = Field("hgb,random_forest,extra_trees,logreg", description="comma-separated candidates")
+    min_new_rows: int = Field(1, ge=0, description="train only when at least this many rows are new")
+    promotion_margin: float = Field(0.0, ge=0, description="accuracy a challenger must gain to be promoted")
+
+    # -- inference API
+    model_poll_interval: float = Field(30.0, gt=0, description="seconds between checks of the champion alias")
+    max_batch_records: int = Field(10_000, ge=1, description="largest batch /predict/batch accepts")
+    api_token: str | None = Field(None, description="token required by the inference API's write operations")
+    inference_api_url: str = Field("http://127.0.0.1:8001", description="where the inference API listens")
+
+    @property
+    def state_file(self) -> Path:
+        return self.state_path or self.data_dir / "data-api-state.sqlite"
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'covertype.db'}"
+
+    @property
+    def tracking_uri(self) -> str:
+        return self.mlflow_tracking_uri or (self.data_dir / "mlruns").resolve().as_uri()
+
+    @property
+    def snapshots(self) -> str:
+        return self.snapshot_uri or str(self.data_dir / "snapshots")
+
+    @property
+    def candidate_names(self) -> list[str]:
+        return [name.strip() for name in self.candidates.split(",") if name.strip()]
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment on first use."""
+    return Settings()
