@@ -1,0 +1,1 @@
+"""The training-data store: MySQL in the full stack, SQLite as the embedded default."""

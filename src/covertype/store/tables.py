@@ -1,0 +1,92 @@
+"""Table metadata of the store (SQLAlchemy Core). ``mysql-init/init.sql`` must agree; a test checks."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
+
+from covertype.schema import NUMERIC_COLUMNS
+
+metadata = MetaData()
+
+#: Auto-increment primary keys: BIGINT on MySQL, INTEGER (rowid alias) on SQLite.
+_Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _feature_columns() -> list[Column]:
+    return [
+        *(Column(name, Integer, nullable=False) for name in NUMERIC_COLUMNS),
+        Column("Wilderness_Area", String(16), nullable=False),
+        Column("Soil_Type", String(8), nullable=False),
+    ]
+
+
+forest_cover_data = Table(
+    "forest_cover_data",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    *_feature_columns(),
+    Column("Cover_Type", SmallInteger, nullable=False),
+    Column("group_number", SmallInteger, nullable=False),
+    Column("batch_number", Integer, nullable=False),
+    Column("ingested_at", DateTime, nullable=False),
+    Column("row_hash", String(32), nullable=False, unique=True),
+    Index("ix_forest_cover_data_group_batch", "group_number", "batch_number"),
+)
+
+ingestion_runs = Table(
+    "ingestion_runs",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("run_id", String(250), nullable=False),
+    Column("group_number", SmallInteger, nullable=False),
+    Column("batch_number", Integer, nullable=True),
+    Column("rows_received", Integer, nullable=False, default=0),
+    Column("rows_inserted", Integer, nullable=False, default=0),
+    Column("duplicates", Integer, nullable=False, default=0),
+    Column("rejected", Integer, nullable=False, default=0),
+    Column("status", String(16), nullable=False),
+    Column("error", Text, nullable=True),
+    Column("started_at", DateTime, nullable=False),
+    Column("finished_at", DateTime, nullable=True),
+    Index("ix_ingestion_runs_group_batch", "group_number", "batch_number"),
+    Index("ix_ingestion_runs_started_at", "started_at"),
+)
+
+forest_cover_rejected = Table(
+    "forest_cover_rejected",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("run_id", String(250), nullable=False),
+    Column("group_number", SmallInteger, nullable=False),
+    Column("batch_number", Integer, nullable=True),
+    Column("row_number", Integer, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("row_hash", String(32), nullable=False, unique=True),
+    Column("rejected_at", DateTime, nullable=False),
+)
+
+predictions = Table(
+    "predictions",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    *_feature_columns(),
+    Column("cover_type", SmallInteger, nullable=False),
+    Column("probability", Float, nullable=False),
+    Column("model_name", String(250), nullable=False),
+    Column("model_version", String(32), nullable=False),
+    Column("predicted_at", DateTime, nullable=False),
+    Index("ix_predictions_predicted_at", "predicted_at"),
+)
