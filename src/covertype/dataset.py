@@ -76,10 +76,9 @@ def _load_file(source: str | Path, *, origin: str) -> pd.DataFrame:
         raise DatasetError(f"{origin}: the file is empty") from exc
     if raw.empty:
         raise DatasetError(f"{origin}: the file has no data rows")
-    header_rows = 1 if has_header else 0
     if raw.shape[1] == len(UCI_COLUMNS):
-        matrix = _integer_matrix(raw, origin, header_rows)
-        return _from_uci_matrix(matrix[:, :-1], matrix[:, -1], origin=origin, header_rows=header_rows)
+        matrix = _integer_matrix(raw, origin, has_header)
+        return _from_uci_matrix(matrix[:, :-1], matrix[:, -1], origin=origin)
     if raw.shape[1] == len(COLUMNS):
         return _from_course_frame(raw, origin=origin, has_header=has_header)
     raise DatasetError(
@@ -90,7 +89,8 @@ def _load_file(source: str | Path, *, origin: str) -> pd.DataFrame:
 
 def _first_line(source: str | Path, origin: str) -> str:
     if isinstance(source, str) and source.startswith(("http://", "https://")):
-        return pd.read_csv(source, nrows=0, header=None, compression="infer").columns.astype(str).str.cat(sep=",")
+        # header=0 turns the first line into column names, so they are that line's fields.
+        return ",".join(map(str, pd.read_csv(source, nrows=0, header=0, compression="infer").columns))
     opener = gzip.open if str(source).endswith(".gz") else open
     try:
         with opener(source, "rt", encoding="utf-8") as handle:  # type: ignore[operator]
@@ -110,10 +110,10 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _integer_matrix(raw: pd.DataFrame, origin: str, header_rows: int) -> np.ndarray:
+def _integer_matrix(raw: pd.DataFrame, origin: str, has_header: bool) -> np.ndarray:
     """All 55 columns as integers, or an error naming the first cell that is not one."""
     for column in raw.columns:
-        name = str(column) if header_rows else f"column {int(column) + 1}"
+        name = str(column) if has_header else f"column {int(column) + 1}"
         raw[column] = _integer_column(raw[column], origin, name)
     return raw.to_numpy(dtype=np.int64)
 
@@ -123,16 +123,19 @@ def _integer_column(values: pd.Series, origin: str, name: str) -> pd.Series:
     if pd.api.types.is_integer_dtype(values):
         return values.astype(np.int64)
     numbers = pd.to_numeric(values, errors="coerce")
-    bad = numbers.isna() | (numbers != np.floor(numbers))
+    bad = ~np.isfinite(numbers.to_numpy(dtype=np.float64, na_value=np.nan)) | (numbers != np.floor(numbers))
     if bad.any():
-        index = int(np.argmax(bad.to_numpy()))
-        raise DatasetError(f"{origin}: row {index + 1}: {name} {values.iloc[index]!r} is not an integer")
+        index = int(np.argmax(bad))
+        cell = values.iloc[index]
+        if pd.isna(cell):
+            raise DatasetError(
+                f"{origin}: row {index + 1}: {name} is empty (a missing value or too few fields)"
+            )
+        raise DatasetError(f"{origin}: row {index + 1}: {name} {str(cell)!r} is not an integer")
     return numbers.astype(np.int64)
 
 
-def _from_uci_matrix(
-    features: np.ndarray, target: np.ndarray, *, origin: str, header_rows: int = 0
-) -> pd.DataFrame:
+def _from_uci_matrix(features: np.ndarray, target: np.ndarray, *, origin: str) -> pd.DataFrame:
     """Canonical frame from the 54 UCI feature columns (one-hot wilderness and soil) and the target."""
     features = np.asarray(features)
     wilderness = features[:, 10:14]
@@ -176,7 +179,9 @@ def _from_course_frame(raw: pd.DataFrame, *, origin: str, has_header: bool) -> p
         bad = ~values.isin(domain)
         if bad.any():
             index = int(np.argmax(bad.to_numpy()))
-            raise DatasetError(f"{origin}: row {index + 1}: {column} {values.iloc[index]!r} is not one of its codes")
+            raise DatasetError(
+                f"{origin}: row {index + 1}: {column} {values.iloc[index]!r} is not one of its codes"
+            )
         frame[column] = values
     frame = frame[list(COLUMNS)].reset_index(drop=True)
     _check_ranges(frame, origin)
