@@ -6,6 +6,7 @@ answers at once and each deployable needs only its own extra.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import orjson
@@ -80,6 +81,43 @@ def train(
     from covertype.training.pipeline import run_training
 
     _print_json(run_training(get_settings(), candidates=candidates, time_budget=time_budget, force=force))
+
+
+@app.command()
+def up(
+    host: Host = "127.0.0.1",
+    data_api_port: Annotated[int, typer.Option(help="data API port")] = 8000,
+    inference_port: Annotated[int, typer.Option(help="inference API port")] = 8001,
+    mlflow_port: Annotated[int, typer.Option(help="MLflow server port")] = 5000,
+    airflow_port: Annotated[int, typer.Option(help="Airflow UI/API port")] = 8080,
+    airflow: Annotated[bool, typer.Option(help="start Airflow standalone too")] = True,
+    dags_folder: Annotated[Path, typer.Option(help="folder of the DAG files")] = Path("dags"),
+) -> None:
+    """Start the whole stack locally on embedded defaults; Ctrl-C stops everything."""
+    from covertype.local_stack import Ports, build_services, run_stack, urls
+    from covertype.processes import PortInUse, ServiceFailed
+
+    settings = get_settings()
+    if airflow and not dags_folder.is_dir():
+        typer.echo(f"error: DAG folder {dags_folder} not found (run from the repository or pass --dags-folder)", err=True)
+        raise typer.Exit(2)
+    ports = Ports(data_api_port, inference_port, mlflow_port, airflow_port)
+    services = build_services(settings, ports=ports, dags_folder=dags_folder, host=host, airflow=airflow)
+
+    def ready() -> None:
+        width = max(len(name) for name, _ in urls(services, settings))
+        typer.echo("covertype is up:")
+        for name, url in urls(services, settings):
+            typer.echo(f"  {name:<{width}}  {url}")
+        typer.echo("Press Ctrl-C to stop.")
+
+    typer.echo(f"starting {', '.join(s.name for s in services)} (logs in {settings.data_dir.resolve() / 'logs'})")
+    try:
+        run_stack(services, host=host, on_ready=ready)
+    except (PortInUse, ServiceFailed, RuntimeError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo("stopped.")
 
 
 def main() -> None:  # pragma: no cover - console entry point

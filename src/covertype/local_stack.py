@@ -1,0 +1,171 @@
+"""``covertype up``: the whole system on one machine with embedded defaults, no Docker.
+
+Starts the data API, an MLflow server (SQLite backend, local artifacts), Airflow standalone (home under the
+local data dir, ``dags/`` as DAG folder) and the inference API; prints every URL; stops everything on
+Ctrl-C, leaving no orphan process.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+from covertype.processes import PortInUse, Service, port_is_free
+from covertype.settings import Settings
+
+
+@dataclass(frozen=True)
+class Ports:
+    data_api: int = 8000
+    inference_api: int = 8001
+    mlflow: int = 5000
+    airflow: int = 8080
+
+
+def _bin(name: str) -> str:
+    """An executable of this environment (the venv's ``bin/``), falling back to PATH."""
+    candidate = Path(sys.executable).parent / name
+    return str(candidate) if candidate.exists() else name
+
+
+def airflow_admin_password(airflow_home: Path) -> str:
+    """The local admin's password: generated once, kept in the simple auth manager's passwords file."""
+    path = airflow_home / "passwords.json"
+    if path.is_file():
+        return str(orjson.loads(path.read_bytes())["admin"])
+    password = secrets.token_urlsafe(12)
+    airflow_home.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(orjson.dumps({"admin": password}))
+    path.chmod(0o600)
+    return password
+
+
+def build_services(
+    settings: Settings, *, ports: Ports, dags_folder: Path, host: str = "127.0.0.1", airflow: bool = True
+) -> list[Service]:
+    """The services of the local stack, in start order, sharing one environment."""
+    data_dir = settings.data_dir.resolve()
+    logs = data_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    mlflow_uri = f"http://{host}:{ports.mlflow}"
+    env = {
+        "COVERTYPE_DATA_DIR": str(data_dir),
+        "COVERTYPE_DATA_API_URL": f"http://{host}:{ports.data_api}",
+        "COVERTYPE_INFERENCE_API_URL": f"http://{host}:{ports.inference_api}",
+        "MLFLOW_TRACKING_URI": mlflow_uri,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    covertype = _bin("covertype")
+    services = [
+        Service(
+            "data API",
+            [covertype, "data-api", "--host", host, "--port", str(ports.data_api)],
+            f"http://{host}:{ports.data_api}/health",
+            ports.data_api,
+        ),
+        Service(
+            "MLflow",
+            [
+                _bin("mlflow"), "server",
+                "--backend-store-uri", f"sqlite:///{data_dir / 'mlflow.db'}",
+                "--artifacts-destination", str(data_dir / "mlartifacts"),
+                "--host", host, "--port", str(ports.mlflow), "--workers", "1",
+            ],
+            f"{mlflow_uri}/health",
+            ports.mlflow,
+        ),
+    ]
+    if airflow:
+        home = data_dir / "airflow"
+        airflow_admin_password(home)
+        services.append(
+            Service(
+                "Airflow",
+                [_bin("airflow"), "standalone"],
+                f"http://{host}:{ports.airflow}/api/v2/monitor/health",
+                ports.airflow,
+                env={
+                    "AIRFLOW_HOME": str(home),
+                    "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder.resolve()),
+                    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                    "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+                    "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+                    "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
+                    "AIRFLOW__API__PORT": str(ports.airflow),
+                    "AIRFLOW__API__HOST": host,
+                },
+            )
+        )
+    services.append(
+        Service(
+            "inference API",
+            [covertype, "inference-api", "--host", host, "--port", str(ports.inference_api)],
+            f"http://{host}:{ports.inference_api}/health",
+            ports.inference_api,
+        )
+    )
+    for service in services:
+        service.env = {**env, **service.env}
+        service.log_path = logs / f"{service.name.lower().replace(' ', '-')}.log"
+    return services
+
+
+def check_ports(services: Sequence[Service], host: str) -> None:
+    taken = [s for s in services if not port_is_free(host, s.port)]
+    if taken:
+        names = ", ".join(f"{s.name} needs {host}:{s.port}" for s in taken)
+        raise PortInUse(f"port already in use: {names}. Stop what holds it or choose another port (--help).")
+
+
+def urls(services: Sequence[Service], settings: Settings) -> list[tuple[str, str]]:
+    """(what, where) lines printed for the user once everything answers."""
+    by_name = {s.name: s.health_url.rsplit("/", 1)[0] for s in services}
+    lines = [
+        ("data API", f"{by_name['data API']}/docs"),
+        ("inference API", f"{by_name['inference API']}/docs"),
+        ("MLflow UI", by_name["MLflow"]),
+    ]
+    if "Airflow" in by_name:
+        airflow_url = by_name["Airflow"].removesuffix("/api/v2/monitor")
+        password = airflow_admin_password(settings.data_dir.resolve() / "airflow")
+        lines.append(("Airflow UI", f"{airflow_url}  (login admin / {password})"))
+    lines.append(("logs", str(settings.data_dir.resolve() / "logs")))
+    return lines
+
+
+def run_stack(
+    services: Sequence[Service],
+    *,
+    host: str,
+    on_ready: Callable[[], None],
+    stop_event: threading.Event | None = None,
+    timeout: float = 240.0,
+) -> None:
+    """Start every service in order, call ``on_ready``, block until SIGINT/SIGTERM, stop all in reverse."""
+    check_ports(services, host)
+    stop = stop_event or threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    started: list[Service] = []
+    try:
+        for service in services:
+            service.start()
+            started.append(service)
+            service.wait_healthy(timeout)
+        on_ready()
+        while not stop.wait(1.0):
+            for service in started:
+                if service.process is not None and service.process.poll() is not None:
+                    raise RuntimeError(f"{service.name} stopped unexpectedly (log: {service.log_path})")
+    finally:
+        for service in reversed(started):
+            service.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
