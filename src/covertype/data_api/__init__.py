@@ -1,0 +1,8 @@
+"""The data API: forest-cover samples handed out per group on a timed schedule (DESIGN.md "Data API").
+
+``create_app(settings)`` builds the FastAPI app; ``covertype data-api`` serves it through :mod:`.server`.
+"""
+
+from covertype.data_api.app import create_app
+
+__all__ = ["create_app"]

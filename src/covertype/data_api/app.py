@@ -1,0 +1,44 @@
+"""The FastAPI application factory of the data API."""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from covertype import __version__
+from covertype.data_api.routes import data, health
+from covertype.data_api.service import AllBatchesDelivered, Clock, DataService, GroupOutOfRange
+from covertype.dataset import load_dataset
+from covertype.settings import Settings
+
+DESCRIPTION = """
+Forest cover-type samples handed out per group on a timed schedule.
+
+The dataset is shuffled once with `COVERTYPE_SEED` and cut into `COVERTYPE_BATCHES` slices. A poll of
+`GET /data?group_number=N` returns a sample (`COVERTYPE_SAMPLE_FRACTION`) of the group's current slice;
+repeated polls in the same window return the same rows. The group moves to its next batch on the first
+poll at least `COVERTYPE_BATCH_INTERVAL` seconds after its current batch began; after the last batch
+polls answer 400 until `GET /restart_data_generation?group_number=N`.
+"""
+
+
+def create_app(settings: Settings, *, clock: Clock = time.time, frame: pd.DataFrame | None = None) -> FastAPI:
+    """Build the app; loads ``settings.data_source`` unless a canonical ``frame`` is given.
+
+    ``clock`` returns seconds (wall time by default, so windows survive a restart); tests pass a fake.
+    """
+    dataset = load_dataset(settings.data_source) if frame is None else frame
+    app = FastAPI(title="covertype data API", description=DESCRIPTION, version=__version__)
+    app.state.data_service = DataService(settings, dataset, clock=clock)
+    app.include_router(data.router)
+    app.include_router(health.router)
+    app.add_exception_handler(GroupOutOfRange, _bad_request)
+    app.add_exception_handler(AllBatchesDelivered, _bad_request)
+    return app
+
+
+async def _bad_request(_: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(status_code=400, content={"detail": str(exc)})

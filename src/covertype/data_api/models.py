@@ -1,0 +1,33 @@
+"""Response models: the OpenAPI schema is the contract clients are written against."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class DataBatch(BaseModel):
+    """One poll's rows: same keys as the course's reference API."""
+
+    group_number: int = Field(examples=[1])
+    batch_number: int = Field(description="1 for the first batch", examples=[1])
+    columns: list[str] = Field(description="the 13 canonical column names, in row order")
+    data: list[list[int | str]] = Field(
+        description="rows: ten integers, Wilderness_Area and Soil_Type as strings, Cover_Type 1..7"
+    )
+
+
+class Restarted(BaseModel):
+    group_number: int
+    detail: str
+
+
+class Health(BaseModel):
+    status: str = "ok"
+    rows: int = Field(description="rows of the dataset being served")
+    groups: int
+    batches: int
+    batch_interval: float
+
+
+class ErrorDetail(BaseModel):
+    detail: str
