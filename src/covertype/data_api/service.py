@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pandas as pd
 
 from covertype.data_api.batches import BatchPlan
 from covertype.data_api.payloads import BatchPayloads
-from covertype.data_api.state import AllBatchesDelivered, GroupSchedule
+from covertype.data_api.state import AllBatchesDelivered, Clock, GroupSchedule
 from covertype.settings import Settings
-
-Clock = Callable[[], float]
 
 
 class GroupOutOfRange(ValueError):
@@ -34,9 +30,8 @@ class DataService:
         )
         self.payloads = BatchPayloads(frame, self.plan, cache_size=min(4 * settings.groups, 256))
         self.schedule = GroupSchedule(
-            settings.state_file, batches=settings.batches, interval=settings.batch_interval
+            settings.state_file, batches=settings.batches, interval=settings.batch_interval, clock=clock
         )
-        self._clock = clock
 
     def poll(self, group_number: int) -> bytes:
         """The encoded ``GET /data`` body for the group's current window.
@@ -44,7 +39,7 @@ class DataService:
         Raises :class:`GroupOutOfRange` or :class:`AllBatchesDelivered`.
         """
         self._check(group_number)
-        window = self.schedule.poll(group_number, self._clock())
+        window = self.schedule.poll(group_number)
         return self.payloads.body(group_number, window.batch_number)
 
     def restart(self, group_number: int) -> None:

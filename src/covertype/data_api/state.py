@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +22,9 @@ CREATE TABLE IF NOT EXISTS group_windows (
 )
 """
 _LOCK_TIMEOUT_SECONDS = 30.0
+
+#: Seconds now (wall time in service, so windows survive restarts; a fake in tests).
+Clock = Callable[[], float]
 
 
 @dataclass(frozen=True)
@@ -45,13 +48,15 @@ class AllBatchesDelivered(Exception):
 class GroupSchedule:
     """The batch schedule of every group: advance after ``interval`` seconds, stop after ``batches``.
 
-    Thread-safe (one SQLite connection per thread) and process-safe (SQLite locking).
+    Thread-safe (one SQLite connection per thread) and process-safe (SQLite locking). The clock is read
+    again once the write lock is held, so the decisions of all processes follow one timeline.
     """
 
-    def __init__(self, path: Path, *, batches: int, interval: float) -> None:
+    def __init__(self, path: Path, *, batches: int, interval: float, clock: Clock) -> None:
         self._path = path
         self._batches = batches
         self._interval = interval
+        self._clock = clock
         self._local = threading.local()
         path.parent.mkdir(parents=True, exist_ok=True)
         connection = self._connection()
@@ -59,18 +64,20 @@ class GroupSchedule:
         with self._write_lock() as conn:
             conn.execute(_SCHEMA)
 
-    def poll(self, group_number: int, now: float) -> Window:
-        """The window a poll at ``now`` falls in, starting or advancing the group when it is due.
+    def poll(self, group_number: int) -> Window:
+        """The group's window now, starting or advancing the group when it is due.
 
         Raises :class:`AllBatchesDelivered` once the last batch's window has passed.
         """
         window = self._read(self._connection(), group_number)
+        now = self._clock()
         if window is not None and not self._is_due(window, now):
             return window
         if window is not None and window.batch_number >= self._batches:
             raise AllBatchesDelivered(group_number, self._batches)
         with self._write_lock() as conn:
             window = self._read(conn, group_number)  # another worker may have moved it meanwhile
+            now = self._clock()
             if window is None:
                 window = Window(1, now)
             elif not self._is_due(window, now):
