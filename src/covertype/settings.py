@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     group: int = Field(1, ge=1, description="the group this deployment polls")
     http_timeout: float = Field(30.0, gt=0, description="seconds before a data API request times out")
     http_retries: int = Field(5, ge=1, description="attempts for network errors and 5xx answers")
+    http_backoff: float = Field(1.0, ge=0, description="seconds before the first retry; doubles each time")
 
     # -- training
     mlflow_tracking_uri: str | None = Field(

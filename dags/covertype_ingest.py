@@ -1,0 +1,77 @@
+"""
+### covertype_ingest
+
+Polls the data API (`COVERTYPE_DATA_API_URL`) for group `COVERTYPE_GROUP` every `COVERTYPE_BATCH_INTERVAL`
+seconds and stores the batch in the training-data store (`COVERTYPE_DATABASE_URL`):
+
+* every row is validated; bad rows land in `forest_cover_rejected` with the reason,
+* new rows are stored once (by `row_hash`) in one transaction, so a retry never loses or duplicates a row,
+* every poll writes one row of `ingestion_runs`.
+
+The task is **skipped** when all batches were delivered or when the poll brought no new row; otherwise it
+updates the asset `covertype_raw` (with the counts), which schedules `covertype_train`.
+Network and database errors are retried with exponential back-off.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from airflow.sdk import Asset, Metadata, dag, get_current_context, task
+
+from covertype.settings import get_settings
+
+covertype_raw = Asset("covertype_raw")
+
+#: The schedule needs the interval at parse time; reading the settings is a few environment look-ups.
+_INTERVAL = timedelta(seconds=max(get_settings().batch_interval, 1.0))
+
+
+@dag(
+    dag_id="covertype_ingest",
+    schedule=_INTERVAL,
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
+    catchup=False,
+    max_active_runs=1,
+    dagrun_timeout=max(_INTERVAL * 3, timedelta(minutes=10)),
+    default_args={
+        "retries": 4,
+        "retry_delay": timedelta(seconds=15),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": timedelta(minutes=5),
+        "execution_timeout": timedelta(minutes=10),
+    },
+    tags=["covertype", "ingestion"],
+    doc_md=__doc__,
+)
+def covertype_ingest() -> None:
+    @task(outlets=[covertype_raw])
+    def ingest_batch():  # noqa: ANN202 - a generator task: yields asset metadata, returns the XCom summary
+        """Poll once and store the batch; skip when there is nothing new."""
+        from airflow.exceptions import AirflowSkipException
+
+        from covertype.ingestion import ingest_once
+        from covertype.store.batches import RunStatus
+
+        result = ingest_once(get_settings(), run_id=get_current_context()["run_id"])
+        if result.status is RunStatus.EXHAUSTED:
+            raise AirflowSkipException(f"all batches were delivered: {result.detail}")
+        if result.rows_inserted == 0:
+            raise AirflowSkipException(
+                f"batch {result.batch_number}: no new rows ({result.duplicates} duplicates)"
+            )
+        yield Metadata(
+            covertype_raw,
+            {
+                "group_number": result.group_number,
+                "batch_number": result.batch_number,
+                "rows_inserted": result.rows_inserted,
+                "rejected": result.rejected,
+            },
+        )
+        return result.as_dict()
+
+    ingest_batch()
+
+
+covertype_ingest()

@@ -1,0 +1,121 @@
+"""Polling the data API: ``GET /data?group_number=N`` with timeouts and retries.
+
+Connection errors, timeouts and 5xx answers are retried with exponential back-off; a 4xx answer is final.
+The 400 that says all batches were delivered is an outcome (:class:`BatchesExhausted`), not an error.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import httpx
+import orjson
+from tenacity import (
+    RetryError,
+    Retrying,
+    before_sleep_log,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
+
+from covertype.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One poll's answer: the group's current batch number and its rows as the API sent them."""
+
+    group_number: int
+    batch_number: int
+    columns: list[object]
+    data: list[object]
+
+
+@dataclass(frozen=True)
+class BatchesExhausted:
+    """The data API has delivered every batch of the group."""
+
+    group_number: int
+    detail: str
+
+
+class DataApiError(RuntimeError):
+    """The data API could not be reached after the retries, or gave an answer that cannot be used."""
+
+
+class _ServerError(Exception):
+    """A 5xx answer: worth another attempt."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(f"HTTP {response.status_code}: {_detail(response)}")
+
+
+def fetch_batch(
+    settings: Settings, *, group: int | None = None, client: httpx.Client | None = None
+) -> Batch | BatchesExhausted:
+    """Poll the data API once for ``group`` (default ``settings.group``).
+
+    Makes up to ``settings.http_retries`` attempts, waiting ``settings.http_backoff`` seconds before the
+    second and doubling each time (capped at 60 s). ``client`` lets tests supply their own transport.
+    Raises :class:`DataApiError` when the attempts are used up or the answer is unusable.
+    """
+    group_number = settings.group if group is None else group
+    where = f"data API {settings.data_api_url}: GET /data?group_number={group_number}"
+    retrying = Retrying(
+        retry=retry_if_exception_type((httpx.TransportError, _ServerError)),
+        stop=stop_after_attempt(settings.http_retries),
+        wait=wait_exponential(multiplier=settings.http_backoff, max=60),
+        before_sleep=before_sleep_log(log, logging.WARNING),
+    )
+    http = client or httpx.Client(base_url=settings.data_api_url, timeout=settings.http_timeout)
+    try:
+        response = retrying(_get, http, group_number)
+    except RetryError as exc:
+        cause = exc.last_attempt.exception()
+        raise DataApiError(
+            f"{where} failed {settings.http_retries} times, last: {type(cause).__name__}: {cause}"
+        ) from cause
+    finally:
+        if client is None:
+            http.close()
+    return _outcome(response, group_number, where)
+
+
+def _get(http: httpx.Client, group_number: int) -> httpx.Response:
+    response = http.get("/data", params={"group_number": group_number})
+    if response.status_code >= 500:
+        raise _ServerError(response)
+    return response
+
+
+def _outcome(response: httpx.Response, group_number: int, where: str) -> Batch | BatchesExhausted:
+    if response.status_code >= 400:
+        detail = _detail(response)
+        if response.status_code == 400 and "delivered" in detail.lower():
+            return BatchesExhausted(group_number=group_number, detail=detail)
+        raise DataApiError(f"{where} answered HTTP {response.status_code}: {detail}")
+    try:
+        body = orjson.loads(response.content)
+        return Batch(
+            group_number=int(body["group_number"]),
+            batch_number=int(body["batch_number"]),
+            columns=list(body["columns"]),
+            data=list(body["data"]),
+        )
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise DataApiError(
+            f"{where} answered a body that is not a batch: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def _detail(response: httpx.Response) -> str:
+    """The ``detail`` of a FastAPI error answer, or the start of the body."""
+    try:
+        detail = orjson.loads(response.content).get("detail")
+    except (orjson.JSONDecodeError, AttributeError):
+        detail = None
+    return str(detail) if detail is not None else response.text[:500]

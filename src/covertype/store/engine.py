@@ -1,0 +1,51 @@
+"""Engines for the store: pymysql for MySQL/MariaDB, SQLite (WAL, tables created) as the embedded default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+
+from covertype.settings import Settings
+from covertype.store.tables import metadata
+
+#: MySQL URLs without a driver would pick mysqlclient (a C build we do not ship); pymysql is the driver.
+_PURE_PYTHON_DRIVERS = {"mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql"}
+
+
+def create_store_engine(database_url: str | URL) -> Engine:
+    """An engine for ``database_url``; for SQLite also the file's folder, WAL mode and the tables.
+
+    MySQL tables come from ``mysql-init/init.sql`` (the pipeline user may not create tables), so they
+    are never created here.
+    """
+    url = make_url(database_url)
+    if url.drivername in _PURE_PYTHON_DRIVERS:
+        url = url.set(drivername=_PURE_PYTHON_DRIVERS[url.drivername])
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(url)
+    return create_engine(url, pool_pre_ping=True, pool_recycle=3600)
+
+
+def store_engine(settings: Settings) -> Engine:
+    """The engine of the configured store (``COVERTYPE_DATABASE_URL`` or the local SQLite file)."""
+    return create_store_engine(settings.database)
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    if url.database and url.database != ":memory:":
+        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": 30})
+    event.listen(engine, "connect", _sqlite_pragmas)
+    metadata.create_all(engine)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """WAL lets the inference API read while ingestion writes; NORMAL sync is safe under WAL."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
