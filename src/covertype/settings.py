@@ -76,7 +76,13 @@ class Settings(BaseSettings):
 
     @property
     def tracking_uri(self) -> str:
-        return self.mlflow_tracking_uri or (self.data_dir / "mlruns").resolve().as_uri()
+        # MLflow 3.17 refuses the file store (./mlruns) unless MLFLOW_ALLOW_FILE_STORE is set: use SQLite.
+        return self.mlflow_tracking_uri or f"sqlite:///{(self.data_dir / 'mlflow.db').resolve()}"
+
+    @property
+    def mlflow_artifacts(self) -> str:
+        """Artifact root of experiments created on the embedded (SQLite) tracking store."""
+        return (self.data_dir / "mlartifacts").resolve().as_uri()
 
     @property
     def snapshots(self) -> str:
