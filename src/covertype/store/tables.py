@@ -1,4 +1,7 @@
-"""Table metadata of the store (SQLAlchemy Core). ``mysql-init/init.sql`` must agree; a test checks."""
+"""Table metadata of the store (SQLAlchemy Core). ``mysql-init/init.sql`` must agree; a test checks.
+
+``row_hash`` (see :mod:`covertype.store.row_hash`) is unique, so a row polled twice is stored once.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 from covertype.schema import NUMERIC_COLUMNS
@@ -41,7 +45,8 @@ forest_cover_data = Table(
     Column("group_number", SmallInteger, nullable=False),
     Column("batch_number", Integer, nullable=False),
     Column("ingested_at", DateTime, nullable=False),
-    Column("row_hash", String(32), nullable=False, unique=True),
+    Column("row_hash", String(32), nullable=False),
+    UniqueConstraint("row_hash", name="uq_forest_cover_data_row_hash"),
     Index("ix_forest_cover_data_group_batch", "group_number", "batch_number"),
 )
 
@@ -74,8 +79,9 @@ forest_cover_rejected = Table(
     Column("row_number", Integer, nullable=False),
     Column("payload", Text, nullable=False),
     Column("reason", Text, nullable=False),
-    Column("row_hash", String(32), nullable=False, unique=True),
+    Column("row_hash", String(32), nullable=False),
     Column("rejected_at", DateTime, nullable=False),
+    UniqueConstraint("row_hash", name="uq_forest_cover_rejected_row_hash"),
 )
 
 predictions = Table(
