@@ -1,0 +1,116 @@
+"""The FastAPI application factory of the inference API."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from covertype import __version__
+from covertype.inference.metrics import ServiceMetrics
+from covertype.inference.model_holder import ModelHolder, ModelUnavailable, ReloadFailed
+from covertype.inference.prediction_log import PredictionLog
+from covertype.inference.routes import model, predictions
+from covertype.inference.routes import status as status_routes
+from covertype.inference.service import BatchTooLarge, PredictionService
+from covertype.settings import Settings
+from covertype.store.engine import store_engine
+
+logger = logging.getLogger(__name__)
+
+DESCRIPTION = """
+Cover-type predictions from the registry's champion model
+(`models:/<COVERTYPE_MODEL_NAME>@<COVERTYPE_MODEL_ALIAS>`).
+
+The service answers `/health` at once and loads the model in the background; `/ready` is 503 until it is
+loaded. It checks the alias every `COVERTYPE_MODEL_POLL_INTERVAL` seconds and swaps to a new version
+without failing a request; `POST /model/reload` checks at once. Every answer is logged to the store's
+`predictions` table by a background writer.
+"""
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the app; the model loads and the prediction log starts when the app starts (lifespan)."""
+    metrics = ServiceMetrics()
+    holder = ModelHolder(
+        settings, on_change=lambda served: metrics.serving(served.name, served.version, served.alias)
+    )
+    log = PredictionLog(store_engine(settings), metrics)
+    service = PredictionService(holder, log, metrics, max_batch_records=settings.max_batch_records)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        log.start()
+        holder.start()
+        try:
+            yield
+        finally:
+            holder.stop()
+            service.close()
+            log.stop()
+
+    app = FastAPI(
+        title="covertype inference API", description=DESCRIPTION, version=__version__, lifespan=lifespan
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.holder = holder
+    app.state.service = service
+    for router in (predictions.router, model.router, status_routes.router):
+        app.include_router(router)
+    endpoints = frozenset(route.path for route in app.routes if hasattr(route, "methods"))
+    app.add_middleware(RequestMetricsMiddleware, metrics=metrics, endpoints=endpoints)
+    app.add_exception_handler(ModelUnavailable, _answer(status.HTTP_503_SERVICE_UNAVAILABLE))
+    app.add_exception_handler(ReloadFailed, _answer(status.HTTP_503_SERVICE_UNAVAILABLE))
+    app.add_exception_handler(BatchTooLarge, _answer(status.HTTP_413_CONTENT_TOO_LARGE))
+    app.add_exception_handler(Exception, _unexpected)
+    return app
+
+
+def _answer(status_code: int):  # noqa: ANN202 - an exception handler
+    async def handler(_: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(status_code=status_code, content={"detail": str(exc)})
+
+    return handler
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    """Last resort: a JSON answer instead of a bare traceback page; the cause goes to the log."""
+    logger.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse(status_code=500, content={"detail": f"internal error ({type(exc).__name__})"})
+
+
+class RequestMetricsMiddleware:
+    """Counts requests and observes latency by endpoint (unknown paths share the label ``other``)."""
+
+    def __init__(self, app: ASGIApp, *, metrics: ServiceMetrics, endpoints: frozenset[str]) -> None:
+        self._app = app
+        self._metrics = metrics
+        self._endpoints = endpoints
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status_code = 500
+
+        async def send_recording_status(message: Message) -> None:
+            nonlocal status_code
+            if message["type"] == "http.response.start":
+                status_code = message["status"]
+            await send(message)
+
+        try:
+            await self._app(scope, receive, send_recording_status)
+        finally:
+            path = scope["path"]
+            endpoint = path if path in self._endpoints else "other"
+            method = scope["method"]
+            self._metrics.requests.labels(endpoint, method, str(status_code)).inc()
+            self._metrics.latency.labels(endpoint, method).observe(time.perf_counter() - started)

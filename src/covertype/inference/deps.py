@@ -1,0 +1,61 @@
+"""What handlers receive through ``Depends``: the service, the model holder, the settings, the token check."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from covertype.inference.metrics import ServiceMetrics
+from covertype.inference.model_holder import ModelHolder, ServedModel
+from covertype.inference.service import PredictionService
+from covertype.settings import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_service(request: Request) -> PredictionService:
+    return request.app.state.service
+
+
+def get_holder(request: Request) -> ModelHolder:
+    return request.app.state.holder
+
+
+def get_metrics(request: Request) -> ServiceMetrics:
+    return request.app.state.metrics
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+ServiceDep = Annotated[PredictionService, Depends(get_service)]
+HolderDep = Annotated[ModelHolder, Depends(get_holder)]
+MetricsDep = Annotated[ServiceMetrics, Depends(get_metrics)]
+
+
+def get_served_model(holder: HolderDep) -> ServedModel:
+    """The model being served; ``ModelUnavailable`` (503) when none is loaded yet."""
+    return holder.require()
+
+
+ServedModelDep = Annotated[ServedModel, Depends(get_served_model)]
+
+_bearer = HTTPBearer(auto_error=False, description="COVERTYPE_API_TOKEN, when the service has one")
+
+
+def require_token(
+    settings: SettingsDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> None:
+    """Let the request through when no token is configured or it carries ``Authorization: Bearer <token>``."""
+    expected = settings.api_token
+    if not expected:
+        return
+    if credentials is None or not secrets.compare_digest(credentials.credentials.encode(), expected.encode()):
+        raise HTTPException(
+            status_code=status.HTTP_401_UNAUTHORIZED,
+            detail="Authorization: a valid 'Bearer <COVERTYPE_API_TOKEN>' header is required",
+            headers={"WWW-Authenticate": "Bearer"},
+        )

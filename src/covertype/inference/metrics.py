@@ -1,0 +1,60 @@
+"""Prometheus series of the inference API, one registry per application.
+
+Requests and latency by endpoint, predictions by class, the served model version, and what the
+prediction log wrote, dropped or failed to write. With several uvicorn workers each worker reports its own.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+#: Latency buckets in seconds, dense around the single-record target (10 ms).
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class ServiceMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "covertype_http_requests",
+            "HTTP requests by endpoint and status code",
+            ["endpoint", "method", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "covertype_http_request_duration_seconds",
+            "Time from request to the end of the response, by endpoint",
+            ["endpoint", "method"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.predictions = Counter(
+            "covertype_predictions",
+            "Records classified, by predicted cover type",
+            ["cover_type"],
+            registry=self.registry,
+        )
+        self.model_info = Gauge(
+            "covertype_model_info",
+            "1 for the registered model version being served",
+            ["name", "version", "alias"],
+            registry=self.registry,
+        )
+        self.log_written = Counter(
+            "covertype_prediction_log_written", "Predictions written to the store", registry=self.registry
+        )
+        self.log_dropped = Counter(
+            "covertype_prediction_log_dropped",
+            "Predictions not logged because the writer's queue was full",
+            registry=self.registry,
+        )
+        self.log_failed = Counter(
+            "covertype_prediction_log_failed",
+            "Predictions the store refused or could not be reached for",
+            registry=self.registry,
+        )
+
+    def serving(self, name: str, version: str, alias: str) -> None:
+        """Mark ``version`` as the one served (and no other)."""
+        self.model_info.clear()
+        self.model_info.labels(name=name, version=version, alias=alias).set(1)

@@ -1,0 +1,184 @@
+"""The model the service answers with: ``models:/<name>@<alias>``, followed as the alias moves.
+
+A background thread loads the alias's version with retries, then polls the alias every
+``model_poll_interval`` seconds. A new version is downloaded, loaded and checked completely before one
+reference is replaced, so every request sees either the old model or the new one, never a half-built one.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+from mlflow.artifacts import download_artifacts
+from mlflow.entities.model_registry import ModelVersion
+
+from covertype.inference.predictor import Predictor, native_predictor
+from covertype.inference.schemas import ServedModelInfo
+from covertype.schema import COVER_TYPES
+from covertype.settings import Settings
+from mlflow import MlflowClient
+
+logger = logging.getLogger(__name__)
+
+_FIRST_RETRY_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """One loaded registered-model version and what the API reports about it."""
+
+    name: str
+    version: str
+    alias: str
+    run_id: str | None
+    metrics: dict[str, float]
+    loaded_at: datetime
+    predictor: Predictor
+    classes: tuple[int, ...]
+    class_names: tuple[str, ...]
+
+    def info(self) -> ServedModelInfo:
+        return ServedModelInfo(
+            name=self.name,
+            version=self.version,
+            alias=self.alias,
+            run_id=self.run_id,
+            metrics=self.metrics,
+            loaded_at=self.loaded_at.isoformat(),
+        )
+
+
+class ModelUnavailable(RuntimeError):
+    """No model is loaded yet; the message says why."""
+
+
+class ReloadFailed(RuntimeError):
+    """A forced reload could not reach the registry or load the version; the served model is unchanged."""
+
+
+def load_version(client: MlflowClient, settings: Settings, version: ModelVersion) -> ServedModel:
+    """Download and load one registered version as the native scikit-learn model, ready to predict."""
+    import mlflow.sklearn
+
+    uri = f"models:/{version.name}/{version.version}"
+    with tempfile.TemporaryDirectory(prefix="covertype-model-") as folder:
+        local = download_artifacts(
+            artifact_uri=uri,
+            dst_path=folder,
+            tracking_uri=settings.tracking_uri,
+            registry_uri=settings.tracking_uri,
+        )
+        model: Any = mlflow.sklearn.load_model(local)
+    classes = tuple(int(c) for c in np.asarray(model.classes_).tolist())
+    unknown = [c for c in classes if c not in COVER_TYPES]
+    if unknown:
+        raise ValueError(f"{uri}: classes {unknown} are not cover types 1..7")
+    metrics = dict(client.get_run(version.run_id).data.metrics) if version.run_id else {}
+    return ServedModel(
+        name=version.name,
+        version=str(version.version),
+        alias=settings.model_alias,
+        run_id=version.run_id,
+        metrics=metrics,
+        loaded_at=datetime.now(UTC),
+        predictor=native_predictor(model),
+        classes=classes,
+        class_names=tuple(COVER_TYPES[c] for c in classes),
+    )
+
+
+class ModelHolder:
+    """Holds the served model and keeps it in step with the registry alias."""
+
+    def __init__(self, settings: Settings, *, on_change: Callable[[ServedModel], None] | None = None) -> None:
+        self._settings = settings
+        self._on_change = on_change
+        self._client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
+        self._current: ServedModel | None = None
+        self._refresh_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_error: str | None = None
+
+    @property
+    def current(self) -> ServedModel | None:
+        return self._current
+
+    def require(self) -> ServedModel:
+        """The served model, or :class:`ModelUnavailable` saying why there is none."""
+        served = self._current
+        if served is None:
+            raise ModelUnavailable(self.unavailable_reason())
+        return served
+
+    def unavailable_reason(self) -> str:
+        alias = f"models:/{self._settings.model_name}@{self._settings.model_alias}"
+        reason = f" ({self.last_error})" if self.last_error else " yet"
+        return f"no model loaded from {alias}{reason}"
+
+    def reload(self) -> bool:
+        """:meth:`refresh` on demand; :class:`ReloadFailed` with the reason when it cannot."""
+        try:
+            return self.refresh()
+        except Exception as exc:
+            raise ReloadFailed(
+                f"reload of {self._settings.model_name}@{self._settings.model_alias} failed: "
+                f"{self.last_error}"
+            ) from exc
+
+    def refresh(self) -> bool:
+        """Serve the alias's current version; True when it changed. Concurrent calls load once."""
+        with self._refresh_lock:
+            try:
+                version = self._client.get_model_version_by_alias(
+                    self._settings.model_name, self._settings.model_alias
+                )
+                served = self._current
+                if served is not None and served.version == str(version.version):
+                    self.last_error = None
+                    return False
+                loaded = load_version(self._client, self._settings, version)
+            except Exception as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                raise
+            self._current = loaded  # the one reference every request reads: the swap is atomic
+            self.last_error = None
+            if self._on_change is not None:
+                self._on_change(loaded)
+            logger.info("serving %s version %s", loaded.name, loaded.version)
+            return True
+
+    def start(self) -> None:
+        """Load in the background now, then follow the alias until :meth:`stop`."""
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._follow_alias, name="model-holder", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _follow_alias(self) -> None:
+        interval = self._settings.model_poll_interval
+        retry = _FIRST_RETRY_SECONDS
+        while not self._stop.is_set():
+            try:
+                self.refresh()
+            except Exception:  # noqa: BLE001 - the registry may be down or the alias unset: retry
+                logger.warning(
+                    "cannot load the model (retry in %.0f s): %s", min(retry, interval), self.last_error
+                )
+                wait = min(retry, interval)
+                retry *= 2
+            else:
+                wait, retry = interval, _FIRST_RETRY_SECONDS
+            self._stop.wait(wait)

@@ -1,0 +1,116 @@
+"""Every answer goes to the ``predictions`` table, written in batches by a background thread.
+
+A request only appends to a bounded in-memory queue (no I/O, no waiting). When the queue is full the
+answer is dropped from the log and counted; when the database refuses a write the rows are counted as
+failed. Both counts are exposed on ``/metrics``, so a gap in the table is never silent.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy import Engine
+
+from covertype.inference.metrics import ServiceMetrics
+from covertype.inference.predictor import Row
+from covertype.schema import FEATURE_COLUMNS
+from covertype.store.tables import predictions
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AnsweredRecords:
+    """What one model call answered: the inputs, the chosen classes and their probabilities."""
+
+    rows: Sequence[Row]
+    cover_types: np.ndarray
+    probabilities: np.ndarray
+    model_name: str
+    model_version: str
+    predicted_at: datetime
+
+    def as_table_rows(self) -> list[dict[str, object]]:
+        answers = zip(self.rows, self.cover_types.tolist(), self.probabilities.tolist(), strict=True)
+        return [
+            {
+                **dict(zip(FEATURE_COLUMNS, row, strict=True)),
+                "cover_type": cover_type,
+                "probability": probability,
+                "model_name": self.model_name,
+                "model_version": self.model_version,
+                "predicted_at": self.predicted_at,
+            }
+            for row, cover_type, probability in answers
+        ]
+
+
+class PredictionLog:
+    """A bounded queue drained by one writer thread that inserts up to ``batch_rows`` rows at a time."""
+
+    def __init__(
+        self, engine: Engine, metrics: ServiceMetrics, *, capacity: int = 10_000, batch_rows: int = 5_000
+    ) -> None:
+        self._engine = engine
+        self._metrics = metrics
+        self._queue: queue.Queue[AnsweredRecords | None] = queue.Queue(maxsize=capacity)
+        self._batch_rows = batch_rows
+        self._thread: threading.Thread | None = None
+
+    def record(self, answered: AnsweredRecords) -> None:
+        """Queue answered records for writing; never blocks (a full queue drops them, counted)."""
+        try:
+            self._queue.put_nowait(answered)
+        except queue.Full:
+            self._metrics.log_dropped.inc(len(answered.rows))
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._drain, name="prediction-log", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Write what is queued (within ``timeout``), then stop the writer."""
+        if self._thread is None:
+            return
+        try:
+            self._queue.put(None, timeout=timeout)
+        except queue.Full:
+            logger.warning("prediction log still full after %.0f s; stopping without flushing", timeout)
+        self._thread.join(timeout)
+        self._thread = None
+
+    def _drain(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            rows = item.as_table_rows()
+            stopping = False
+            while len(rows) < self._batch_rows:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stopping = True
+                    break
+                rows.extend(more.as_table_rows())
+            self._write(rows)
+            if stopping:
+                return
+
+    def _write(self, rows: list[dict[str, object]]) -> None:
+        try:
+            with self._engine.begin() as connection:
+                connection.execute(predictions.insert(), rows)
+        except Exception as exc:  # noqa: BLE001 - a database outage must not stop the service
+            self._metrics.log_failed.inc(len(rows))
+            logger.warning("could not write %d predictions: %s", len(rows), exc)
+        else:
+            self._metrics.log_written.inc(len(rows))

@@ -1,0 +1,1 @@
+"""Routers of the inference API, one module per resource."""

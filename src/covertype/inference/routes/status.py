@@ -1,0 +1,33 @@
+"""``GET /health``, ``GET /ready`` and ``GET /metrics``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from covertype.inference.deps import HolderDep, MetricsDep
+from covertype.inference.routes._json import json_response
+from covertype.inference.schemas import ServiceStatus
+
+router = APIRouter(tags=["status"])
+
+
+@router.get("/health")
+def health() -> ServiceStatus:
+    """The process answers (at once, whether or not a model is loaded)."""
+    return ServiceStatus(status="ok")
+
+
+@router.get("/ready", response_model=ServiceStatus, responses={503: {"model": ServiceStatus}})
+def ready(holder: HolderDep) -> Response:
+    """200 once a model is loaded, 503 until then (with the reason)."""
+    served = holder.current
+    if served is None:
+        return json_response({"status": "loading", "detail": holder.unavailable_reason()}, status_code=503)
+    return json_response({"status": "ready", "detail": f"serving {served.name} version {served.version}"})
+
+
+@router.get("/metrics", response_class=Response)
+def metrics(service_metrics: MetricsDep) -> Response:
+    """Prometheus text format."""
+    return Response(generate_latest(service_metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,111 @@
+"""Request and response models of the inference API: the OpenAPI schema is the contract.
+
+A record names the 12 feature columns of :mod:`covertype.schema` with their physical ranges and the
+wilderness and soil-code domains, so any bad input is a 422 naming the field before the model sees it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from covertype.schema import FEATURE_COLUMNS, NUMERIC_RANGES, SOIL_TYPES, WILDERNESS_AREAS
+
+WildernessArea = Literal[WILDERNESS_AREAS]  # type: ignore[valid-type]
+SoilType = Literal[SOIL_TYPES]  # type: ignore[valid-type]
+
+
+def _within(column: str, description: str) -> Any:
+    low, high = NUMERIC_RANGES[column]
+    return Field(ge=low, le=high, strict=True, description=f"{description} ({low}..{high})")
+
+
+class CoverFeatures(BaseModel):
+    """One observation of a 30 m x 30 m cell: the 12 feature columns, integers as in the source."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "Elevation": 2596,
+                    "Aspect": 51,
+                    "Slope": 3,
+                    "Horizontal_Distance_To_Hydrology": 258,
+                    "Vertical_Distance_To_Hydrology": 0,
+                    "Horizontal_Distance_To_Roadways": 510,
+                    "Hillshade_9am": 221,
+                    "Hillshade_Noon": 232,
+                    "Hillshade_3pm": 148,
+                    "Horizontal_Distance_To_Fire_Points": 6279,
+                    "Wilderness_Area": "Rawah",
+                    "Soil_Type": "C7745",
+                }
+            ]
+        },
+    )
+
+    Elevation: int = _within("Elevation", "metres above sea level")
+    Aspect: int = _within("Aspect", "degrees azimuth")
+    Slope: int = _within("Slope", "degrees")
+    Horizontal_Distance_To_Hydrology: int = _within(
+        "Horizontal_Distance_To_Hydrology", "metres to surface water"
+    )
+    Vertical_Distance_To_Hydrology: int = _within("Vertical_Distance_To_Hydrology", "metres to surface water")
+    Horizontal_Distance_To_Roadways: int = _within("Horizontal_Distance_To_Roadways", "metres to a roadway")
+    Hillshade_9am: int = _within("Hillshade_9am", "hillshade index at 9am, summer solstice")
+    Hillshade_Noon: int = _within("Hillshade_Noon", "hillshade index at noon, summer solstice")
+    Hillshade_3pm: int = _within("Hillshade_3pm", "hillshade index at 3pm, summer solstice")
+    Horizontal_Distance_To_Fire_Points: int = _within(
+        "Horizontal_Distance_To_Fire_Points", "metres to a wildfire ignition point"
+    )
+    Wilderness_Area: WildernessArea = Field(description="wilderness area (UCI Wilderness_Area1..4)")
+    Soil_Type: SoilType = Field(description="USFS ELU soil code (UCI Soil_Type1..40)")
+
+    def as_row(self) -> tuple[int | str, ...]:
+        """The values in :data:`covertype.schema.FEATURE_COLUMNS` order, as the model takes them."""
+        return tuple(getattr(self, column) for column in FEATURE_COLUMNS)
+
+
+class BatchRequest(BaseModel):
+    """Several records at once; the service refuses more than ``COVERTYPE_MAX_BATCH_RECORDS`` with a 413."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    records: list[CoverFeatures] = Field(min_length=1, description="the records to classify, at least one")
+
+
+class Prediction(BaseModel):
+    """The class the model chose for one record, with every class's probability."""
+
+    cover_type: int = Field(ge=1, le=7, description="Cover_Type 1..7")
+    cover_type_name: str = Field(description="the cover type's name, e.g. 'Lodgepole Pine'")
+    probabilities: dict[str, float] = Field(description="probability per cover-type name")
+    model_version: str = Field(description="registered model version that answered")
+
+
+class BatchResponse(BaseModel):
+    predictions: list[Prediction]
+
+
+class ServedModelInfo(BaseModel):
+    """What the service answers with right now."""
+
+    name: str
+    version: str
+    alias: str
+    run_id: str | None
+    metrics: dict[str, float]
+    loaded_at: str = Field(description="UTC time the version was loaded, ISO 8601")
+
+
+class ReloadResponse(BaseModel):
+    changed: bool = Field(description="whether a different version is now served")
+    model: ServedModelInfo
+
+
+class ServiceStatus(BaseModel):
+    status: str
+    detail: str | None = None
