@@ -17,7 +17,21 @@ from covertype.schema import CATEGORICAL_COLUMNS, FEATURE_COLUMNS, TARGET_COLUMN
 from covertype.settings import Settings
 from mlflow import MlflowClient
 
-MODEL_NAME = "covertype"
+#: A valid record (the first row of the UCI file).
+GOOD = {
+    "Elevation": 2596,
+    "Aspect": 51,
+    "Slope": 3,
+    "Horizontal_Distance_To_Hydrology": 258,
+    "Vertical_Distance_To_Hydrology": 0,
+    "Horizontal_Distance_To_Roadways": 510,
+    "Hillshade_9am": 221,
+    "Hillshade_Noon": 232,
+    "Hillshade_3pm": 148,
+    "Horizontal_Distance_To_Fire_Points": 6279,
+    "Wilderness_Area": "Rawah",
+    "Soil_Type": "C7745",
+}
 
 
 def registry_settings(tmp_path: Path, **overrides: object) -> Settings:
