@@ -1,0 +1,120 @@
+"""The ``covertype_ingest`` DAG: it parses cleanly, and ``dag.test()`` stores a live data API batch.
+
+Airflow runs in subprocesses with their own ``AIRFLOW_HOME``, so its configuration and metadata database
+never leak into other tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from _data_api_fixtures import data_api_server, data_api_settings
+from _store_fixtures import count_rows
+from conftest import REPO_ROOT, free_port
+from sqlalchemy import create_engine, select
+
+from covertype.store.tables import ingestion_runs
+
+DAGS = REPO_ROOT / "dags"
+
+PARSE = """
+import json, os
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+dag = bag.dags["covertype_ingest"]
+task = dag.get_task("ingest_batch")
+print(json.dumps({
+    "errors": {path: str(error) for path, error in bag.import_errors.items()},
+    "dag_ids": sorted(bag.dag_ids),
+    "schedule": str(dag.schedule),
+    "catchup": dag.catchup,
+    "max_active_runs": dag.max_active_runs,
+    "tasks": [t.task_id for t in dag.tasks],
+    "retries": task.retries,
+    "backoff": task.retry_exponential_backoff,
+    "outlets": [o.name for o in task.outlets],
+    "doc": bool(dag.doc_md),
+}))
+"""
+
+RUN = """
+import json, os
+from airflow.dag_processing.dagbag import DagBag
+from airflow.models.asset import AssetEvent
+from airflow.utils.session import create_session
+dag = DagBag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]).dags["covertype_ingest"]
+run = dag.test()
+[ti] = run.get_task_instances()
+with create_session() as session:
+    events = [event.extra for event in session.query(AssetEvent).all()]
+print(json.dumps({"run_id": run.run_id, "state": str(run.state), "task": str(ti.state), "events": events}))
+"""
+
+
+def _airflow_env(home: Path, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        **extra,
+    }
+
+
+def _python(code: str, env: dict[str, str], cwd: Path) -> dict[str, object]:
+    """Run ``code`` in a fresh interpreter; its last output line is JSON."""
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=cwd, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_the_dag_parses_without_errors_and_as_designed(tmp_path: Path) -> None:
+    env = _airflow_env(tmp_path, COVERTYPE_BATCH_INTERVAL="120")
+    parsed = _python(PARSE, env, tmp_path)
+
+    assert parsed["errors"] == {}
+    assert "covertype_ingest" in parsed["dag_ids"]
+    assert parsed | {"dag_ids": None, "errors": None} == {
+        "dag_ids": None, "errors": None, "schedule": "0:02:00", "catchup": False, "max_active_runs": 1,
+        "tasks": ["ingest_batch"], "retries": 4, "backoff": 2.0, "outlets": ["covertype_raw"], "doc": True,
+    }  # fmt: skip
+
+
+@pytest.mark.slow
+def test_dag_test_stores_a_batch_from_the_live_data_api(tmp_path: Path, sample_csv: Path) -> None:
+    home = tmp_path / "airflow"
+    store = f"sqlite:///{tmp_path / 'store.db'}"
+    api_settings = data_api_settings(tmp_path, sample_csv, groups=2, batches=3, batch_interval=3600.0)
+    with data_api_server(api_settings, port=free_port()) as url:
+        env = _airflow_env(
+            home, COVERTYPE_DATA_API_URL=url, COVERTYPE_DATABASE_URL=store, COVERTYPE_GROUP="2"
+        )
+        subprocess.run(["airflow", "db", "migrate"], env=env, cwd=tmp_path, capture_output=True, check=True)
+
+        first = _python(RUN, env, tmp_path)
+        second = _python(RUN, env, tmp_path)
+
+    polled = int(15_000 / 3 * 0.1)  # one batch's slice, sampled
+    assert (first["state"], first["task"]) == ("success", "success")
+    assert first["events"] == [{"group_number": 2, "batch_number": 1, "rows_inserted": polled, "rejected": 0}]
+    assert count_rows(store, "forest_cover_data", group_number=2, batch_number=1) == polled
+
+    # The same batch again: nothing new, so the task skips and the asset gets no second event.
+    assert (second["state"], second["task"]) == ("success", "skipped")
+    assert len(second["events"]) == 1
+    assert count_rows(store, "forest_cover_data") == polled
+
+    engine = create_engine(store)
+    with engine.connect() as connection:
+        runs = connection.execute(select(ingestion_runs.c.run_id, ingestion_runs.c.rows_inserted)).all()
+    engine.dispose()
+    assert runs == [(first["run_id"], polled), (second["run_id"], 0)]
