@@ -120,5 +120,42 @@ def up(
     typer.echo("stopped.")
 
 
+@app.command()
+def demo(
+    workdir: Annotated[Path | None, typer.Option(help="fresh folder for the demo (default <data dir>/demo)")] = None,
+    interval: Annotated[float, typer.Option(help="seconds between batches")] = 1.0,
+    sample_fraction: Annotated[float, typer.Option(min=0.01, max=1.0, help="share of each slice per poll")] = 1.0,
+    time_budget: Annotated[float, typer.Option(help="seconds of search per candidate")] = 10.0,
+    data_api_port: Annotated[int, typer.Option(help="data API port")] = 8100,
+    inference_port: Annotated[int, typer.Option(help="inference API port")] = 8101,
+) -> None:
+    """Run the whole job headless on the configured source and print a summary."""
+    from rich.console import Console
+
+    from covertype.demo import demo_settings, print_summary, run_demo
+    from covertype.processes import PortInUse, ServiceFailed, port_is_free
+
+    base = get_settings()
+    for port in (data_api_port, inference_port):
+        if not port_is_free("127.0.0.1", port):
+            typer.echo(f"error: port {port} is already in use; pass --data-api-port/--inference-port", err=True)
+            raise typer.Exit(1)
+    settings = demo_settings(
+        base,
+        workdir=(workdir or base.data_dir / "demo").resolve(),
+        interval=interval,
+        sample_fraction=sample_fraction,
+        time_budget=time_budget,
+        data_api_port=data_api_port,
+    )
+    console = Console()
+    try:
+        summary = run_demo(settings, console=console, data_api_port=data_api_port, inference_port=inference_port)
+    except (PortInUse, ServiceFailed, TimeoutError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    print_summary(summary, console)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()

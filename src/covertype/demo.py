@@ -1,0 +1,205 @@
+"""``covertype demo``: the whole job headless, end to end, on the configured source.
+
+A data API with a short interval hands out every batch of one group; each batch is ingested through the
+same function the ingestion DAG calls; the training steps the training DAG calls snapshot, train, register
+and promote; an inference API serves the champion and predicts held-out rows. Everything lives in a fresh
+work folder, so a demo never touches the configured store or registry.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from covertype.processes import Service
+from covertype.schema import FEATURE_COLUMNS, TARGET_COLUMN
+from covertype.settings import Settings
+
+
+@dataclass
+class DemoSummary:
+    """What the demo did, for the closing tables (and tests)."""
+
+    batches: list[dict[str, Any]] = field(default_factory=list)
+    training: dict[str, Any] = field(default_factory=dict)
+    holdout_rows: int = 0
+    holdout_accuracy: float = 0.0
+    samples: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def rows_stored(self) -> int:
+        return sum(int(b["rows_inserted"]) for b in self.batches)
+
+
+def demo_settings(settings: Settings, *, workdir: Path, interval: float, sample_fraction: float,
+                  time_budget: float, data_api_port: int) -> Settings:
+    """The configured settings moved into ``workdir``: own store, registry, snapshots, one group."""
+    return settings.model_copy(
+        update={
+            "data_dir": workdir,
+            "state_path": None,
+            "database_url": None,
+            "mlflow_tracking_uri": None,
+            "snapshot_uri": None,
+            "groups": 1,
+            "group": 1,
+            "batch_interval": interval,
+            "sample_fraction": sample_fraction,
+            "train_time_budget": time_budget,
+            "min_new_rows": 1,
+            "data_api_url": f"http://127.0.0.1:{data_api_port}",
+        }
+    )
+
+
+def _service_env(settings: Settings) -> dict[str, str]:
+    env = {
+        "COVERTYPE_DATA_DIR": str(settings.data_dir),
+        "COVERTYPE_GROUPS": str(settings.groups),
+        "COVERTYPE_BATCHES": str(settings.batches),
+        "COVERTYPE_BATCH_INTERVAL": str(settings.batch_interval),
+        "COVERTYPE_SAMPLE_FRACTION": str(settings.sample_fraction),
+        "COVERTYPE_SEED": str(settings.seed),
+        "MLFLOW_TRACKING_URI": settings.tracking_uri,
+        "COVERTYPE_MODEL_POLL_INTERVAL": "2",
+    }
+    if settings.data_source:
+        env["COVERTYPE_DATA_SOURCE"] = str(Path(settings.data_source).expanduser().resolve())
+    return env
+
+
+def _covertype_service(name: str, command: str, port: int, health: str, settings: Settings) -> Service:
+    executable = Path(sys.executable).parent / "covertype"
+    return Service(
+        name,
+        [str(executable), command, "--host", "127.0.0.1", "--port", str(port)],
+        f"http://127.0.0.1:{port}{health}",
+        port,
+        env=_service_env(settings),
+        log_path=settings.data_dir / f"{command}.log",
+    )
+
+
+def run_demo(settings: Settings, *, console: Console, data_api_port: int, inference_port: int) -> DemoSummary:
+    """Run every step; raise on the first failure (services are stopped either way)."""
+    from covertype.ingestion import ingest_once
+    from covertype.training.pipeline import run_training
+    from covertype.training.snapshot import read_snapshot
+    from covertype.training.split import split_by_hash
+
+    workdir = settings.data_dir
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    summary = DemoSummary()
+    data_api = _covertype_service("data API", "data-api", data_api_port, "/health", settings)
+    inference = _covertype_service("inference API", "inference-api", inference_port, "/health", settings)
+    columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn()]
+    try:
+        with Progress(*columns, console=console, transient=False) as progress:
+            step = progress.add_task("starting the data API", total=1)
+            data_api.start()
+            data_api.wait_healthy(120)
+            progress.update(step, completed=1)
+
+            step = progress.add_task("ingesting batches", total=settings.batches)
+            while True:
+                result = ingest_once(settings, run_id=f"demo__{len(summary.batches) + 1}")
+                if result.status == "exhausted":
+                    break
+                summary.batches.append(result.as_dict())
+                progress.update(step, advance=1)
+                time.sleep(settings.batch_interval)
+
+            step = progress.add_task(f"training {', '.join(settings.candidate_names)}", total=1)
+            summary.training = run_training(settings)
+            progress.update(step, completed=1)
+
+            step = progress.add_task("starting the inference API", total=1)
+            inference.start()
+            inference.wait_healthy(120)
+            _wait_ready(f"http://127.0.0.1:{inference_port}/ready", timeout=120)
+            progress.update(step, completed=1)
+
+            step = progress.add_task("predicting held-out rows", total=1)
+            snapshot = read_snapshot(summary.training["snapshot"]["uri"], settings)
+            _, holdout = split_by_hash(snapshot, settings.holdout_fraction)
+            holdout = holdout.head(1000)
+            records = holdout[list(FEATURE_COLUMNS)].to_dict(orient="records")
+            response = httpx.post(
+                f"http://127.0.0.1:{inference_port}/predict/batch", json={"records": records}, timeout=60
+            )
+            response.raise_for_status()
+            predictions = response.json()["predictions"]
+            truth = holdout[TARGET_COLUMN].astype(int).tolist()
+            summary.holdout_rows = len(predictions)
+            summary.holdout_accuracy = sum(
+                p["cover_type"] == t for p, t in zip(predictions, truth, strict=True)
+            ) / max(len(predictions), 1)
+            summary.samples = [
+                {**records[i], "actual": truth[i], **predictions[i]} for i in range(min(5, len(predictions)))
+            ]
+            progress.update(step, completed=1)
+    finally:
+        inference.stop()
+        data_api.stop()
+    return summary
+
+
+def _wait_ready(url: str, *, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"{url} did not report a loaded model within {timeout:.0f} s")
+
+
+def print_summary(summary: DemoSummary, console: Console) -> None:
+    """The closing tables: batches, candidates and scores, champion, sample predictions."""
+    batches = Table(title="Batches ingested")
+    for name in ("batch", "received", "stored", "duplicates", "rejected"):
+        batches.add_column(name, justify="right")
+    for b in summary.batches:
+        batches.add_row(*(str(b[k]) for k in ("batch_number", "rows_received", "rows_inserted", "duplicates",
+                                               "rejected")))
+    batches.add_row("total", "", str(summary.rows_stored), "", "", style="bold")
+    console.print(batches)
+
+    training = summary.training
+    candidates = Table(title=f"Candidates (snapshot {training['snapshot']['rows']} rows)")
+    for name in ("candidate", "holdout accuracy", "macro-F1", "train s"):
+        candidates.add_column(name, justify="right" if name != "candidate" else "left")
+    for c in training["candidates"]:
+        candidates.add_row(c["name"], f"{c['holdout_accuracy']:.4f}", f"{c['holdout_macro_f1']:.4f}",
+                           f"{c['training_seconds']:.1f}")
+    console.print(candidates)
+
+    promotion = training["promotion"]
+    console.print(
+        "Registered version "
+        f"[bold]{training['registered']['version']}[/bold] ({training['registered']['candidate']}): "
+        f"{promotion['reason']} -> alias [bold]{promotion['alias']}[/bold]"
+    )
+
+    samples = Table(title=f"Held-out predictions: {summary.holdout_accuracy:.1%} of {summary.holdout_rows} right")
+    for name in ("Elevation", "Wilderness_Area", "Soil_Type", "actual", "predicted", "probability", "version"):
+        samples.add_column(name)
+    for s in summary.samples:
+        samples.add_row(str(s["Elevation"]), s["Wilderness_Area"], s["Soil_Type"], str(s["actual"]),
+                        f"{s['cover_type']} {s['cover_type_name']}", f"{max(s['probabilities'].values()):.2f}",
+                        s["model_version"])
+    console.print(samples)
