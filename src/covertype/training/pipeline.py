@@ -1,0 +1,170 @@
+"""The training steps, each one Airflow task of ``covertype_train`` and, chained, ``covertype train``.
+
+Steps exchange only small dicts (URIs, digests, run ids, scores), so they fit in XCom:
+
+``check_new_data`` -> ``prepare_training`` -> ``train_candidate`` (once per candidate, mapped) ->
+``register_best_candidate`` -> ``promote``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+
+from covertype.schema import FEATURE_COLUMNS, TARGET_COLUMN
+from covertype.settings import Settings
+from covertype.store.engine import store_engine
+from covertype.training import registry, tracking
+from covertype.training.candidates import resolve_candidates, search_candidate
+from covertype.training.evaluation import evaluate, operational_metrics
+from covertype.training.snapshot import SnapshotInfo, count_stored_rows, read_snapshot, take_snapshot
+from covertype.training.split import split_by_hash
+
+
+def candidate_names(settings: Settings, candidates: str | None = None) -> list[str]:
+    """The candidates to train: ``candidates`` (comma-separated) or the settings' list, validated."""
+    names = candidates.split(",") if candidates else settings.candidate_names
+    return resolve_candidates([name.strip() for name in names if name.strip()])
+
+
+def check_new_data(settings: Settings, *, force: bool = False) -> dict[str, Any]:
+    """Decide whether to train: at least ``settings.min_new_rows`` rows arrived since the last training.
+
+    Counting is enough because the store only ever gains rows (``row_hash`` is unique). An empty store
+    is never trained on, even with ``force``.
+    """
+    rows = count_stored_rows(store_engine(settings))
+    last = registry.last_trained_rows(settings)
+    new_rows = rows - (last or 0)
+    if rows == 0:
+        train, reason = False, "the store holds no rows yet"
+    elif force:
+        train, reason = True, "forced"
+    elif last is None:
+        train, reason = True, "no model trained yet"
+    elif new_rows >= settings.min_new_rows:
+        train, reason = True, f"{new_rows} new rows (at least {settings.min_new_rows} needed)"
+    else:
+        train, reason = False, f"{new_rows} new rows since the last training, {settings.min_new_rows} needed"
+    return {"train": train, "reason": reason, "rows": rows, "last_trained_rows": last, "new_rows": new_rows}
+
+
+def prepare_training(settings: Settings, *, context: tracking.RunContext) -> dict[str, Any]:
+    """Snapshot the store and open the parent MLflow run the candidates nest under."""
+    snapshot = take_snapshot(settings)
+    train, holdout = split_by_hash(read_snapshot(snapshot.uri, settings), settings.holdout_fraction)
+    if train.empty or holdout.empty:
+        raise ValueError(
+            f"snapshot {snapshot.uri} ({snapshot.rows} rows) is too small to split into train and holdout"
+        )
+    parent_run_id = tracking.start_parent_run(
+        settings, snapshot=snapshot, context=context, train_rows=len(train), holdout_rows=len(holdout)
+    )
+    return {
+        **snapshot.as_dict(),
+        "parent_run_id": parent_run_id,
+        "dag_id": context.dag_id,
+        "dag_run_id": context.dag_run_id,
+    }
+
+
+def _load_split(settings: Settings, prepared: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return split_by_hash(read_snapshot(prepared["uri"], settings), settings.holdout_fraction)
+
+
+def _snapshot(prepared: dict[str, Any]) -> SnapshotInfo:
+    return SnapshotInfo(uri=prepared["uri"], digest=prepared["digest"], rows=int(prepared["rows"]))
+
+
+def train_candidate(
+    settings: Settings, *, name: str, prepared: dict[str, Any], time_budget: float | None = None
+) -> dict[str, Any]:
+    """Search, fit and evaluate one candidate on the prepared snapshot and log it as a nested run."""
+    budget = settings.train_time_budget if time_budget is None else time_budget
+    train, holdout = _load_split(settings, prepared)
+    result = search_candidate(
+        name, train[list(FEATURE_COLUMNS)], train[TARGET_COLUMN], time_budget=budget, seed=settings.seed
+    )
+    evaluation = evaluate(result.model, holdout)
+    logged = tracking.log_candidate(
+        settings,
+        parent_run_id=prepared["parent_run_id"],
+        context=tracking.RunContext(prepared["dag_id"], prepared["dag_run_id"]),
+        snapshot=_snapshot(prepared),
+        result=result,
+        evaluation=evaluation,
+        operational=operational_metrics(result.model, holdout),
+        time_budget=budget,
+        train=train,
+        holdout_rows=len(holdout),
+    )
+    return {
+        "name": name,
+        **logged,
+        "validation_accuracy": result.validation_accuracy,
+        "holdout_accuracy": evaluation.metrics["holdout_accuracy"],
+        "holdout_macro_f1": evaluation.metrics["holdout_macro_f1"],
+        "training_seconds": result.fit_seconds,
+    }
+
+
+def register_best_candidate(
+    settings: Settings, *, prepared: dict[str, Any], results: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Register the best of the trained candidates as a new model version."""
+    return registry.register_best(settings, results=list(results), snapshot_digest=prepared["digest"])
+
+
+def promote(settings: Settings, *, prepared: dict[str, Any], registered: dict[str, Any]) -> dict[str, Any]:
+    """Promote the new version if it beats the champion, remember the data, close the parent run."""
+    _, holdout = _load_split(settings, prepared)
+    decision = registry.promote_if_better(
+        settings,
+        version=registered["version"],
+        holdout_accuracy=registered["holdout_accuracy"],
+        holdout=holdout,
+    )
+    registry.record_trained_data(settings, rows=int(prepared["rows"]), digest=prepared["digest"])
+    tracking.finish_parent_run(
+        settings,
+        prepared["parent_run_id"],
+        tags={
+            "covertype.registered_version": registered["version"],
+            "covertype.best_candidate": registered["candidate"],
+            "covertype.promotion_decision": "promoted" if decision["promoted"] else "rejected",
+        },
+        metrics={"holdout_accuracy": registered["holdout_accuracy"]},
+    )
+    return decision
+
+
+def run_training(
+    settings: Settings,
+    *,
+    candidates: str | None = None,
+    time_budget: float | None = None,
+    force: bool = False,
+) -> dict[str, Any]:
+    """Every step in this process (what ``covertype train`` runs); a summary of what happened."""
+    names = candidate_names(settings, candidates)
+    check = check_new_data(settings, force=force)
+    if not check["train"]:
+        return {"status": "skipped", **check}
+    context = tracking.RunContext("cli", f"cli__{datetime.now(UTC).strftime('%Y-%m-%dT%H:%M:%S.%fZ')}")
+    prepared = prepare_training(settings, context=context)
+    results = [
+        train_candidate(settings, name=name, prepared=prepared, time_budget=time_budget) for name in names
+    ]
+    registered = register_best_candidate(settings, prepared=prepared, results=results)
+    decision = promote(settings, prepared=prepared, registered=registered)
+    return {
+        "status": "trained",
+        **check,
+        "snapshot": {key: prepared[key] for key in ("uri", "digest", "rows")},
+        "parent_run_id": prepared["parent_run_id"],
+        "candidates": results,
+        "registered": registered,
+        "promotion": decision,
+    }

@@ -1,0 +1,216 @@
+"""MLflow logging: one parent run per training, one nested run per candidate holding its model.
+
+Models are logged with ``serialization_format="cloudpickle"``. MLflow 3's default for scikit-learn is
+skops, which refuses on load any type not explicitly trusted (every tree ensemble and our
+``TerrainFeatures`` step), so ``models:/covertype@champion`` would not load without passing
+``skops_trusted_types`` everywhere. Cloudpickle loads anything, so only load models from this trusted
+registry; unpickling needs scikit-learn and the ``covertype`` package (for ``TerrainFeatures``).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from mlflow.data.dataset_source_registry import resolve_dataset_source
+from mlflow.data.meta_dataset import MetaDataset
+from mlflow.entities import DatasetInput, InputTag
+from mlflow.models import infer_signature
+from mlflow.tracking import MlflowClient
+
+import mlflow
+from covertype.schema import FEATURE_COLUMNS, NUMERIC_COLUMNS
+from covertype.settings import Settings
+from covertype.training.candidates import SearchResult
+from covertype.training.evaluation import Evaluation, model_card, save_confusion_matrix
+from covertype.training.snapshot import SnapshotInfo
+
+#: Artifact path of the model inside a candidate run.
+MODEL_ARTIFACT = "model"
+_DATASET_NAME = "forest_cover_snapshot"
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Who asked for this training: the DAG and its run (or the CLI), and the code's commit."""
+
+    dag_id: str
+    dag_run_id: str
+
+    def tags(self) -> dict[str, str]:
+        return {
+            "covertype.dag_id": self.dag_id,
+            "covertype.dag_run_id": self.dag_run_id,
+            "covertype.git_commit": git_commit(),
+        }
+
+
+def git_commit() -> str:
+    """The commit of the checkout this package runs from, or ``unknown`` (e.g. in an image without .git)."""
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return result.stdout.strip() if result.returncode == 0 else "unknown"
+
+
+def client(settings: Settings) -> MlflowClient:
+    """A client on the settings' tracking server and registry (also set as the process default)."""
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    mlflow.set_registry_uri(settings.tracking_uri)
+    return MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
+
+
+def start_parent_run(
+    settings: Settings, *, snapshot: SnapshotInfo, context: RunContext, train_rows: int, holdout_rows: int
+) -> str:
+    """Open (status RUNNING) the training's parent run; :func:`finish_parent_run` closes it."""
+    mlflow_client = client(settings)
+    experiment_id = _experiment_id(settings, mlflow_client)
+    run = mlflow_client.create_run(
+        experiment_id,
+        run_name=f"training {snapshot.rows} rows",
+        tags={
+            **context.tags(),
+            **_data_tags(snapshot, train_rows, holdout_rows),
+            "covertype.kind": "training",
+        },
+    )
+    dataset = _dataset(snapshot)._to_mlflow_entity()
+    mlflow_client.log_inputs(
+        run.info.run_id, datasets=[DatasetInput(dataset, tags=[InputTag("mlflow.data.context", "training")])]
+    )
+    mlflow_client.log_param(run.info.run_id, "holdout_fraction", settings.holdout_fraction)
+    return str(run.info.run_id)
+
+
+def finish_parent_run(
+    settings: Settings, run_id: str, *, tags: dict[str, str], metrics: dict[str, float]
+) -> None:
+    mlflow_client = client(settings)
+    for key, value in tags.items():
+        mlflow_client.set_tag(run_id, key, value)
+    for key, value in metrics.items():
+        mlflow_client.log_metric(run_id, key, value)
+    mlflow_client.set_terminated(run_id, "FINISHED")
+
+
+def log_candidate(
+    settings: Settings,
+    *,
+    parent_run_id: str,
+    context: RunContext,
+    snapshot: SnapshotInfo,
+    result: SearchResult,
+    evaluation: Evaluation,
+    operational: dict[str, float],
+    time_budget: float,
+    train: pd.DataFrame,
+    holdout_rows: int,
+) -> dict[str, str]:
+    """Log one trained candidate as a run nested in ``parent_run_id``; returns its run id and model URI."""
+    client(settings)
+    experiment_id = _experiment_id(settings, MlflowClient(settings.tracking_uri))
+    metrics = {
+        **evaluation.metrics,
+        **operational,
+        "validation_accuracy": result.validation_accuracy,
+        "search_trials": float(result.trials),
+        "search_seconds": result.search_seconds,
+        "training_seconds": result.fit_seconds,
+    }
+    tags = {
+        **context.tags(),
+        **_data_tags(snapshot, len(train), holdout_rows),
+        "covertype.candidate": result.name,
+        "covertype.kind": "candidate",
+    }
+    with mlflow.start_run(
+        experiment_id=experiment_id, parent_run_id=parent_run_id, run_name=result.name, tags=tags
+    ) as run:
+        mlflow.log_params(
+            {"candidate": result.name, "time_budget": time_budget, "seed": settings.seed, **result.params}
+        )
+        mlflow.log_metrics(metrics)
+        mlflow.log_input(_dataset(snapshot), context="training")
+        example = _model_input(train.head(5))
+        signature = infer_signature(example, result.model.predict(example))
+        info = mlflow.sklearn.log_model(
+            result.model,
+            name=MODEL_ARTIFACT,
+            serialization_format="cloudpickle",
+            signature=signature,
+            input_example=example,
+            pip_requirements=_pip_requirements(),
+        )
+        card = model_card(
+            candidate=result.name,
+            params=result.params,
+            metrics=metrics,
+            snapshot=snapshot.as_dict(),
+            train_rows=len(train),
+            holdout_rows=holdout_rows,
+        )
+        mlflow.log_text(card, "model_card.md")
+        mlflow.log_text(evaluation.report, "classification_report.txt")
+        with tempfile.TemporaryDirectory() as folder:
+            image = save_confusion_matrix(
+                evaluation.confusion,
+                Path(folder) / "confusion_matrix.png",
+                title=f"{result.name} on the holdout",
+            )
+            mlflow.log_artifact(str(image))
+    return {"run_id": run.info.run_id, "model_uri": info.model_uri}
+
+
+def _model_input(frame: pd.DataFrame) -> pd.DataFrame:
+    """The 12 feature columns as the inference API sends them (64-bit integers, plain strings)."""
+    features = frame[list(FEATURE_COLUMNS)].reset_index(drop=True)
+    return features.astype(
+        {name: "int64" for name in NUMERIC_COLUMNS} | {"Wilderness_Area": object, "Soil_Type": object}
+    )
+
+
+def _pip_requirements() -> list[str]:
+    """Pinned here so MLflow need not re-import the model in a subprocess to guess them.
+
+    ``covertype`` itself (for ``TerrainFeatures``) is not on PyPI: whoever loads the model installs it.
+    """
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name)}" for name in ("scikit-learn", "cloudpickle", "pandas", "numpy")]
+
+
+def _experiment_id(settings: Settings, mlflow_client: MlflowClient) -> str:
+    experiment = mlflow_client.get_experiment_by_name(settings.experiment_name)
+    if experiment is not None:
+        return str(experiment.experiment_id)
+    # A tracking server chooses its own artifact root; an embedded SQLite store would use ./mlruns of the cwd.
+    local = settings.tracking_uri.startswith("sqlite:")
+    artifacts = settings.mlflow_artifacts if local else None
+    return str(mlflow_client.create_experiment(settings.experiment_name, artifact_location=artifacts))
+
+
+def _data_tags(snapshot: SnapshotInfo, train_rows: int, holdout_rows: int) -> dict[str, str]:
+    return {
+        "covertype.snapshot_uri": snapshot.uri,
+        "covertype.snapshot_digest": snapshot.digest,
+        "covertype.rows": str(snapshot.rows),
+        "covertype.train_rows": str(train_rows),
+        "covertype.holdout_rows": str(holdout_rows),
+    }
+
+
+def _dataset(snapshot: SnapshotInfo) -> MetaDataset:
+    location = snapshot.uri if "://" in snapshot.uri else Path(snapshot.uri).as_uri()
+    with warnings.catch_warnings():
+        # MLflow 3.17 registers its local-file source twice and warns that the path is ambiguous.
+        warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted")
+        source = resolve_dataset_source(location)
+    return MetaDataset(source=source, name=_DATASET_NAME, digest=snapshot.digest[:32])

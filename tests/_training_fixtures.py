@@ -1,0 +1,105 @@
+"""Helpers for the training tests: a store filled with the shared sample, MLflow and S3 stand-in servers."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from covertype.processes import Service
+from covertype.store.batches import insert_rows
+from covertype.store.engine import create_store_engine
+
+S3_BUCKET = "mlflows3"
+S3_KEYS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+def fill_store(database_url: str, frame: pd.DataFrame, *, batch_number: int = 1) -> int:
+    """Store ``frame``'s canonical rows as ingestion would (tables created); returns the rows inserted."""
+    engine = create_store_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            return insert_rows(
+                conn,
+                frame,
+                group_number=1,
+                batch_number=batch_number,
+                ingested_at=datetime.now(UTC).replace(tzinfo=None),
+            )
+    finally:
+        engine.dispose()
+
+
+def _bin(name: str) -> str:
+    return str(Path(sys.executable).with_name(name))
+
+
+@contextmanager
+def moto_server(port: int, log_path: Path) -> Iterator[str]:
+    """An S3 stand-in (moto) on 127.0.0.1:``port`` with the ``mlflows3`` bucket; yields its URL."""
+    import boto3
+
+    url = f"http://127.0.0.1:{port}"
+    service = Service(
+        "moto",
+        [_bin("moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        f"{url}/moto-api/",
+        port,
+        log_path=log_path,
+    )
+    service.start()
+    try:
+        service.wait_healthy(60)
+        boto3.client("s3", endpoint_url=url, **_boto_keys()).create_bucket(Bucket=S3_BUCKET)
+        yield url
+    finally:
+        service.stop()
+
+
+def _boto_keys() -> dict[str, str]:
+    return {
+        "aws_access_key_id": S3_KEYS["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": S3_KEYS["AWS_SECRET_ACCESS_KEY"],
+        "region_name": S3_KEYS["AWS_DEFAULT_REGION"],
+    }
+
+
+@contextmanager
+def mlflow_server(port: int, folder: Path, s3_url: str) -> Iterator[str]:
+    """An MLflow tracking server (SQLite backend) serving artifacts from the moto bucket; yields its URL."""
+    url = f"http://127.0.0.1:{port}"
+    command = [
+        _bin("mlflow"),
+        "server",
+        "--backend-store-uri",
+        f"sqlite:///{folder / 'mlflow.db'}",
+        "--artifacts-destination",
+        f"s3://{S3_BUCKET}",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
+    env = {
+        **S3_KEYS,
+        "MLFLOW_S3_ENDPOINT_URL": s3_url,
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
+    service = Service("mlflow", command, f"{url}/health", port, env=env, log_path=folder / "mlflow.log")
+    service.start()
+    try:
+        service.wait_healthy(120)
+        yield url
+    finally:
+        service.stop()
