@@ -1,8 +1,9 @@
 """Benchmark of ``GET /data``: the project's data API against the course-style baseline, in one run.
 
 The 15,000-row sample is replicated to the full 581,012 rows in a temporary directory (nothing is written
-into the repository). Each server runs alone with one uvicorn worker while 8 client threads poll it
-(each client its own group), then the next. Also measures ``load_dataset`` on the full-size raw file.
+into the repository). Each server runs alone (one uvicorn worker unless ``--workers``) while 8 client
+threads poll it (each client its own group), then the next. Also measures ``load_dataset`` on the
+full-size raw file.
 
     uv run --frozen python benchmarks/bench_data_api.py [--seconds 10] [--clients 8]
 
@@ -120,6 +121,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="polling time per server")
     parser.add_argument("--clients", type=int, default=8, help="concurrent client threads (groups 1..N)")
     parser.add_argument("--rows", type=int, default=FULL_ROWS, help="rows of the replicated dataset")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn workers of the project's server")
     args = parser.parse_args()
     bin_dir = Path(sys.executable).parent
 
@@ -139,7 +141,7 @@ def main() -> None:
             "COVERTYPE_DATA_DIR": str(work),
             "COVERTYPE_STATE_PATH": str(work / "state.sqlite"),
         }
-        command = [str(bin_dir / "covertype"), "data-api", "--port", str(port)]
+        command = [str(bin_dir / "covertype"), "data-api", "--port", str(port), f"--workers={args.workers}"]
         with serving(command, project_env, port, work / "project.log") as url:
             project = measure(url, clients=args.clients, seconds=args.seconds)
             body = httpx.get(f"{url}/data", params={"group_number": 1}).json()
@@ -156,6 +158,8 @@ def main() -> None:
         "rows": args.rows,
         "load_dataset_seconds": round(load_seconds, 2),
         "clients": args.clients,
+        "project_workers": args.workers,
+        "baseline_workers": 1,
         "seconds_per_server": args.seconds,
         "rows_per_response": len(body["data"]),
         "project": project,

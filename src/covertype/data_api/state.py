@@ -69,8 +69,8 @@ class GroupSchedule:
 
         Raises :class:`AllBatchesDelivered` once the last batch's window has passed.
         """
+        now = self._clock()  # read before the row: a window found "due" was due while it was current
         window = self._read(self._connection(), group_number)
-        now = self._clock()
         if window is not None and not self._is_due(window, now):
             return window
         if window is not None and window.batch_number >= self._batches:
