@@ -29,12 +29,16 @@ def candidate_names(settings: Settings, candidates: str | None = None) -> list[s
     return resolve_candidates([name.strip() for name in names if name.strip()])
 
 
-def check_new_data(settings: Settings, *, force: bool = False) -> dict[str, Any]:
+def check_new_data(
+    settings: Settings, *, candidates: str | None = None, force: bool = False
+) -> dict[str, Any]:
     """Decide whether to train: at least ``settings.min_new_rows`` rows arrived since the last training.
 
     Counting is enough because the store only ever gains rows (``row_hash`` is unique). An empty store
-    is never trained on, even with ``force``.
+    is never trained on, even with ``force``. The answer also lists the candidates to train (validated
+    here, so a typo fails before any work).
     """
+    names = candidate_names(settings, candidates)
     rows = count_stored_rows(store_engine(settings))
     last = registry.last_trained_rows(settings)
     new_rows = rows - (last or 0)
@@ -48,7 +52,14 @@ def check_new_data(settings: Settings, *, force: bool = False) -> dict[str, Any]
         train, reason = True, f"{new_rows} new rows (at least {settings.min_new_rows} needed)"
     else:
         train, reason = False, f"{new_rows} new rows since the last training, {settings.min_new_rows} needed"
-    return {"train": train, "reason": reason, "rows": rows, "last_trained_rows": last, "new_rows": new_rows}
+    return {
+        "train": train,
+        "reason": reason,
+        "rows": rows,
+        "last_trained_rows": last,
+        "new_rows": new_rows,
+        "candidates": names,
+    }
 
 
 def prepare_training(settings: Settings, *, context: tracking.RunContext) -> dict[str, Any]:
@@ -148,14 +159,14 @@ def run_training(
     force: bool = False,
 ) -> dict[str, Any]:
     """Every step in this process (what ``covertype train`` runs); a summary of what happened."""
-    names = candidate_names(settings, candidates)
-    check = check_new_data(settings, force=force)
+    check = check_new_data(settings, candidates=candidates, force=force)
     if not check["train"]:
         return {"status": "skipped", **check}
     context = tracking.RunContext("cli", f"cli__{datetime.now(UTC).strftime('%Y-%m-%dT%H:%M:%S.%fZ')}")
     prepared = prepare_training(settings, context=context)
     results = [
-        train_candidate(settings, name=name, prepared=prepared, time_budget=time_budget) for name in names
+        train_candidate(settings, name=name, prepared=prepared, time_budget=time_budget)
+        for name in check["candidates"]
     ]
     registered = register_best_candidate(settings, prepared=prepared, results=results)
     decision = promote(settings, prepared=prepared, registered=registered)

@@ -1,0 +1,107 @@
+"""
+### covertype_train
+
+Retrains when new rows land (scheduled on the asset `covertype_raw`, which `covertype_ingest` updates) or
+when triggered by hand with the params `candidates` (comma-separated: `hgb,random_forest,extra_trees,logreg`),
+`time_budget` (seconds of hyper-parameter search per candidate) and `force`.
+
+1. **check_new_data**: skips the run when fewer than `COVERTYPE_MIN_NEW_ROWS` rows arrived since the last
+   training;
+2. **snapshot**: deduplicated Parquet snapshot of the store (MinIO or a local folder), MLflow parent run;
+3. **train_candidate**: one mapped task per candidate (search, fit, evaluate, log as a nested MLflow run);
+4. **register**: the best candidate (validation accuracy) becomes a new version of the registered model;
+5. **promote**: alias `champion` only if it beats the champion re-evaluated on the same holdout by
+   `COVERTYPE_PROMOTION_MARGIN`, otherwise alias `challenger`.
+
+Every task calls one function of `covertype.training.pipeline`; XComs carry only URIs, digests, run ids
+and scores.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from airflow.sdk import Asset, Param, dag, get_current_context, task
+
+from covertype.settings import get_settings
+
+covertype_raw = Asset("covertype_raw")
+
+
+@dag(
+    dag_id="covertype_train",
+    schedule=[covertype_raw],
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
+    catchup=False,
+    max_active_runs=1,
+    params={
+        "candidates": Param(
+            None, type=["null", "string"], description="comma-separated candidates; default: all"
+        ),
+        "time_budget": Param(None, type=["null", "number"], description="seconds of search per candidate"),
+        "force": Param(False, type="boolean", description="train even when too few rows are new"),
+    },
+    default_args={
+        "retries": 2,
+        "retry_delay": timedelta(seconds=30),
+        "retry_exponential_backoff": 2.0,
+        "execution_timeout": timedelta(hours=3),
+    },
+    tags=["covertype", "training"],
+    doc_md=__doc__,
+)
+def covertype_train() -> None:
+    @task
+    def check_new_data() -> list[str]:
+        """Skip unless enough rows are new; the candidates to train (what the mapped task expands over)."""
+        from airflow.exceptions import AirflowSkipException
+
+        from covertype.training.pipeline import check_new_data
+
+        params = get_current_context()["params"]
+        check = check_new_data(get_settings(), candidates=params["candidates"], force=params["force"])
+        if not check["train"]:
+            raise AirflowSkipException(check["reason"])
+        print(f"training {', '.join(check['candidates'])}: {check['reason']} ({check['rows']} rows stored)")
+        return check["candidates"]
+
+    @task
+    def snapshot() -> dict[str, Any]:
+        """Snapshot the store and open the MLflow parent run."""
+        from covertype.training.pipeline import prepare_training
+        from covertype.training.tracking import RunContext
+
+        context = get_current_context()
+        return prepare_training(get_settings(), context=RunContext(context["dag"].dag_id, context["run_id"]))
+
+    @task
+    def train_candidate(name: str, prepared: dict[str, Any]) -> dict[str, Any]:
+        """Train, evaluate and log one candidate (mapped: one task instance per candidate)."""
+        from covertype.training.pipeline import train_candidate
+
+        budget = get_current_context()["params"]["time_budget"]
+        return train_candidate(get_settings(), name=name, prepared=prepared, time_budget=budget)
+
+    @task
+    def register(prepared: dict[str, Any], results: list[dict[str, Any]]) -> dict[str, Any]:
+        """Register the best candidate as a new model version."""
+        from covertype.training.pipeline import register_best_candidate
+
+        return register_best_candidate(get_settings(), prepared=prepared, results=results)
+
+    @task
+    def promote(prepared: dict[str, Any], registered: dict[str, Any]) -> dict[str, Any]:
+        """Move the champion alias if the new version wins, else mark it challenger."""
+        from covertype.training.pipeline import promote
+
+        return promote(get_settings(), prepared=prepared, registered=registered)
+
+    candidates = check_new_data()
+    prepared = snapshot()
+    candidates >> prepared
+    results = train_candidate.partial(prepared=prepared).expand(name=candidates)
+    promote(prepared, register(prepared, results))
+
+
+covertype_train()
