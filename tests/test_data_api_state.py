@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from threading import Barrier
@@ -78,10 +79,16 @@ def test_concurrent_pollers_with_their_own_connections_agree(tmp_path: Path, clo
     assert windows == {Window(2, 10.0)}
 
 
-def test_each_due_poll_advances_exactly_once_under_contention(tmp_path: Path, clock: FakeClock) -> None:
-    """With interval 0 every poll is due: a lost update would hand out a batch number twice."""
+@pytest.mark.parametrize("real_clock", [False, True], ids=["fake-clock", "wall-clock"])
+def test_each_due_poll_advances_exactly_once_under_contention(
+    tmp_path: Path, clock: FakeClock, real_clock: bool
+) -> None:
+    """With interval 0 every poll is due: a lost update or a stale clock would repeat a batch number."""
     path = tmp_path / "s.sqlite"
-    schedules = [GroupSchedule(path, batches=40, interval=0, clock=clock) for _ in range(8)]
+    schedules = [
+        GroupSchedule(path, batches=40, interval=0, clock=time.time if real_clock else clock)
+        for _ in range(8)
+    ]
 
     def poll_many(schedule: GroupSchedule) -> list[int]:
         numbers = []

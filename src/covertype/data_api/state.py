@@ -69,8 +69,10 @@ class GroupSchedule:
 
         Raises :class:`AllBatchesDelivered` once the last batch's window has passed.
         """
-        now = self._clock()  # read before the row: a window found "due" was due while it was current
         window = self._read(self._connection(), group_number)
+        # The clock is read after the row, never before: a stale ``now`` earlier than a window another
+        # worker just began would wrongly find that window not due and hand its batch out twice.
+        now = self._clock()
         if window is not None and not self._is_due(window, now):
             return window
         if window is not None and window.batch_number >= self._batches:
@@ -98,6 +100,10 @@ class GroupSchedule:
         """Forget the group's progress: its next poll starts batch 1."""
         with self._write_lock() as conn:
             conn.execute("DELETE FROM group_windows WHERE group_number = ?", (group_number,))
+
+    def peek(self, group_number: int) -> Window | None:
+        """The group's stored window, read only (no poll): None when the group never polled."""
+        return self._read(self._connection(), group_number)
 
     def _is_due(self, window: Window, now: float) -> bool:
         # A window stored under a larger COVERTYPE_BATCHES than today's counts as finished.
