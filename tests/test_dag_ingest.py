@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from _data_api_fixtures import data_api_server, data_api_settings
@@ -42,17 +43,20 @@ print(json.dumps({
 }))
 """
 
-RUN = """
+RUN_TWICE = """
 import json, os
 from airflow.dag_processing.dagbag import DagBag
 from airflow.models.asset import AssetEvent
 from airflow.utils.session import create_session
 dag = DagBag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]).dags["covertype_ingest"]
-run = dag.test()
-[ti] = run.get_task_instances()
-with create_session() as session:
-    events = [event.extra for event in session.query(AssetEvent).all()]
-print(json.dumps({"run_id": run.run_id, "state": str(run.state), "task": str(ti.state), "events": events}))
+summaries = []
+for _ in range(2):
+    run = dag.test()
+    [ti] = run.get_task_instances()
+    with create_session() as session:
+        events = [event.extra for event in session.query(AssetEvent).all()]
+    summaries.append({"run_id": run.run_id, "state": str(run.state), "task": str(ti.state), "events": events})
+print(json.dumps(summaries))
 """
 
 
@@ -68,7 +72,7 @@ def _airflow_env(home: Path, **extra: str) -> dict[str, str]:
     }
 
 
-def _python(code: str, env: dict[str, str], cwd: Path) -> dict[str, object]:
+def _python(code: str, env: dict[str, str], cwd: Path) -> Any:
     """Run ``code`` in a fresh interpreter; its last output line is JSON."""
     result = subprocess.run(
         [sys.executable, "-c", code], env=env, cwd=cwd, capture_output=True, text=True, timeout=300
@@ -100,8 +104,7 @@ def test_dag_test_stores_a_batch_from_the_live_data_api(tmp_path: Path, sample_c
         )
         subprocess.run(["airflow", "db", "migrate"], env=env, cwd=tmp_path, capture_output=True, check=True)
 
-        first = _python(RUN, env, tmp_path)
-        second = _python(RUN, env, tmp_path)
+        first, second = _python(RUN_TWICE, env, tmp_path)
 
     polled = int(15_000 / 3 * 0.1)  # one batch's slice, sampled
     assert (first["state"], first["task"]) == ("success", "success")

@@ -216,7 +216,7 @@ def test_a_data_api_that_is_down_is_retried_then_logged_as_failed(tmp_path: Path
     settings = _settings(tmp_path, store_url, data_api_url=f"http://127.0.0.1:{free_port()}", http_retries=3)
 
     with pytest.raises(
-        IngestionFailed, match=r"GET /data\?group_number=1 failed 3 times, last: ConnectError"
+        IngestionFailed, match=r"GET /data\?group_number=1 gave up after 3 attempts, last: ConnectError"
     ):
         ingest_once(settings, run_id="down")
 
@@ -227,7 +227,7 @@ def test_a_data_api_that_is_down_is_retried_then_logged_as_failed(tmp_path: Path
         None,
         0,
     )
-    assert "failed 3 times" in run["error"] and "ConnectError" in run["error"]
+    assert "gave up after 3 attempts" in run["error"] and "ConnectError" in run["error"]
     assert run["finished_at"] >= run["started_at"]
 
 

@@ -77,7 +77,7 @@ def fetch_batch(
     except RetryError as exc:
         cause = exc.last_attempt.exception()
         raise DataApiError(
-            f"{where} failed {settings.http_retries} times, last: {type(cause).__name__}: {cause}"
+            f"{where} gave up after {settings.http_retries} attempts, last: {type(cause).__name__}: {cause}"
         ) from cause
     finally:
         if client is None:

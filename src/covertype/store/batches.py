@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -135,19 +136,20 @@ def insert_rows(
         return 0
     _check_domains(rows)
     head = _insert_head(connection.dialect)
-    values = _values_text(
-        rows,
-        group_number=group_number,
-        batch_number=batch_number,
-        ingested_at=_timestamp_sql(connection.dialect, ingested_at),
-    )
-    inserted = 0
-    for start in range(0, len(values), chunk_rows):
-        result = connection.exec_driver_sql(
-            head + ",".join(values[start : start + chunk_rows]),
-            execution_options={"no_parameters": True},
+    ingested_sql = _timestamp_sql(connection.dialect, ingested_at)
+
+    def statement(chunk: pd.DataFrame) -> str:
+        values = _values_text(
+            chunk, group_number=group_number, batch_number=batch_number, ingested_at=ingested_sql
         )
-        inserted += result.rowcount
+        return head + ",".join(values)
+
+    chunks = (rows.iloc[start : start + chunk_rows] for start in range(0, len(rows), chunk_rows))
+    inserted = 0
+    # One thread renders the next statement while the server stores the current one.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="render-insert") as renderer:
+        for sql in renderer.map(statement, chunks):
+            inserted += connection.exec_driver_sql(sql, execution_options={"no_parameters": True}).rowcount
     return inserted
 
 
