@@ -26,10 +26,10 @@ class BatchPayloads:
             raise ValueError(f"the plan is for {plan.n_rows} rows, the frame has {len(frame)}")
         order = plan.shuffle()
         self._plan = plan
-        self._numeric = frame[list(NUMERIC_COLUMNS)].to_numpy(dtype=np.int64)[order]
+        self._numeric = frame[list(NUMERIC_COLUMNS)].to_numpy(dtype=np.int32)[order]
         self._wilderness = _categories(frame["Wilderness_Area"], order)
         self._soil = _categories(frame["Soil_Type"], order)
-        self._target = frame[TARGET_COLUMN].to_numpy(dtype=np.int64)[order]
+        self._target = frame[TARGET_COLUMN].to_numpy(dtype=np.int8)[order]
         self.body = lru_cache(maxsize=cache_size)(self._encode)
 
     def rows(self, group_number: int, batch_number: int) -> list[list[int | str]]:
