@@ -90,7 +90,7 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
 
 
 def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path, *, workers: int) -> None:
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # four workers importing pandas on two busy cores take a while
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"data API exited with {process.returncode}:\n{log.read_text()}")
@@ -100,7 +100,7 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path, *, work
         except httpx.TransportError:
             pass
         time.sleep(0.2)
-    raise RuntimeError(f"data API not healthy within 60 s:\n{log.read_text()}")
+    raise RuntimeError(f"data API not healthy within 180 s:\n{log.read_text()}")
 
 
 def _workers_started(log: Path) -> int:
