@@ -15,6 +15,7 @@ Network and database errors are retried with exponential back-off.
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import Asset, Metadata, dag, get_current_context, task
@@ -46,9 +47,9 @@ _INTERVAL = timedelta(seconds=max(get_settings().batch_interval, 1.0))
 )
 def covertype_ingest() -> None:
     @task(outlets=[covertype_raw])
-    def ingest_batch():  # noqa: ANN202 - a generator task: yields asset metadata, returns the XCom summary
-        """Poll once and store the batch; skip when there is nothing new."""
-        from airflow.exceptions import AirflowSkipException
+    def ingest_batch() -> Generator[Metadata, None, dict[str, object]]:
+        """Poll once and store the batch; skip when there is nothing new. Returns the summary (XCom)."""
+        from airflow.sdk.exceptions import AirflowSkipException
 
         from covertype.ingestion import ingest_once
         from covertype.store.batches import RunStatus

@@ -64,10 +64,9 @@ def validate_batch(columns: Sequence[object], data: Sequence[object]) -> Validat
     ``Cover_Type`` 1..7.
     """
     header = [str(name) for name in columns]
-    missing = [name for name in COLUMNS if name not in header]
-    if missing:
-        reason = f"the batch has no {', '.join(missing)} column"
-        return ValidatedBatch(_empty_frame(), [_reject(n, row, [reason]) for n, row in enumerate(data, 1)])
+    problem = _header_problem(header)
+    if problem:
+        return ValidatedBatch(_empty_frame(), [_reject(n, row, [problem]) for n, row in enumerate(data, 1)])
 
     width = len(header)
     shaped = [isinstance(row, list) and len(row) == width for row in data]
@@ -77,7 +76,9 @@ def validate_batch(columns: Sequence[object], data: Sequence[object]) -> Validat
         if not ok
     ]
     numbers = np.flatnonzero(shaped) + 1
-    matrix = _object_matrix([row for row, ok in zip(data, shaped, strict=True) if ok], width)
+    matrix = _object_matrix(
+        data if not rejected else [row for row, ok in zip(data, shaped, strict=True) if ok], width
+    )
     cells = {name: matrix[:, header.index(name)] for name in COLUMNS}
 
     values: dict[str, np.ndarray] = {}
@@ -114,6 +115,14 @@ def validate_batch(columns: Sequence[object], data: Sequence[object]) -> Validat
     return ValidatedBatch(frame[list(COLUMNS)], rejected)
 
 
+def _header_problem(header: list[str]) -> str | None:
+    missing = [name for name in COLUMNS if name not in header]
+    if missing:
+        return f"the batch has no {', '.join(missing)} column"
+    twice = sorted({name for name in header if header.count(name) > 1})
+    return f"the batch names {', '.join(twice)} more than once" if twice else None
+
+
 def _empty_frame() -> pd.DataFrame:
     return pd.DataFrame(
         {name: np.array([], dtype=np.int8 if name == TARGET_COLUMN else np.int32) for name in _INTEGER_RANGES}
@@ -121,7 +130,7 @@ def _empty_frame() -> pd.DataFrame:
     )[list(COLUMNS)]
 
 
-def _object_matrix(rows: list[list[object]], width: int) -> np.ndarray:
+def _object_matrix(rows: Sequence[object], width: int) -> np.ndarray:
     """Rows as a 2-D object array; values that are themselves lists stay single cells."""
     matrix = np.empty((len(rows), width), dtype=object)
     try:
@@ -153,7 +162,8 @@ def _is_integer(value: object) -> bool:
 
 
 def _not_an_integer(name: str, value: object) -> str:
-    return f"{name} is missing" if value is None else f"{name} {value!r} is not an integer"
+    missing = value is None or (isinstance(value, float) and np.isnan(value))
+    return f"{name} is missing" if missing else f"{name} {value!r} is not an integer"
 
 
 def _shape_problem(row: object, width: int) -> str:
