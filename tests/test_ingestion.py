@@ -112,6 +112,10 @@ def test_columns_may_come_in_any_order_but_none_may_be_missing(sample_csv: Path)
     assert {row.reason for row in checked.rejected} == {"the batch has no Soil_Type column"}
     assert len(checked.rejected) == 20
 
+    twice = [*COLUMNS, "Slope"]
+    checked = validate_batch(twice, [row + [0] for row in batch_rows(frame)])
+    assert {row.reason for row in checked.rejected} == {"the batch names Slope more than once"}
+
 
 # -- polling ----------------------------------------------------------------------------------------------
 
