@@ -271,3 +271,13 @@ def test_all_batches_delivered_is_logged_not_raised(tmp_path: Path, store_url: s
     [run] = _table(store_url, ingestion_runs)
     assert (run["status"], run["batch_number"]) == ("exhausted", None)
     assert "all 10 batches were delivered" in run["error"]
+
+
+def test_an_unreachable_store_fails_clearly_without_leaking_its_password(tmp_path: Path) -> None:
+    store = f"mysql+pymysql://covertype:s3cret@127.0.0.1:{free_port()}/covertype"
+    settings = _settings(tmp_path, store)
+    with pytest.raises(
+        IngestionFailed, match=r"store mysql\+pymysql://covertype:\*\*\*@127.0.0.1:\d+/covertype: "
+    ) as caught:
+        ingest_once(settings, client=fixed_client(400, EXHAUSTED))
+    assert "s3cret" not in str(caught.value)

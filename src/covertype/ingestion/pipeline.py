@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 
 import httpx
-from sqlalchemy import Engine
+from sqlalchemy import Engine, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from covertype.ingestion.client import BatchesExhausted, DataApiError, fetch_batch
@@ -25,8 +25,10 @@ log = logging.getLogger(__name__)
 
 
 class IngestionFailed(RuntimeError):
-    """A poll that stored nothing: the data API or the store failed. Its run row says why (when the store
-    itself could be written)."""
+    """A poll that stored nothing because the data API or the store failed.
+
+    Its ``ingestion_runs`` row (status ``failed``) says why, unless the store itself cannot be written.
+    """
 
 
 @dataclass(frozen=True)
@@ -63,11 +65,14 @@ def ingest_once(
     run_id = run_id or f"manual__{uuid.uuid4().hex}"
     started_at = utc_now()
     owned = engine is None
-    engine = engine or store_engine(settings)
     try:
+        engine = engine or store_engine(settings)
         return _ingest(settings, engine, run_id=run_id, started_at=started_at, client=client)
+    except SQLAlchemyError as exc:  # the store is unreachable or refuses even the run row
+        url = engine.url if engine is not None else make_url(settings.database)
+        raise IngestionFailed(f"store {url.render_as_string(hide_password=True)}: {_describe(exc)}") from exc
     finally:
-        if owned:
+        if owned and engine is not None:
             engine.dispose()
 
 
