@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from covertype.dataset import load_dataset
 from covertype.inference.app import create_app
+from covertype.inference.schemas import CoverFeatures
 from covertype.schema import COVER_TYPES, FEATURE_COLUMNS
 from covertype.settings import Settings
 from covertype.store.engine import store_engine
@@ -247,3 +248,9 @@ def test_without_a_model_predict_and_ready_are_503_and_health_is_200(tmp_path: P
             assert "no model loaded from models:/covertype@champion" in response.json()["detail"]
         assert client.get("/model").status_code == 503
         assert client.post("/model/reload").status_code == 503
+
+
+def test_records_name_the_feature_columns_in_order() -> None:
+    """``as_row`` relies on the declaration order matching ``FEATURE_COLUMNS``."""
+    assert tuple(CoverFeatures.model_fields) == FEATURE_COLUMNS
+    assert CoverFeatures(**GOOD).as_row() == tuple(GOOD[column] for column in FEATURE_COLUMNS)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from covertype import __version__
@@ -17,7 +19,7 @@ from covertype.inference.model_holder import ModelHolder, ModelUnavailable, Relo
 from covertype.inference.prediction_log import PredictionLog
 from covertype.inference.routes import model, predictions
 from covertype.inference.routes import status as status_routes
-from covertype.inference.service import BatchTooLarge, PredictionService
+from covertype.inference.service import BatchTooLarge, PredictionService, single_openmp_thread
 from covertype.settings import Settings
 from covertype.store.engine import store_engine
 
@@ -45,6 +47,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        single_openmp_thread()  # the event loop's thread predicts single records
         log.start()
         holder.start()
         try:
@@ -68,15 +71,29 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_exception_handler(ModelUnavailable, _answer(status.HTTP_503_SERVICE_UNAVAILABLE))
     app.add_exception_handler(ReloadFailed, _answer(status.HTTP_503_SERVICE_UNAVAILABLE))
     app.add_exception_handler(BatchTooLarge, _answer(status.HTTP_413_CONTENT_TOO_LARGE))
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
     return app
 
 
 def _answer(status_code: int):  # noqa: ANN202 - an exception handler
     async def handler(_: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse(status_code=status_code, content={"detail": str(exc)})
+        return _status_answer(status_code, str(exc))
 
     return handler
+
+
+async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    """HTTP errors (401, 404, ...) in the documented ``ServiceStatus`` shape, headers kept."""
+    return _status_answer(exc.status_code, str(exc.detail), headers=exc.headers)
+
+
+def _status_answer(status_code: int, detail: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    """An error in the documented ``ServiceStatus`` shape: ``status`` (the phrase) and ``detail``."""
+    phrase = HTTPStatus(status_code).phrase.lower()
+    return JSONResponse(
+        status_code=status_code, content={"status": phrase, "detail": detail}, headers=headers
+    )
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -1,4 +1,8 @@
-"""What handlers receive through ``Depends``: the service, the model holder, the settings, the token check."""
+"""What handlers receive through ``Depends``: the service, the model holder, the settings, the token check.
+
+The providers are ``async`` because they never block: FastAPI would run plain functions in its thread
+pool, a thread hop per dependency per request.
+"""
 
 from __future__ import annotations
 
@@ -14,19 +18,19 @@ from covertype.inference.service import PredictionService
 from covertype.settings import Settings
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_service(request: Request) -> PredictionService:
+async def get_service(request: Request) -> PredictionService:
     return request.app.state.service
 
 
-def get_holder(request: Request) -> ModelHolder:
+async def get_holder(request: Request) -> ModelHolder:
     return request.app.state.holder
 
 
-def get_metrics(request: Request) -> ServiceMetrics:
+async def get_metrics(request: Request) -> ServiceMetrics:
     return request.app.state.metrics
 
 
@@ -36,7 +40,7 @@ HolderDep = Annotated[ModelHolder, Depends(get_holder)]
 MetricsDep = Annotated[ServiceMetrics, Depends(get_metrics)]
 
 
-def get_served_model(holder: HolderDep) -> ServedModel:
+async def get_served_model(holder: HolderDep) -> ServedModel:
     """The model being served; ``ModelUnavailable`` (503) when none is loaded yet."""
     return holder.require()
 
@@ -46,7 +50,7 @@ ServedModelDep = Annotated[ServedModel, Depends(get_served_model)]
 _bearer = HTTPBearer(auto_error=False, description="COVERTYPE_API_TOKEN, when the service has one")
 
 
-def require_token(
+async def require_token(
     settings: SettingsDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> None:
     """Let the request through when no token is configured or it carries ``Authorization: Bearer <token>``."""

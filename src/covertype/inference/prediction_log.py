@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-import numpy as np
 from sqlalchemy import Engine
 
 from covertype.inference.metrics import ServiceMetrics
@@ -30,14 +29,14 @@ class AnsweredRecords:
     """What one model call answered: the inputs, the chosen classes and their probabilities."""
 
     rows: Sequence[Row]
-    cover_types: np.ndarray
-    probabilities: np.ndarray
+    cover_types: Sequence[int]
+    probabilities: Sequence[float]
     model_name: str
     model_version: str
     predicted_at: datetime
 
     def as_table_rows(self) -> list[dict[str, object]]:
-        answers = zip(self.rows, self.cover_types.tolist(), self.probabilities.tolist(), strict=True)
+        answers = zip(self.rows, self.cover_types, self.probabilities, strict=True)
         return [
             {
                 **dict(zip(FEATURE_COLUMNS, row, strict=True)),

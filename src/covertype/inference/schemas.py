@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from covertype.schema import FEATURE_COLUMNS, NUMERIC_RANGES, SOIL_TYPES, WILDERNESS_AREAS
+from covertype.schema import NUMERIC_RANGES, SOIL_TYPES, WILDERNESS_AREAS
 
 WildernessArea = Literal[WILDERNESS_AREAS]  # type: ignore[valid-type]
 SoilType = Literal[SOIL_TYPES]  # type: ignore[valid-type]
@@ -65,8 +65,11 @@ class CoverFeatures(BaseModel):
     Soil_Type: SoilType = Field(description="USFS ELU soil code (UCI Soil_Type1..40)")
 
     def as_row(self) -> tuple[int | str, ...]:
-        """The values in :data:`covertype.schema.FEATURE_COLUMNS` order, as the model takes them."""
-        return tuple(getattr(self, column) for column in FEATURE_COLUMNS)
+        """The values in :data:`covertype.schema.FEATURE_COLUMNS` order, as the model takes them.
+
+        The fields are declared in that order (a test checks), so this is the instance's values as stored.
+        """
+        return tuple(self.__dict__.values())
 
 
 class BatchRequest(BaseModel):

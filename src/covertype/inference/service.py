@@ -1,13 +1,16 @@
 """Predictions as the API answers them: class, class name, probabilities and model version per record.
 
-Model calls run in one dedicated thread (never two at once, one OpenMP thread each), so the event loop
-stays free to accept requests and the model never competes with itself for the two cores. Each answered
-group is counted by class and queued for the prediction log.
+Single records are grouped and predicted on the event loop (see :mod:`covertype.inference.batching`);
+batch requests, which may take tens of milliseconds, are predicted in one dedicated thread so that single
+requests keep flowing meanwhile. Model calls use one OpenMP thread: inputs are small, and parallel regions
+on a busy two-core machine wait for each other far longer than they save. Each answered group is counted
+by class and queued for the prediction log.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -30,8 +33,9 @@ class BatchTooLarge(ValueError):
     """More records than ``COVERTYPE_MAX_BATCH_RECORDS`` in one request."""
 
 
-def _single_openmp_thread() -> None:
-    threadpool_limits(limits=1, user_api="openmp")  # OpenMP limits apply to the calling thread only
+def single_openmp_thread() -> None:
+    """Limit OpenMP in the calling thread (OpenMP limits are per thread) to one thread."""
+    threadpool_limits(limits=1, user_api="openmp")
 
 
 class PredictionService:
@@ -42,16 +46,13 @@ class PredictionService:
         metrics: ServiceMetrics,
         *,
         max_batch_records: int,
-        max_group: int = 64,
     ) -> None:
         self._holder = holder
         self._log = log
         self._metrics = metrics
         self.max_batch_records = max_batch_records
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="model", initializer=_single_openmp_thread)
-        self._batcher: MicroBatcher[Row, Answer] = MicroBatcher(
-            self.answer, self._executor, max_group=max_group
-        )
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="batch", initializer=single_openmp_thread)
+        self._batcher: MicroBatcher[Row, Answer] = MicroBatcher(self.answer)
 
     async def predict_one(self, row: Row) -> Answer:
         """Answer one record, grouped with the records of concurrent requests."""
@@ -71,19 +72,19 @@ class PredictionService:
         served = self._holder.require()
         probabilities = served.predictor.predict_proba(rows)
         best = probabilities.argmax(axis=1)
-        classes = np.asarray(served.classes)[best]
+        cover_types = [served.classes[index] for index in best.tolist()]
         self._log.record(
             AnsweredRecords(
                 rows=rows,
-                cover_types=classes,
-                probabilities=probabilities[np.arange(len(best)), best],
+                cover_types=cover_types,
+                probabilities=probabilities[np.arange(len(best)), best].tolist(),
                 model_name=served.name,
                 model_version=served.version,
                 predicted_at=datetime.now(UTC).replace(tzinfo=None),
             )
         )
-        for cover_type, count in zip(*np.unique(classes, return_counts=True), strict=True):
-            self._metrics.predictions.labels(cover_type=str(cover_type)).inc(int(count))
+        for cover_type, count in Counter(cover_types).items():
+            self._metrics.predictions.labels(cover_type=str(cover_type)).inc(count)
         names = served.class_names
         return [
             {
