@@ -59,13 +59,13 @@ def moto_server(port: int, log_path: Path) -> Iterator[str]:
     service.start()
     try:
         service.wait_healthy(60)
-        boto3.client("s3", endpoint_url=url, **_boto_keys()).create_bucket(Bucket=S3_BUCKET)
+        boto3.client("s3", endpoint_url=url, **boto_keys()).create_bucket(Bucket=S3_BUCKET)
         yield url
     finally:
         service.stop()
 
 
-def _boto_keys() -> dict[str, str]:
+def boto_keys() -> dict[str, str]:
     return {
         "aws_access_key_id": S3_KEYS["AWS_ACCESS_KEY_ID"],
         "aws_secret_access_key": S3_KEYS["AWS_SECRET_ACCESS_KEY"],

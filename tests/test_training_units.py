@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from _training_fixtures import fill_store
+from threadpoolctl import threadpool_limits
 
 from covertype.dataset import load_dataset
 from covertype.schema import COVER_TYPES, FEATURE_COLUMNS, TARGET_COLUMN
@@ -92,7 +93,8 @@ def test_every_candidate_is_a_pipeline_over_raw_features(name: str, sample: pd.D
     rows = sample.head(1_500)
     small = {"n_estimators": 10} if "n_estimators" in CANDIDATES[name].defaults else None
     model = build_pipeline(name, small)
-    model.fit(rows[list(FEATURE_COLUMNS)], rows[TARGET_COLUMN])
+    with threadpool_limits(1):  # as search_candidate does: OpenMP threads crawl on a busy machine
+        model.fit(rows[list(FEATURE_COLUMNS)], rows[TARGET_COLUMN])
     record = pd.DataFrame([{**rows[list(FEATURE_COLUMNS)].iloc[0].to_dict(), "Soil_Type": "C2702"}])
     assert model.predict_proba(record).shape == (1, len(np.unique(rows[TARGET_COLUMN])))
 

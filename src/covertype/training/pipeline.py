@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from covertype.schema import FEATURE_COLUMNS, TARGET_COLUMN
 from covertype.settings import Settings
@@ -98,7 +99,9 @@ def train_candidate(
     result = search_candidate(
         name, train[list(FEATURE_COLUMNS)], train[TARGET_COLUMN], time_budget=budget, seed=settings.seed
     )
-    evaluation = evaluate(result.model, holdout)
+    with threadpool_limits(limits=1):  # see search_candidate: OpenMP threads crawl on a busy machine
+        evaluation = evaluate(result.model, holdout)
+        operational = operational_metrics(result.model, holdout)
     logged = tracking.log_candidate(
         settings,
         parent_run_id=prepared["parent_run_id"],
@@ -106,7 +109,7 @@ def train_candidate(
         snapshot=_snapshot(prepared),
         result=result,
         evaluation=evaluation,
-        operational=operational_metrics(result.model, holdout),
+        operational=operational,
         time_budget=budget,
         train=train,
         holdout_rows=len(holdout),

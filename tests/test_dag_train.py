@@ -1,0 +1,115 @@
+"""The ``covertype_train`` DAG: it parses as designed, and ``dag.test()`` trains, registers and then skips.
+
+Airflow runs in a subprocess with its own ``AIRFLOW_HOME`` (its configuration is read at import), on the
+embedded defaults: SQLite store, SQLite MLflow tracking store and local artifacts under a temp data dir.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _training_fixtures import fill_store
+from conftest import REPO_ROOT
+from mlflow.tracking import MlflowClient
+
+from covertype.dataset import load_dataset
+from covertype.settings import Settings
+
+PARSE = """
+import json, os
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+dag = bag.dags["covertype_train"]
+print(json.dumps({
+    "errors": {path: str(error) for path, error in bag.import_errors.items()},
+    "schedule": [asset.name for asset in dag.timetable.asset_condition.objects],
+    "params": sorted(dag.params.keys()),
+    "tasks": sorted(t.task_id for t in dag.tasks),
+    "mapped": [t.task_id for t in dag.tasks if type(t).__name__.startswith("Mapped")],
+    "heavy_imports": sorted(m for m in ("sklearn", "mlflow") if m in __import__("sys").modules),
+}))
+"""
+
+RUN_TWICE = """
+import json, os
+from airflow.dag_processing.dagbag import DagBag
+from airflow.utils.db import initdb
+initdb()
+dag = DagBag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]).dags["covertype_train"]
+runs = []
+for _ in range(2):
+    run = dag.test(run_conf={"candidates": "extra_trees,logreg", "time_budget": 1})
+    states = {f"{ti.task_id}[{ti.map_index}]": str(ti.state) for ti in run.get_task_instances()}
+    runs.append({"state": str(run.state), "tasks": states, "run_id": run.run_id})
+print(json.dumps(runs))
+"""
+
+
+def _airflow_env(home: Path, data_dir: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "COVERTYPE_DATA_DIR": str(data_dir),
+    }
+
+
+def _python(code: str, env: dict[str, str], cwd: Path) -> Any:
+    """Run ``code`` in a fresh interpreter; its last output line is JSON."""
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=cwd, capture_output=True, text=True, timeout=480
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_the_dag_parses_as_designed(tmp_path: Path) -> None:
+    parsed = _python(PARSE, _airflow_env(tmp_path / "airflow", tmp_path / "data"), tmp_path)
+    assert parsed == {
+        "errors": {},
+        "schedule": ["covertype_raw"],
+        "params": ["candidates", "force", "time_budget"],
+        "tasks": ["check_new_data", "promote", "register", "snapshot", "train_candidate"],
+        "mapped": ["train_candidate"],
+        "heavy_imports": [],  # nothing heavy at parse time
+    }
+
+
+@pytest.mark.slow
+def test_dag_test_trains_registers_and_then_skips(tmp_path: Path, sample_csv: Path) -> None:
+    data_dir = tmp_path / "data"
+    settings = Settings(data_dir=data_dir)
+    fill_store(settings.database, load_dataset(sample_csv).head(3_000))
+
+    first, second = _python(RUN_TWICE, _airflow_env(tmp_path / "airflow", data_dir), tmp_path)
+
+    assert first["state"] == "success"
+    assert first["tasks"] == {
+        "check_new_data[-1]": "success",
+        "snapshot[-1]": "success",
+        "train_candidate[0]": "success",
+        "train_candidate[1]": "success",
+        "register[-1]": "success",
+        "promote[-1]": "success",
+    }
+    client = MlflowClient(settings.tracking_uri, registry_uri=settings.tracking_uri)
+    champion = client.get_model_version_by_alias("covertype", "champion")
+    run = client.get_run(champion.run_id)
+    assert run.data.tags["covertype.dag_id"] == "covertype_train"
+    assert run.data.tags["covertype.dag_run_id"] == first["run_id"]
+    assert run.data.params["time_budget"] == "1"
+    assert champion.tags["covertype.promotion_decision"] == "promoted"
+
+    # Same data again: check_new_data skips and so does everything downstream.
+    assert second["tasks"]["check_new_data[-1]"] == "skipped"
+    assert {state for task, state in second["tasks"].items() if task != "check_new_data[-1]"} <= {"skipped"}
+    assert len(client.search_model_versions("name='covertype'")) == 1
