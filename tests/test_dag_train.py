@@ -31,7 +31,7 @@ print(json.dumps({
     "schedule": [asset.name for asset in dag.timetable.asset_condition.objects],
     "params": sorted(dag.params.keys()),
     "tasks": sorted(t.task_id for t in dag.tasks),
-    "mapped": [t.task_id for t in dag.tasks if type(t).__name__.startswith("Mapped")],
+    "mapped": [t.task_id for t in dag.tasks if "Mapped" in type(t).__name__],
     "heavy_imports": sorted(m for m in ("sklearn", "mlflow") if m in __import__("sys").modules),
 }))
 """
