@@ -12,6 +12,9 @@ empty table in a throw-away database (dropped at the end):
   (what the store would cost if the driver escaped every value),
 * ``row_by_row``: ``INSERT`` and ``COMMIT`` per row (on ``--baseline-rows`` rows; all by default).
 
+Besides wall-clock rates it reports the CPU seconds this process and the local server spent on each
+(``rows_per_cpu_s``: rows per CPU second of both together), which other load on the machine hardly changes.
+
     uv run --frozen python benchmarks/bench_ingest.py [--repeat 3] [--baseline-rows 58101]
 
 Needs MariaDB/MySQL at ``--admin-url`` (default root on 127.0.0.1:3306). Prints one JSON document.
@@ -21,11 +24,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
@@ -82,10 +85,41 @@ def empty(engine: Engine) -> None:
             connection.execute(text(f"TRUNCATE TABLE {table}"))
 
 
-def timed(action: Callable[[], object]) -> tuple[float, object]:
-    start = time.perf_counter()
+def _server_pid() -> int | None:
+    """The local MariaDB/MySQL server process, when it runs on this machine."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if stat.read_text().split(" ", 2)[1] in ("(mariadbd)", "(mysqld)"):
+                return int(stat.parent.name)
+        except OSError:
+            continue
+    return None
+
+
+def _cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds of process ``pid`` so far (0 when unknown)."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Timing:
+    """Wall-clock seconds of one action, and the CPU seconds this process and the server spent on it."""
+
+    wall: float
+    client_cpu: float
+    server_cpu: float
+
+
+def timed(action: Callable[[], int], server: int | None) -> tuple[Timing, int]:
+    wall, cpu, server_cpu = time.perf_counter(), time.process_time(), _cpu_seconds(server)
     result = action()
-    return time.perf_counter() - start, result
+    return (
+        Timing(time.perf_counter() - wall, time.process_time() - cpu, _cpu_seconds(server) - server_cpu),
+        result,
+    )
 
 
 def store(engine: Engine, frame: pd.DataFrame) -> int:
@@ -164,50 +198,54 @@ def main() -> None:
     frame = full_batch(args.rows)
     json_rows = orjson.loads(orjson.dumps(frame.astype(object).to_numpy().tolist()))
     sql, values = _parameter_rows(frame)
-    seconds: dict[str, list[float]] = {"store": [], "store_again": [], "ingest": [], "executemany": []}
+    server = _server_pid()
+    timings: dict[str, list[Timing]] = {"store": [], "store_again": [], "ingest": [], "executemany": []}
     counts: dict[str, int] = {}
+
+    def measure(name: str, action: Callable[[], int]) -> None:
+        timing, counts[name] = timed(action, server)
+        timings.setdefault(name, []).append(timing)
 
     with scratch_database(args.admin_url) as engine:
         for _ in range(args.repeat):
             empty(engine)
-            elapsed, counts["store"] = timed(lambda: store(engine, frame))
-            seconds["store"].append(elapsed)
-            elapsed, counts["store_again"] = timed(lambda: store(engine, frame))
-            seconds["store_again"].append(elapsed)
+            measure("store", lambda: store(engine, frame))
+            measure("store_again", lambda: store(engine, frame))
             empty(engine)
-            elapsed, counts["ingest"] = timed(lambda: ingest(engine, json_rows))
-            seconds["ingest"].append(elapsed)
+            measure("ingest", lambda: ingest(engine, json_rows))
             empty(engine)
-            elapsed, counts["executemany"] = timed(lambda: executemany(engine, sql, values))
-            seconds["executemany"].append(elapsed)
+            measure("executemany", lambda: executemany(engine, sql, values))
         empty(engine)
-        baseline_seconds, counts["row_by_row"] = timed(
-            lambda: row_by_row(engine, sql, values[: args.baseline_rows])
-        )
+        measure("row_by_row", lambda: row_by_row(engine, sql, values[: args.baseline_rows]))
         with engine.connect() as connection:
-            server = connection.execute(text("SELECT VERSION()")).scalar_one()
+            version = connection.execute(text("SELECT VERSION()")).scalar_one()
 
-    rates = {name: args.rows / statistics.median(times) for name, times in seconds.items()}
-    rates["row_by_row"] = counts["row_by_row"] / baseline_seconds
+    median = {name: _median(runs) for name, runs in timings.items()}
+    rows = {name: counts["row_by_row"] if name == "row_by_row" else args.rows for name in timings}
+    rates = {name: rows[name] / median[name].wall for name in timings}
+    # On an idle machine the client and the server would each have a core: CPU seconds bound the wall time.
+    cpu_rates = {name: rows[name] / (median[name].client_cpu + median[name].server_cpu) for name in timings}
     speedup = rates["store"] / rates["row_by_row"]
     print(
         orjson.dumps(
             {
                 "benchmark": "store one full-size batch in MariaDB",
-                "server": server,
+                "server": version,
                 "rows": args.rows,
                 "distinct_rows": len(set(row_hashes(frame))),
                 "rows_stored": counts,
-                "seconds_median": {
-                    name: round(statistics.median(times), 3) for name, times in seconds.items()
-                }
-                | {"row_by_row": round(baseline_seconds, 3)},
+                "seconds_median": {name: round(t.wall, 3) for name, t in median.items()},
                 "rows_per_s": {name: round(rate) for name, rate in rates.items()},
                 "speedup_vs_row_by_row": {
                     name: round(rate / rates["row_by_row"], 1)
                     for name, rate in rates.items()
                     if name != "row_by_row"
                 },
+                "cpu_seconds_median": {
+                    name: {"client": round(t.client_cpu, 3), "server": round(t.server_cpu, 3)}
+                    for name, t in median.items()
+                },
+                "rows_per_cpu_s": {name: round(rate) for name, rate in cpu_rates.items()} if server else None,
                 "targets": {
                     f"store >= {TARGET_ROWS_PER_S} rows/s": rates["store"] >= TARGET_ROWS_PER_S,
                     f"store >= {TARGET_SPEEDUP}x row by row": speedup >= TARGET_SPEEDUP,
@@ -218,6 +256,10 @@ def main() -> None:
             option=orjson.OPT_INDENT_2,
         ).decode()
     )
+
+
+def _median(runs: list[Timing]) -> Timing:
+    return sorted(runs, key=lambda timing: timing.wall)[len(runs) // 2]
 
 
 if __name__ == "__main__":
