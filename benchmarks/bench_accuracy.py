@@ -1,0 +1,133 @@
+"""Accuracy benchmark: the training pipeline's champion against LightGBM with default parameters.
+
+Both models see the same training rows and are scored on the same held-out rows, in the same run.
+The champion is chosen exactly as ``covertype train`` chooses it: every candidate is searched within
+the time budget, the best validation accuracy wins, and only then is the held-out set scored.
+
+Splits:
+  --split hash      (default) the shared 15k sample, holdout = 20 % chosen by row_hash (as in training)
+  --split standard  the full UCI data in file order: first 11,340 + 3,780 rows train + validation (both
+                    models fit on these 15,120; the champion's search holds out its own validation share),
+                    the remaining 565,892 rows are the test set (Blackard & Dean's protocol)
+
+    uv run --frozen python benchmarks/bench_accuracy.py                     # shared sample
+    uv run --frozen python benchmarks/bench_accuracy.py --split standard    # full data (scikit-learn
+        download, or --data /path/covtype.data.gz)
+
+Prints one JSON object. Native threads (OpenMP) are capped at --threads for both models.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import lightgbm
+import pandas as pd
+from sklearn.metrics import accuracy_score, f1_score
+from threadpoolctl import threadpool_limits
+
+from covertype.dataset import load_dataset
+from covertype.schema import CATEGORICAL_COLUMNS, FEATURE_COLUMNS, TARGET_COLUMN
+from covertype.settings import Settings
+from covertype.store.row_hash import row_hashes
+from covertype.training.candidates import CANDIDATES, search_candidate
+from covertype.training.evaluation import evaluate
+from covertype.training.split import split_by_hash
+
+SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "covtype-sample-15k.csv"
+STANDARD_TRAIN_ROWS = 11_340 + 3_780
+
+
+def split(frame: pd.DataFrame, how: str, holdout_fraction: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    if how == "standard":
+        return frame.iloc[:STANDARD_TRAIN_ROWS].reset_index(drop=True), frame.iloc[STANDARD_TRAIN_ROWS:]
+    hashed = frame.assign(row_hash=row_hashes(frame)).drop_duplicates("row_hash")
+    return split_by_hash(hashed, holdout_fraction)
+
+
+def champion(
+    train: pd.DataFrame, test: pd.DataFrame, names: list[str], budget: float, seed: int
+) -> dict[str, Any]:
+    features, target = train[list(FEATURE_COLUMNS)], train[TARGET_COLUMN]
+    results = []
+    for name in names:
+        result = search_candidate(name, features, target, time_budget=budget, seed=seed)
+        metrics = evaluate(result.model, test).metrics
+        results.append(
+            {
+                "candidate": name,
+                "validation_accuracy": round(result.validation_accuracy, 4),
+                "holdout_accuracy": round(metrics["holdout_accuracy"], 4),
+                "holdout_macro_f1": round(metrics["holdout_macro_f1"], 4),
+                "search_seconds": round(result.search_seconds, 1),
+                "training_seconds": round(result.fit_seconds, 1),
+                "params": result.params,
+            }
+        )
+    best = max(results, key=lambda row: row["validation_accuracy"])
+    return {"champion": best, "candidates": results}
+
+
+def lightgbm_default(train: pd.DataFrame, test: pd.DataFrame, seed: int, threads: int) -> dict[str, Any]:
+    def features(frame: pd.DataFrame) -> pd.DataFrame:
+        categories = {
+            column: pd.CategoricalDtype(sorted(train[column].unique())) for column in CATEGORICAL_COLUMNS
+        }
+        return frame[list(FEATURE_COLUMNS)].astype(categories)
+
+    started = time.monotonic()
+    model = lightgbm.LGBMClassifier(random_state=seed, n_jobs=threads, verbose=-1)
+    model.fit(features(train), train[TARGET_COLUMN])
+    seconds = time.monotonic() - started
+    predicted = model.predict(features(test))
+    return {
+        "holdout_accuracy": round(float(accuracy_score(test[TARGET_COLUMN], predicted)), 4),
+        "holdout_macro_f1": round(float(f1_score(test[TARGET_COLUMN], predicted, average="macro")), 4),
+        "training_seconds": round(seconds, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--split", choices=("hash", "standard"), default="hash")
+    parser.add_argument(
+        "--data", help="dataset file (default: the shared sample; --split standard: UCI download)"
+    )
+    parser.add_argument("--time-budget", type=float, default=20.0, help="seconds of search per candidate")
+    parser.add_argument("--candidates", default=",".join(CANDIDATES), help="comma-separated candidates")
+    parser.add_argument("--threads", type=int, default=1, help="native threads for both models")
+    args = parser.parse_args()
+
+    settings = Settings()
+    source = args.data or (None if args.split == "standard" else SAMPLE)
+    frame = load_dataset(source)
+    train, test = split(frame, args.split, settings.holdout_fraction)
+    with threadpool_limits(limits=args.threads):
+        ours = champion(train, test, args.candidates.split(","), args.time_budget, settings.seed)
+        reference = lightgbm_default(train, test, settings.seed, args.threads)
+    print(
+        json.dumps(
+            {
+                "dataset": str(source or "scikit-learn fetch_covtype"),
+                "split": args.split,
+                "train_rows": len(train),
+                "test_rows": len(test),
+                "time_budget_per_candidate": args.time_budget,
+                **ours,
+                "lightgbm_default": reference,
+                "champion_beats_lightgbm": ours["champion"]["holdout_accuracy"]
+                >= reference["holdout_accuracy"],
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
