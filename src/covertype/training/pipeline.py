@@ -161,18 +161,30 @@ def run_training(
     time_budget: float | None = None,
     force: bool = False,
 ) -> dict[str, Any]:
-    """Every step in this process (what ``covertype train`` runs); a summary of what happened."""
+    """Every step in this process (what ``covertype train`` runs); a summary of what happened.
+
+    The summary holds the data check, and after a training the snapshot, each candidate's result
+    (``candidates``), the registered version and the promotion decision. A failure after the snapshot
+    marks the MLflow parent run ``FAILED`` and re-raises.
+    """
     check = check_new_data(settings, candidates=candidates, force=force)
     if not check["train"]:
         return {"status": "skipped", **check}
     context = tracking.RunContext("cli", f"cli__{datetime.now(UTC).strftime('%Y-%m-%dT%H:%M:%S.%fZ')}")
     prepared = prepare_training(settings, context=context)
-    results = [
-        train_candidate(settings, name=name, prepared=prepared, time_budget=time_budget)
-        for name in check["candidates"]
-    ]
-    registered = register_best_candidate(settings, prepared=prepared, results=results)
-    decision = promote(settings, prepared=prepared, registered=registered)
+    try:
+        results = [
+            train_candidate(settings, name=name, prepared=prepared, time_budget=time_budget)
+            for name in check["candidates"]
+        ]
+        registered = register_best_candidate(settings, prepared=prepared, results=results)
+        decision = promote(settings, prepared=prepared, registered=registered)
+    except Exception as exc:
+        error = {"covertype.error": f"{type(exc).__name__}: {exc}"[:5000]}
+        tracking.finish_parent_run(
+            settings, prepared["parent_run_id"], tags=error, metrics={}, status="FAILED"
+        )
+        raise
     return {
         "status": "trained",
         **check,

@@ -91,14 +91,20 @@ def start_parent_run(
 
 
 def finish_parent_run(
-    settings: Settings, run_id: str, *, tags: dict[str, str], metrics: dict[str, float]
+    settings: Settings,
+    run_id: str,
+    *,
+    tags: dict[str, str],
+    metrics: dict[str, float],
+    status: str = "FINISHED",
 ) -> None:
+    """Record the training's outcome on its parent run and close it (``FINISHED`` or ``FAILED``)."""
     mlflow_client = client(settings)
     for key, value in tags.items():
         mlflow_client.set_tag(run_id, key, value)
     for key, value in metrics.items():
         mlflow_client.log_metric(run_id, key, value)
-    mlflow_client.set_terminated(run_id, "FINISHED")
+    mlflow_client.set_terminated(run_id, status)
 
 
 def log_candidate(
@@ -115,8 +121,7 @@ def log_candidate(
     holdout_rows: int,
 ) -> dict[str, str]:
     """Log one trained candidate as a run nested in ``parent_run_id``; returns its run id and model URI."""
-    client(settings)
-    experiment_id = _experiment_id(settings, MlflowClient(settings.tracking_uri))
+    experiment_id = _experiment_id(settings, client(settings))
     metrics = {
         **evaluation.metrics,
         **operational,
