@@ -83,6 +83,7 @@ def _python(code: str, env: dict[str, str], cwd: Path) -> Any:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_the_dag_parses_without_errors_and_as_designed(tmp_path: Path) -> None:
     env = _airflow_env(tmp_path, COVERTYPE_BATCH_INTERVAL="120")
     parsed = _python(PARSE, env, tmp_path)
