@@ -75,44 +75,51 @@ def validate_batch(columns: Sequence[object], data: Sequence[object]) -> Validat
         for number, (row, ok) in enumerate(zip(data, shaped, strict=True), 1)
         if not ok
     ]
-    numbers = np.flatnonzero(shaped) + 1
+    row_numbers = np.flatnonzero(shaped) + 1
     matrix = _object_matrix(
         data if not rejected else [row for row, ok in zip(data, shaped, strict=True) if ok], width
     )
     cells = {name: matrix[:, header.index(name)] for name in COLUMNS}
+    numbers, problems = _check(cells)
 
-    values: dict[str, np.ndarray] = {}
+    bad = np.logical_or.reduce([problem.bad for problem in problems])
+    for index in np.flatnonzero(bad):
+        reasons = [p.describe(cells[p.column][index]) for p in problems if p.bad[index]]
+        rejected.append(_reject(int(row_numbers[index]), matrix[index].tolist(), reasons))
+    rejected.sort(key=lambda row: row.row_number)
+    return ValidatedBatch(_canonical(numbers, cells, ~bad), rejected)
+
+
+def _check(cells: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], list[_Problem]]:
+    """The integer columns as numbers, and every failed check of every column."""
+    numbers: dict[str, np.ndarray] = {}
     problems: list[_Problem] = []
     for name, (low, high) in _INTEGER_RANGES.items():
-        numbers_of_column, integral = _integers(cells[name])
-        values[name] = numbers_of_column
-        problems.append(_Problem(name, ~integral, lambda v, name=name: _not_an_integer(name, v)))
-        outside = integral & ((numbers_of_column < low) | (numbers_of_column > high))
-        problems.append(
+        numbers[name], integral = _integers(cells[name])
+        outside = integral & ((numbers[name] < low) | (numbers[name] > high))
+        problems += [
+            _Problem(name, ~integral, lambda v, name=name: _not_an_integer(name, v)),
             _Problem(
                 name, outside, lambda v, name=name, low=low, high=high: f"{name} {v} is outside {low}..{high}"
-            )
-        )
+            ),
+        ]
     for name, (domain, wanted) in _DOMAINS.items():
         unknown = ~pd.Series(cells[name], dtype=object).isin(domain).to_numpy()
         problems.append(
             _Problem(name, unknown, lambda v, name=name, wanted=wanted: f"{name} {v!r} is not {wanted}")
         )
+    return numbers, problems
 
-    bad = np.zeros(len(matrix), dtype=bool)
-    for problem in problems:
-        bad |= problem.bad
-    for index in np.flatnonzero(bad):
-        reasons = [p.describe(cells[p.column][index]) for p in problems if p.bad[index]]
-        rejected.append(_reject(int(numbers[index]), matrix[index].tolist(), reasons))
-    rejected.sort(key=lambda row: row.row_number)
 
-    good = ~bad
-    frame = pd.DataFrame({name: values[name][good].astype(np.int32) for name in NUMERIC_COLUMNS})
+def _canonical(
+    numbers: dict[str, np.ndarray], cells: dict[str, np.ndarray], good: np.ndarray
+) -> pd.DataFrame:
+    """The good rows with the columns and dtypes of :func:`covertype.dataset.load_dataset`."""
+    frame = pd.DataFrame({name: numbers[name][good].astype(np.int32) for name in NUMERIC_COLUMNS})
     for name in _DOMAINS:
         frame[name] = cells[name][good].astype(str)
-    frame[TARGET_COLUMN] = values[TARGET_COLUMN][good].astype(np.int8)
-    return ValidatedBatch(frame[list(COLUMNS)], rejected)
+    frame[TARGET_COLUMN] = numbers[TARGET_COLUMN][good].astype(np.int8)
+    return frame[list(COLUMNS)]
 
 
 def _header_problem(header: list[str]) -> str | None:
