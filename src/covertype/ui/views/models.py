@@ -1,0 +1,104 @@
+"""Models: the registered versions and their scores, the promotion decisions, and the Roll back lever."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from covertype.promotion import UnknownVersion, promote_version
+from covertype.ui import api_client, charts, registry_queries, resources
+
+settings = resources.settings()
+st.title("Models")
+
+versions = registry_queries.registered_versions(settings)
+if versions.empty:
+    st.info(
+        f"No version of model `{settings.model_name}` is registered yet: `covertype train` or the "
+        "covertype_train DAG registers the first one."
+    )
+    st.stop()
+
+champion = versions[versions["champion"]]
+served = None
+try:
+    served = api_client.served_model(settings)
+except api_client.ServiceError as exc:
+    st.warning(f"Cannot tell what is served: {exc}")
+cards = st.columns(4)
+cards[0].metric("Registered versions", len(versions))
+cards[1].metric(
+    f"Champion (alias `{settings.model_alias}`)",
+    f"v{champion['version'].iloc[0]}" if not champion.empty else "none",
+)
+if not champion.empty and champion["holdout_accuracy"].notna().iloc[0]:
+    cards[2].metric("Champion holdout accuracy", f"{champion['holdout_accuracy'].iloc[0]:.2%}")
+cards[3].metric("Served by the inference API", f"v{served['version']}" if served else "unknown")
+
+if "promotion" in st.session_state:
+    st.success(st.session_state.pop("promotion"), icon=":material/swap_vert:")
+
+st.subheader("Registered versions")
+st.dataframe(
+    versions,
+    hide_index=True,
+    column_order=[
+        "version",
+        "champion",
+        "aliases",
+        "candidate",
+        "holdout_accuracy",
+        "holdout_macro_f1",
+        "mlflow",
+        "created",
+        "decision",
+        "reason",
+    ],
+    column_config={
+        "champion": st.column_config.CheckboxColumn("champion"),
+        "holdout_accuracy": st.column_config.NumberColumn("holdout accuracy", format="%.4f"),
+        "holdout_macro_f1": st.column_config.NumberColumn("holdout macro-F1", format="%.4f"),
+        "decision": "promotion decision",
+        "reason": st.column_config.TextColumn("why", width="large"),
+        "created": st.column_config.DatetimeColumn("registered (UTC)", format="YYYY-MM-DD HH:mm"),
+        "mlflow": st.column_config.LinkColumn("MLflow run", display_text="open run"),
+    },
+)
+
+history, slices = st.columns(2)
+with history:
+    st.subheader("Champion accuracy per training run")
+    runs = registry_queries.champion_history(versions)
+    if runs.empty:
+        st.caption("No training run has recorded a promotion decision yet.")
+    else:
+        st.altair_chart(charts.history_chart(runs))
+with slices:
+    st.subheader("Holdout accuracy per wilderness area")
+    by_area = registry_queries.slice_accuracy(versions)
+    if by_area.empty:
+        st.caption("The registered runs logged no per-wilderness accuracy.")
+    else:
+        st.bar_chart(by_area, x="area", y="accuracy", color="version", stack=False, height=300)
+
+st.subheader("Roll back")
+others = [
+    version for version in versions["version"] if champion.empty or version != champion["version"].iloc[0]
+]
+with st.form("rollback"):
+    chosen = st.selectbox("Version to serve", others, format_func=lambda version: f"v{version}")
+    reason = st.text_input("Why (recorded on the version)", placeholder="e.g. v3 misclassifies Cache stands")
+    if st.form_submit_button("Make this version champion", type="primary", icon=":material/history:"):
+        try:
+            result = promote_version(settings, str(chosen), reason=reason or None)
+        except UnknownVersion as exc:
+            st.error(str(exc), icon=":material/error:")
+        else:
+            st.session_state["promotion"] = (
+                f"v{result['version']} is now champion ({result['decision']}, was v{result['previous']}). "
+                f"The inference API follows within {settings.model_poll_interval:g} s."
+            )
+            st.rerun()
+st.caption(
+    "The inference API polls the alias and switches by itself; `covertype promote --version N` "
+    "does the same from a shell."
+)

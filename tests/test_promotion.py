@@ -1,0 +1,89 @@
+"""``promote_version`` and ``covertype promote`` on a real (SQLite) MLflow registry with two versions."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from _inference_fixtures import register, registry_settings, train_pipeline
+from sklearn.linear_model import LogisticRegression
+
+from covertype.dataset import load_dataset
+from covertype.promotion import UnknownVersion, promote_version
+from covertype.settings import Settings
+from covertype.training.registry import champion_version
+from covertype.training.tracking import client
+
+COVERTYPE = str(Path(sys.executable).parent / "covertype")
+
+
+@pytest.fixture(scope="module")
+def two_versions(tmp_path_factory: pytest.TempPathFactory, sample_csv: Path) -> Settings:
+    """A registry with v1 and v2 (v2 champion, v1 carrying a training decision)."""
+    settings = registry_settings(tmp_path_factory.mktemp("registry"))
+    frame: pd.DataFrame = load_dataset(sample_csv).head(600)
+    model = train_pipeline(frame, LogisticRegression(max_iter=50))
+    first = register(settings, model, frame)
+    client(settings).set_model_version_tag(
+        settings.model_name, first, "covertype.promotion_decision", "promoted"
+    )
+    register(settings, model, frame)
+    return settings
+
+
+def _cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COVERTYPE_", "MLFLOW_"))}
+    env.update({"COVERTYPE_DATA_DIR": str(settings.data_dir), "MLFLOW_TRACKING_URI": settings.tracking_uri})
+    return subprocess.run([COVERTYPE, "promote", *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_rolling_back_moves_the_alias_and_records_the_decision(two_versions: Settings) -> None:
+    settings = two_versions
+    assert champion_version(settings) == "2"
+    result = promote_version(settings, "1", reason="v2 looks worse on Cache")
+    assert result == {
+        "version": "1",
+        "alias": "champion",
+        "previous": "2",
+        "decision": "rollback",
+        "reason": "v2 looks worse on Cache",
+    }
+    assert champion_version(settings) == "1"
+    tags = client(settings).get_model_version(settings.model_name, "1").tags
+    assert tags["covertype.promotion_decision"] == "rollback"
+    assert tags["covertype.promotion_reason"] == "v2 looks worse on Cache"
+    assert tags["covertype.training_decision"] == "promoted"  # what training decided is kept
+    assert tags["covertype.champion_version"] == "2"
+
+    forward = promote_version(settings, "2")
+    assert forward["decision"] == "manual" and forward["previous"] == "1"
+    assert forward["reason"] == "manual: champion moved by hand from v1 to v2"
+    assert champion_version(settings) == "2"
+
+
+@pytest.mark.parametrize("version", ["7", "abc", ""])
+def test_an_unknown_version_is_refused_and_the_champion_stays(two_versions: Settings, version: str) -> None:
+    before = champion_version(two_versions)
+    with pytest.raises(UnknownVersion, match=r"is not registered \(registered: 1, 2\)"):
+        promote_version(two_versions, version)
+    assert champion_version(two_versions) == before
+
+
+def test_cli_promote_prints_the_decision(two_versions: Settings) -> None:
+    done = _cli(two_versions, "--version", "1")
+    assert done.returncode == 0, done.stderr
+    assert '"decision": "rollback"' in done.stdout
+    assert champion_version(two_versions) == "1"
+    assert _cli(two_versions, "--version", "2").returncode == 0
+
+
+def test_cli_promote_of_a_missing_version_fails_clearly(two_versions: Settings) -> None:
+    done = _cli(two_versions, "--version", "42")
+    assert done.returncode == 1
+    assert "error: version '42' of model 'covertype' is not registered (registered: 1, 2)" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    assert champion_version(two_versions) == "2"

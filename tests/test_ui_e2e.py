@@ -1,0 +1,182 @@
+"""The web UI in headless Chromium (Debian's ``/usr/bin/chromium`` driven by Playwright) on a real stack:
+data API, SQLite store with ingested batches, MLflow registry with two trained versions, inference API."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+from _ui_fixtures import UiStack, ui_stack
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from covertype.dataset import load_dataset
+from covertype.schema import COLUMNS, COVER_TYPES, FEATURE_COLUMNS
+from covertype.training.registry import champion_version
+from covertype.ui.examples import BUILT_IN_EXAMPLE
+
+pytestmark = pytest.mark.slow
+
+IMAGES = Path(__file__).resolve().parents[1] / "images"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
+#: Tall enough for a whole page: Streamlit scrolls inside the page, so full_page shots stop at the viewport.
+VIEWPORT = {"width": 1400, "height": 1700}
+expect.set_options(timeout=30_000)  # a page's first run in a fresh UI process imports MLflow: seconds
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, sample_csv: Path) -> Iterator[UiStack]:
+    with ui_stack(tmp_path_factory.mktemp("ui-stack"), sample_csv) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
+    context.set_default_timeout(60_000)
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+def _open(page: Page, url: str, heading: str) -> None:
+    page.goto(url)
+    expect(page.get_by_role("heading", name=heading)).to_be_visible()
+    _settle(page)
+
+
+def _settle(page: Page) -> None:
+    """Wait until Streamlit's script run is over (its running indicator is gone)."""
+    page.wait_for_timeout(300)
+    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=60_000)
+
+
+def _screenshot(page: Page, name: str) -> None:
+    IMAGES.mkdir(exist_ok=True)
+    page.wait_for_timeout(1_000)  # charts animate in
+    page.screenshot(path=str(IMAGES / name), full_page=True)
+
+
+def _cells(page: Page, table_index: int) -> list[str]:
+    """The cell texts of a Streamlit data frame (its grid keeps an accessible table in the DOM)."""
+    cells = page.get_by_test_id("stDataFrame").nth(table_index).locator("td")
+    expect(cells.first).to_be_attached()  # the grid fills its table after it first draws
+    return cells.all_text_contents()
+
+
+def test_predict_form_answers_like_the_inference_api(
+    stack: UiStack, page: Page, tmp_path: Path, sample_csv: Path
+) -> None:
+    _open(page, stack.ui_url, "Predict the forest cover type")
+    page.get_by_role("button", name="Predict", exact=True).click()
+    answer = page.get_by_test_id("stAlertContentSuccess").first
+    expect(answer).to_contain_text("(cover type")
+    record = {column: BUILT_IN_EXAMPLE[column] for column in FEATURE_COLUMNS}
+    expected = httpx.post(f"{stack.inference_url}/predict", json=record, timeout=30).json()
+    expect(answer).to_contain_text(f"{expected['cover_type_name']} (cover type {expected['cover_type']})")
+    expect(page.get_by_test_id("stMetricValue")).to_have_text(
+        f"{expected['probabilities'][expected['cover_type_name']]:.1%}"
+    )
+    expect(page.get_by_test_id("stVegaLiteChart")).to_have_count(1)
+
+    page.get_by_role("button", name="Example row").click()
+    expect(page.get_by_text("Example: a random row of the store")).to_be_visible()
+
+    frame = load_dataset(sample_csv).head(40)
+    upload = tmp_path / "locations.csv"
+    frame.to_csv(upload, index=False)
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(upload))
+    expect(page.get_by_text("40 rows classified")).to_be_visible()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download the predictions (CSV)").click()
+    saved = tmp_path / "predictions.csv"
+    download.value.save_as(saved)
+    result = pd.read_csv(saved)
+    assert list(result.columns) == [
+        *COLUMNS,
+        "predicted_cover_type",
+        "predicted_cover_type_name",
+        "probability",
+        "model_version",
+    ]
+    assert len(result) == 40
+    assert result[list(COLUMNS)].astype(str).equals(frame[list(COLUMNS)].reset_index(drop=True).astype(str))
+    assert set(result["predicted_cover_type_name"]) <= set(COVER_TYPES.values())
+    assert result["probability"].between(0, 1).all()
+    _settle(page)
+    page.get_by_role("button", name="Predict", exact=True).click()
+    _settle(page)
+    _screenshot(page, "ui-predict.png")
+
+
+def test_predict_shows_upload_and_inference_errors_plainly(
+    stack: UiStack, page: Page, tmp_path: Path, sample_csv: Path
+) -> None:
+    _open(page, stack.ui_url, "Predict the forest cover type")
+    frame = load_dataset(sample_csv).head(3)
+    missing = tmp_path / "missing.csv"
+    frame.drop(columns=["Slope"]).to_csv(missing, index=False)
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(missing))
+    expect(page.get_by_test_id("stAlertContentError")).to_contain_text("missing.csv: missing column(s) Slope")
+
+    unknown_soil = tmp_path / "unknown-soil.csv"
+    frame.assign(Soil_Type=["C7745", "C9999", "C7745"]).to_csv(unknown_soil, index=False)
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(unknown_soil))
+    error = page.get_by_test_id("stAlertContentError")
+    expect(error).to_contain_text("the inference API answered 422: records.1.Soil_Type")
+    assert "Traceback" not in page.content()
+
+
+def test_pipeline_page_lists_schedules_ingestion_runs_and_rejected_rows(stack: UiStack, page: Page) -> None:
+    _open(page, f"{stack.ui_url}/pipeline", "Pipeline")
+    expect(page.get_by_role("heading", name="Ingestion runs (3 latest)")).to_be_visible()
+    schedules, runs, rejected = (_cells(page, index) for index in range(3))
+    assert schedules[:2] == ["1", "batch 3 of 5"] and "not started" in schedules
+    assert runs.count("success") == 3 and "598" in runs  # batch 1 stored 598 of 600 rows
+    assert any("Elevation -40 is outside 0..5000" in cell for cell in rejected)
+    assert any("'C9999' is not" in cell for cell in rejected)
+    expect(page.get_by_test_id("stVegaLiteChart")).to_have_count(1)
+    _screenshot(page, "ui-pipeline.png")
+
+
+def test_roll_back_moves_the_champion_and_the_inference_api_follows(stack: UiStack, page: Page) -> None:
+    settings = stack.settings
+    before = champion_version(settings)
+    assert httpx.get(f"{stack.inference_url}/model", timeout=30).json()["version"] == before
+    target = "1" if before == "2" else "2"
+
+    _open(page, f"{stack.ui_url}/models", "Models")
+    expect(page.get_by_role("heading", name="Registered versions")).to_be_visible()
+    cells = _cells(page, 0)
+    assert "promoted" in cells and "logreg" in cells
+    assert any("open run" in cell or "#/experiments/" in cell for cell in cells), cells  # MLflow UI link
+    page.get_by_label("Why (recorded on the version)").fill("checked by the UI test")
+    page.get_by_role("button", name="Make this version champion").click()
+    expect(page.get_by_text(f"v{target} is now champion")).to_be_visible()
+    assert champion_version(settings) == target
+
+    deadline = time.monotonic() + 20
+    served = None
+    while time.monotonic() < deadline:
+        served = httpx.get(f"{stack.inference_url}/model", timeout=30).json()["version"]
+        if served == target:
+            break
+        time.sleep(0.5)
+    assert served == target, f"the inference API still serves v{served}"
+    _open(page, f"{stack.ui_url}/models", "Models")
+    expect(page.get_by_test_id("stMetricValue").nth(3)).to_have_text(f"v{target}")
+    _screenshot(page, "ui-models.png")
