@@ -14,6 +14,8 @@ empty table in a throw-away database (dropped at the end):
 
 Besides wall-clock rates it reports the CPU seconds this process and the local server spent on each
 (``rows_per_cpu_s``: rows per CPU second of both together), which other load on the machine hardly changes.
+The row-by-row rate depends mostly on how long a COMMIT (a redo-log flush) takes, so the speed-up differs
+from machine to machine far more than the project's own rate does.
 
     uv run --frozen python benchmarks/bench_ingest.py [--repeat 3] [--baseline-rows 58101]
 
@@ -219,6 +221,7 @@ def main() -> None:
         measure("row_by_row", lambda: row_by_row(engine, sql, values[: args.baseline_rows]))
         with engine.connect() as connection:
             version = connection.execute(text("SELECT VERSION()")).scalar_one()
+            flush = connection.execute(text("SELECT @@innodb_flush_log_at_trx_commit")).scalar_one()
 
     median = {name: _median(runs) for name, runs in timings.items()}
     rows = {name: counts["row_by_row"] if name == "row_by_row" else args.rows for name in timings}
@@ -231,6 +234,7 @@ def main() -> None:
             {
                 "benchmark": "store one full-size batch in MariaDB",
                 "server": version,
+                "innodb_flush_log_at_trx_commit": int(flush),
                 "rows": args.rows,
                 "distinct_rows": len(set(row_hashes(frame))),
                 "rows_stored": counts,
