@@ -82,7 +82,7 @@ def start_parent_run(
             "covertype.kind": "training",
         },
     )
-    dataset = _dataset(snapshot)._to_mlflow_entity()
+    dataset = _dataset(snapshot)._to_mlflow_entity()  # what mlflow.log_input does, without a fluent run
     mlflow_client.log_inputs(
         run.info.run_id, datasets=[DatasetInput(dataset, tags=[InputTag("mlflow.data.context", "training")])]
     )
