@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import mlflow.sklearn
 import numpy as np
 from mlflow.artifacts import download_artifacts
 from mlflow.entities.model_registry import ModelVersion
 
+import mlflow
 from covertype.inference.predictor import Predictor, native_predictor
 from covertype.inference.schemas import ServedModelInfo
 from covertype.schema import COVER_TYPES
@@ -28,6 +30,9 @@ from mlflow import MlflowClient
 logger = logging.getLogger(__name__)
 
 _FIRST_RETRY_SECONDS = 1.0
+
+#: Held while MLflow's process-wide tracking and registry URIs are set for a download.
+_MLFLOW_URIS = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -65,16 +70,12 @@ class ReloadFailed(RuntimeError):
 
 def load_version(client: MlflowClient, settings: Settings, version: ModelVersion) -> ServedModel:
     """Download and load one registered version as the native scikit-learn model, ready to predict."""
-    import mlflow.sklearn
-
     uri = f"models:/{version.name}/{version.version}"
-    with tempfile.TemporaryDirectory(prefix="covertype-model-") as folder:
-        local = download_artifacts(
-            artifact_uri=uri,
-            dst_path=folder,
-            tracking_uri=settings.tracking_uri,
-            registry_uri=settings.tracking_uri,
-        )
+    with _MLFLOW_URIS, tempfile.TemporaryDirectory(prefix="covertype-model-") as folder:
+        # Parts of the download (the logged model behind the version) resolve MLflow's process-wide URIs.
+        mlflow.set_tracking_uri(settings.tracking_uri)
+        mlflow.set_registry_uri(settings.tracking_uri)
+        local = download_artifacts(artifact_uri=uri, dst_path=folder)
         model: Any = mlflow.sklearn.load_model(local)
     classes = tuple(int(c) for c in np.asarray(model.classes_).tolist())
     unknown = [c for c in classes if c not in COVER_TYPES]
