@@ -27,6 +27,7 @@ EXPECTED_SERVICES = {
     "api-data",
     "inference-api",
     "inference-lb",
+    "ui",
     "airflow-postgres",
     "airflow-redis",
     "airflow-init",

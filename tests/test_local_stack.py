@@ -43,9 +43,9 @@ def _env(tmp_path: Path, sample_csv: Path) -> dict[str, str]:
 
 
 def test_up_answers_on_every_printed_url_and_leaves_no_process(tmp_path: Path, sample_csv: Path) -> None:
-    ports = [free_port() for _ in range(4)]
+    ports = [free_port() for _ in range(5)]
     command = [COVERTYPE, "up", "--data-api-port", str(ports[0]), "--inference-port", str(ports[1]),
-               "--mlflow-port", str(ports[2]), "--airflow-port", str(ports[3]),
+               "--mlflow-port", str(ports[2]), "--airflow-port", str(ports[3]), "--ui-port", str(ports[4]),
                "--dags-folder", str(REPO_ROOT / "dags")]
     process = subprocess.Popen(command, env=_env(tmp_path, sample_csv), stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
@@ -63,7 +63,7 @@ def test_up_answers_on_every_printed_url_and_leaves_no_process(tmp_path: Path, s
         text = "".join(output)
         assert "covertype is up" in text, text
         urls = re.findall(r"(http://\S+)", text)
-        assert len(urls) == 4, text
+        assert len(urls) == 5, text
         assert re.search(r"login admin / \S+", text), text
         for url in urls:
             assert httpx.get(url, timeout=30, follow_redirects=True).status_code == 200, url

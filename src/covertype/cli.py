@@ -84,12 +84,43 @@ def train(
 
 
 @app.command()
+def promote(
+    version: Annotated[str, typer.Option(help="registered version to serve (e.g. 3)")],
+    reason: Annotated[str | None, typer.Option(help="why, recorded as a tag on the version")] = None,
+) -> None:
+    """Point the champion alias at a registered version (a roll back); the inference API follows."""
+    from covertype.promotion import UnknownVersion, promote_version
+
+    try:
+        result = promote_version(get_settings(), version, reason=reason)
+    except UnknownVersion as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    _print_json(result)
+
+
+@app.command()
+def ui(
+    host: Host = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8501,
+) -> None:
+    """Serve the web UI: predict, watch the pipeline, manage the champion."""
+    import os
+
+    from covertype.ui import streamlit_command
+
+    command = streamlit_command(host=host, port=port)
+    os.execv(command[0], command)  # Streamlit takes over this process: signals reach it directly
+
+
+@app.command()
 def up(
     host: Host = "127.0.0.1",
     data_api_port: Annotated[int, typer.Option(help="data API port")] = 8000,
     inference_port: Annotated[int, typer.Option(help="inference API port")] = 8001,
     mlflow_port: Annotated[int, typer.Option(help="MLflow server port")] = 5000,
     airflow_port: Annotated[int, typer.Option(help="Airflow UI/API port")] = 8080,
+    ui_port: Annotated[int, typer.Option(help="web UI port")] = 8501,
     airflow: Annotated[bool, typer.Option(help="start Airflow standalone too")] = True,
     dags_folder: Annotated[Path, typer.Option(help="folder of the DAG files")] = Path("dags"),
 ) -> None:
@@ -101,7 +132,7 @@ def up(
     if airflow and not dags_folder.is_dir():
         typer.echo(f"error: DAG folder {dags_folder} not found (run from the repository or pass --dags-folder)", err=True)
         raise typer.Exit(2)
-    ports = Ports(data_api_port, inference_port, mlflow_port, airflow_port)
+    ports = Ports(data_api_port, inference_port, mlflow_port, airflow_port, ui_port)
     services = build_services(settings, ports=ports, dags_folder=dags_folder, host=host, airflow=airflow)
 
     def ready() -> None:

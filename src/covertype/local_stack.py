@@ -1,8 +1,8 @@
 """``covertype up``: the whole system on one machine with embedded defaults, no Docker.
 
 Starts the data API, an MLflow server (SQLite backend, local artifacts), Airflow standalone (home under the
-local data dir, ``dags/`` as DAG folder) and the inference API; prints every URL; stops everything on
-Ctrl-C, leaving no orphan process.
+local data dir, ``dags/`` as DAG folder), the inference API and the web UI; prints every URL; stops
+everything on Ctrl-C, leaving no orphan process.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import orjson
 
 from covertype.processes import PortInUse, Service, port_is_free
 from covertype.settings import Settings
+from covertype.ui import streamlit_command
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class Ports:
     inference_api: int = 8001
     mlflow: int = 5000
     airflow: int = 8080
+    ui: int = 8501
 
 
 def _bin(name: str) -> str:
@@ -112,6 +114,14 @@ def build_services(
             ports.inference_api,
         )
     )
+    services.append(
+        Service(
+            "UI",
+            streamlit_command(host=host, port=ports.ui),
+            f"http://{host}:{ports.ui}/_stcore/health",
+            ports.ui,
+        )
+    )
     for service in services:
         service.env = {**env, **service.env}
         service.log_path = logs / f"{service.name.lower().replace(' ', '-')}.log"
@@ -132,6 +142,7 @@ def urls(services: Sequence[Service], settings: Settings) -> list[tuple[str, str
         ("data API", f"{by_name['data API']}/docs"),
         ("inference API", f"{by_name['inference API']}/docs"),
         ("MLflow UI", by_name["MLflow"]),
+        ("web UI", by_name["UI"].removesuffix("/_stcore")),
     ]
     if "Airflow" in by_name:
         airflow_url = by_name["Airflow"].removesuffix("/api/v2/monitor")

@@ -13,10 +13,9 @@ from typing import Any
 
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
+from mlflow.tracking import MlflowClient
 
 from covertype.settings import Settings
-from covertype.training.registry import champion_version
-from covertype.training.tracking import client
 
 DECISION_TAG = "covertype.promotion_decision"
 #: The decision a training run wrote, kept when a hand-made promotion overwrites ``DECISION_TAG``.
@@ -66,6 +65,23 @@ def promote_version(settings: Settings, version: str, *, reason: str | None = No
         "decision": decision,
         "reason": why,
     }
+
+
+def client(settings: Settings) -> MlflowClient:
+    """A client on the settings' tracking server and model registry."""
+    return MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
+
+
+def champion_version(settings: Settings) -> str | None:
+    """The version the serving alias points at, or None when there is none (or no model) yet."""
+    try:
+        aliases = client(settings).get_registered_model(settings.model_name).aliases
+    except MlflowException as exc:
+        if exc.error_code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
+            return None
+        raise
+    version = aliases.get(settings.model_alias)
+    return None if version is None else str(version)
 
 
 def _registered_versions(settings: Settings) -> set[str]:

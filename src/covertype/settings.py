@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     mlflow_tracking_uri: str | None = Field(
         None, validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "mlflow_tracking_uri")
     )
+    mlflow_ui_url: str | None = Field(
+        None, description="where browsers reach the MLflow UI; default the tracking URI when it is http(s)"
+    )
     experiment_name: str = Field("covertype", description="MLflow experiment")
     model_name: str = Field("covertype", description="registered model name")
     model_alias: str = Field("champion", description="alias the inference API serves")

@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from covertype import __version__
-from covertype.data_api.routes import data, health
+from covertype.data_api.routes import data, groups, health
 from covertype.data_api.service import AllBatchesDelivered, Clock, DataService, GroupOutOfRange
 from covertype.dataset import load_dataset
 from covertype.settings import Settings
@@ -35,6 +35,7 @@ def create_app(settings: Settings, *, clock: Clock = time.time, frame: pd.DataFr
     app.state.data_service = DataService(settings, dataset, clock=clock)
     app.include_router(data.router)
     app.include_router(health.router)
+    app.include_router(groups.router)
     app.add_exception_handler(GroupOutOfRange, _bad_request)
     app.add_exception_handler(AllBatchesDelivered, _bad_request)
     return app

@@ -10,7 +10,7 @@ _SERIES = {"rows_inserted": "stored", "duplicates": "duplicates", "rejected": "r
 
 def ingestion_chart(runs: pd.DataFrame) -> alt.Chart:
     """Stacked rows per poll (stored, duplicates, rejected), one bar per run in time order."""
-    frame = runs.sort_values("started_at").copy()
+    frame = runs.sort_values(["started_at", "group_number", "batch_number"]).copy()
     batches = frame["batch_number"].astype("Int64").astype(str).replace("<NA>", "-")
     frame["poll"] = (
         frame["started_at"].dt.strftime("%H:%M:%S")

@@ -8,10 +8,9 @@ import pandas as pd
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
-from covertype.promotion import DECISION_TAG, TRAINING_DECISION_TAG, TRAINING_DECISIONS
+from covertype.promotion import DECISION_TAG, TRAINING_DECISION_TAG, TRAINING_DECISIONS, client
 from covertype.schema import WILDERNESS_AREAS
 from covertype.settings import Settings
-from covertype.training.tracking import client
 
 _TAG = "covertype."
 
