@@ -28,7 +28,7 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AsyncExitStack, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -133,22 +133,29 @@ async def _client(
         tally.record(call, time.perf_counter() - started, problem)
 
 
+def drive(
+    urls: dict[str, str], calls: list[Call], *, clients: int, duration: float, pids: dict[str, int]
+) -> tuple[Tally, dict[str, dict[str, float]]]:
+    """Run ``clients`` clients over ``calls`` (of the APIs in ``urls``) for ``duration`` seconds.
+
+    Returns what they saw and the RSS of each server in ``pids`` at start, middle and end.
+    """
+    return asyncio.run(_drive(urls, calls, clients=clients, duration=duration, pids=pids))
+
+
 async def _drive(
     urls: dict[str, str], calls: list[Call], *, clients: int, duration: float, pids: dict[str, int]
 ) -> tuple[Tally, dict[str, dict[str, float]]]:
-    """Run the clients for ``duration`` seconds; RSS of each server at start, middle and end."""
     tally = Tally()
     memory: dict[str, dict[str, float]] = {name: {"start": rss_mb(pid)} for name, pid in pids.items()}
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with (
-        httpx.AsyncClient(base_url=urls["data"], timeout=30, limits=limits) as data,
-        httpx.AsyncClient(base_url=urls["inference"], timeout=30, limits=limits) as inference,
-    ):
+    async with AsyncExitStack() as stack:
+        http = {
+            api: await stack.enter_async_context(httpx.AsyncClient(base_url=url, timeout=30, limits=limits))
+            for api, url in urls.items()
+        }
         stop_at = time.monotonic() + duration
-        tasks = [
-            asyncio.create_task(_client({"data": data, "inference": inference}, calls, seed, stop_at, tally))
-            for seed in range(clients)
-        ]
+        tasks = [asyncio.create_task(_client(http, calls, seed, stop_at, tally)) for seed in range(clients)]
         await asyncio.sleep(duration / 2)
         for name, pid in pids.items():
             memory[name]["middle"] = rss_mb(pid)
@@ -219,14 +226,20 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def sample_records(sample: Path = SAMPLE_CSV, rows: int = BATCH_RECORDS) -> list[dict[str, Any]]:
+    """The first ``rows`` records of the sample as JSON-ready feature dicts."""
+    frame = load_dataset(sample)[list(FEATURE_COLUMNS)].head(rows)
+    return [
+        {column: (value if isinstance(value, str) else int(value)) for column, value in row.items()}
+        for row in frame.to_dict("records")
+    ]
+
+
 def run_load_test(
     *, tracking_uri: str, workdir: Path, duration: float = 60.0, clients: int = 16, sample: Path = SAMPLE_CSV
 ) -> dict[str, Any]:
     """Start both APIs (inference on ``tracking_uri``'s champion), load them, stop them; the report."""
-    records = [
-        {column: (value if isinstance(value, str) else int(value)) for column, value in row.items()}
-        for row in load_dataset(sample)[list(FEATURE_COLUMNS)].head(BATCH_RECORDS).to_dict("records")
-    ]
+    records = sample_records(sample)
     common = {"COVERTYPE_DATA_DIR": str(workdir), "PATH": os.environ["PATH"]}
     data_env = {
         **common,
@@ -242,9 +255,7 @@ def run_load_test(
         inference = stack.enter_context(serving("inference-api", inference_env, "/ready", workdir))
         urls = {"data": base_url(data), "inference": base_url(inference)}
         pids = {"data-api": data.process.pid, "inference-api": inference.process.pid}  # type: ignore[union-attr]
-        tally, memory = asyncio.run(
-            _drive(urls, workload(records), clients=clients, duration=duration, pids=pids)
-        )
+        tally, memory = drive(urls, workload(records), clients=clients, duration=duration, pids=pids)
     return {"duration_s": duration, "clients": clients, **summary(tally, duration), "rss_mb": memory}
 
 

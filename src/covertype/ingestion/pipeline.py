@@ -14,6 +14,7 @@ from datetime import datetime
 import httpx
 from sqlalchemy import Engine, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from tenacity import Retrying, before_sleep_log, retry_if_exception, stop_after_attempt, wait_exponential
 
 from covertype.ingestion.client import BatchesExhausted, DataApiError, fetch_batch
 from covertype.ingestion.validation import validate_batch
@@ -102,7 +103,8 @@ def _ingest(
 
     batch = validate_batch(outcome.columns, outcome.data)
     try:
-        stored = store_batch(
+        stored = _store_retrying()(
+            store_batch,
             engine,
             batch.rows,
             rejected=batch.rejected,
@@ -128,6 +130,33 @@ def _ingest(
         duplicates=stored.duplicates,
         rejected=stored.rejected,
     )
+
+
+#: Attempts at storing a poll when the database connection fails (a server restart, a failover). Storing is
+#: one transaction and skips rows already stored, so another attempt never loses or duplicates a row.
+STORE_ATTEMPTS = 4
+
+
+def _store_retrying() -> Retrying:
+    """Retry lost or refused database connections after 1, 2, 4 s; any other database error is final."""
+    return Retrying(
+        retry=retry_if_exception(_connection_failed),
+        stop=stop_after_attempt(STORE_ATTEMPTS),
+        wait=wait_exponential(multiplier=1, max=30),
+        before_sleep=before_sleep_log(log, logging.WARNING),
+        reraise=True,
+    )
+
+
+#: MySQL client errors of a server that cannot be reached or went away (2003, 2006, 2013).
+_CONNECTION_ERRORS = frozenset({2003, 2006, 2013})
+
+
+def _connection_failed(exc: BaseException) -> bool:
+    if not isinstance(exc, DBAPIError):
+        return False
+    code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
+    return exc.connection_invalidated or code in _CONNECTION_ERRORS
 
 
 def _record_failure(
