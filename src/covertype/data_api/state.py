@@ -105,6 +105,10 @@ class GroupSchedule:
         """The group's stored window, read only (no poll): None when the group never polled."""
         return self._read(self._connection(), group_number)
 
+    def now(self) -> float:
+        """The schedule's clock, for read-only views that compare against it."""
+        return self._clock()
+
     def _is_due(self, window: Window, now: float) -> bool:
         # A window stored under a larger COVERTYPE_BATCHES than today's counts as finished.
         return now - window.started_at >= self._interval or window.batch_number > self._batches

@@ -26,26 +26,33 @@ class GroupStatus(BaseModel):
 @router.get("/groups", response_model=list[GroupStatus])
 def groups(service: ServiceDep) -> list[GroupStatus]:
     """Every group's current batch and when its next one opens; polling nothing, changing nothing."""
-    settings = service.settings
-    now = datetime.now(UTC)
+    settings, schedule = service.settings, service.schedule
+    now = schedule.now()
     statuses = []
     for group_number in range(1, settings.groups + 1):
-        window = service.schedule.peek(group_number)
-        started = None if window is None else datetime.fromtimestamp(window.started_at, UTC)
-        ends = (
-            None
-            if window is None
-            else datetime.fromtimestamp(window.started_at + settings.batch_interval, UTC)
-        )
-        last = window is not None and window.batch_number >= settings.batches
+        window = schedule.peek(group_number)
+        if window is None:
+            statuses.append(
+                GroupStatus(
+                    group_number=group_number,
+                    batch_number=None,
+                    batches=settings.batches,
+                    batch_started_at=None,
+                    next_batch_at=None,
+                    finished=False,
+                )
+            )
+            continue
+        ends = window.started_at + settings.batch_interval
+        last = window.batch_number >= settings.batches
         statuses.append(
             GroupStatus(
                 group_number=group_number,
-                batch_number=None if window is None else window.batch_number,
+                batch_number=window.batch_number,
                 batches=settings.batches,
-                batch_started_at=started,
-                next_batch_at=None if last else ends,
-                finished=last and ends is not None and ends <= now,
+                batch_started_at=datetime.fromtimestamp(window.started_at, UTC),
+                next_batch_at=None if last else datetime.fromtimestamp(ends, UTC),
+                finished=last and ends <= now,
             )
         )
     return statuses
