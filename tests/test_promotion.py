@@ -13,10 +13,8 @@ from _inference_fixtures import register, registry_settings, train_pipeline
 from sklearn.linear_model import LogisticRegression
 
 from covertype.dataset import load_dataset
-from covertype.promotion import UnknownVersion, promote_version
+from covertype.promotion import UnknownVersion, champion_version, client, promote_version
 from covertype.settings import Settings
-from covertype.training.registry import champion_version
-from covertype.training.tracking import client
 
 COVERTYPE = str(Path(sys.executable).parent / "covertype")
 
@@ -73,17 +71,16 @@ def test_an_unknown_version_is_refused_and_the_champion_stays(two_versions: Sett
     assert champion_version(two_versions) == before
 
 
-def test_cli_promote_prints_the_decision(two_versions: Settings) -> None:
-    done = _cli(two_versions, "--version", "1")
+def test_cli_promote_prints_the_decision_and_refuses_a_missing_version(two_versions: Settings) -> None:
+    before = champion_version(two_versions)
+    target = "1" if before == "2" else "2"
+    done = _cli(two_versions, "--version", target, "--reason", "from the shell")
     assert done.returncode == 0, done.stderr
-    assert '"decision": "rollback"' in done.stdout
-    assert champion_version(two_versions) == "1"
-    assert _cli(two_versions, "--version", "2").returncode == 0
+    assert f'"version": "{target}"' in done.stdout and '"reason": "from the shell"' in done.stdout
+    assert champion_version(two_versions) == target
 
-
-def test_cli_promote_of_a_missing_version_fails_clearly(two_versions: Settings) -> None:
-    done = _cli(two_versions, "--version", "42")
-    assert done.returncode == 1
-    assert "error: version '42' of model 'covertype' is not registered (registered: 1, 2)" in done.stderr
-    assert "Traceback" not in done.stderr + done.stdout
-    assert champion_version(two_versions) == "2"
+    refused = _cli(two_versions, "--version", "42")
+    assert refused.returncode == 1
+    assert "error: version '42' of model 'covertype' is not registered (registered: 1, 2)" in refused.stderr
+    assert "Traceback" not in refused.stderr + refused.stdout
+    assert champion_version(two_versions) == target

@@ -14,8 +14,8 @@ from _ui_fixtures import UiStack, ui_stack
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from covertype.dataset import load_dataset
+from covertype.promotion import champion_version
 from covertype.schema import COLUMNS, COVER_TYPES, FEATURE_COLUMNS
-from covertype.training.registry import champion_version
 from covertype.ui.examples import BUILT_IN_EXAMPLE
 
 pytestmark = pytest.mark.slow

@@ -1,0 +1,101 @@
+"""The UI's pure parts: soil and wilderness labels, the CSV round trip, the Models page's frames."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from covertype.dataset import load_dataset
+from covertype.schema import COLUMNS, FEATURE_COLUMNS, SOIL_TYPES, WILDERNESS_AREAS
+from covertype.ui.batch_csv import BadUpload, read_records, records, to_csv, with_predictions
+from covertype.ui.labels import SOIL_NAMES, soil_label, wilderness_label
+from covertype.ui.registry_queries import champion_history, slice_accuracy
+
+
+def test_every_soil_code_has_its_uci_number_and_usfs_name() -> None:
+    assert len(SOIL_NAMES) == len(SOIL_TYPES) == 40
+    assert soil_label("C7745") == "C7745 — soil type 29: Como - Legault families complex, extremely stony"
+    assert soil_label("C2702").startswith("C2702 — soil type 1: Cathedral family")
+    assert soil_label("C9999") == "C9999"
+    assert [wilderness_label(a) for a in WILDERNESS_AREAS][2] == "Comanche Peak Wilderness Area"
+
+
+@pytest.fixture(scope="module")
+def sample(sample_csv: Path) -> pd.DataFrame:
+    return load_dataset(sample_csv).head(5)
+
+
+@pytest.mark.parametrize("with_target", [True, False])
+def test_a_canonical_csv_round_trips_with_the_answers(sample: pd.DataFrame, with_target: bool) -> None:
+    columns = list(COLUMNS if with_target else FEATURE_COLUMNS)
+    frame = read_records(to_csv(sample[columns[::-1]]))  # any column order
+    assert list(frame.columns) == columns
+    sent = records(frame)
+    assert sent[0] == {
+        c: (int(v) if not isinstance(v, str) else v) for c, v in sample.iloc[0][list(FEATURE_COLUMNS)].items()
+    }
+    answers = [
+        {
+            "cover_type": 2,
+            "cover_type_name": "Lodgepole Pine",
+            "probabilities": {"Lodgepole Pine": 0.8, "Aspen": 0.2},
+            "model_version": "3",
+        }
+    ] * len(frame)
+    result = pd.read_csv(pd.io.common.BytesIO(to_csv(with_predictions(frame, answers))))
+    assert list(result.columns) == [
+        *columns,
+        "predicted_cover_type",
+        "predicted_cover_type_name",
+        "probability",
+        "model_version",
+    ]
+    assert result["probability"].tolist() == [0.8] * 5 and result["model_version"].tolist() == [3] * 5
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda f: f.drop(columns=["Slope", "Soil_Type"]), "missing column(s) Slope, Soil_Type"),
+        (
+            lambda f: f.assign(Elevation=["2596", "x", "1", "2", "3"]),
+            "row 2: Elevation 'x' is not an integer",
+        ),
+        (lambda f: f.assign(Aspect=[1.5, 2, 3, 4, 5]), "row 1: Aspect '1.5' is not an integer"),
+        (lambda f: f.head(0), "the file has a header but no rows"),
+    ],
+)
+def test_a_bad_upload_is_refused_with_the_reason(sample: pd.DataFrame, mutate, message: str) -> None:  # noqa: ANN001
+    with pytest.raises(BadUpload, match=message.replace("(", r"\(").replace(")", r"\)")):
+        read_records(to_csv(mutate(sample)))
+
+
+def test_an_unreadable_file_is_refused() -> None:
+    with pytest.raises(BadUpload, match="not a readable CSV file"):
+        read_records(b"")
+
+
+def _versions() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "version": ["3", "2", "1"],
+            "training_decision": ["rejected", "promoted", "promoted"],
+            "challenger_accuracy": [0.80, 0.85, 0.70],
+            "champion_accuracy": [0.86, 0.72, None],
+            **{f"accuracy {area}": [0.9, None, 0.5] for area in WILDERNESS_AREAS},
+        }
+    )
+
+
+def test_champion_history_follows_each_training_decision() -> None:
+    history = champion_history(_versions())
+    assert history["training run"].tolist() == ["v1", "v2", "v3"]
+    assert history["champion after the run"].tolist() == [0.70, 0.85, 0.86]
+    assert history["new version"].tolist() == [0.70, 0.85, 0.80]
+
+
+def test_slice_accuracy_skips_versions_without_slices() -> None:
+    long = slice_accuracy(_versions())
+    assert set(long["version"]) == {"v3", "v1"} and len(long) == 8
