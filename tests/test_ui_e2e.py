@@ -3,6 +3,7 @@ data API, SQLite store with ingested batches, MLflow registry with two trained v
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,9 +12,11 @@ import httpx
 import pandas as pd
 import pytest
 from _ui_fixtures import UiStack, ui_stack
+from conftest import free_port
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from covertype.dataset import load_dataset
+from covertype.processes import Service
 from covertype.promotion import champion_version
 from covertype.schema import COLUMNS, COVER_TYPES, FEATURE_COLUMNS
 from covertype.ui.examples import BUILT_IN_EXAMPLE
@@ -180,3 +183,24 @@ def test_roll_back_moves_the_champion_and_the_inference_api_follows(stack: UiSta
     _open(page, f"{stack.ui_url}/models", "Models")
     expect(page.get_by_test_id("stMetricValue").nth(3)).to_have_text(f"v{target}")
     _screenshot(page, "ui-models.png")
+
+
+def test_covertype_ui_serves_the_app_and_stops_on_sigterm(tmp_path: Path) -> None:
+    port = free_port()
+    service = Service(
+        "ui",
+        [str(Path(sys.executable).parent / "covertype"), "ui", "--port", str(port)],
+        f"http://127.0.0.1:{port}/_stcore/health",
+        port,
+        env={"COVERTYPE_DATA_DIR": str(tmp_path)},
+        log_path=tmp_path / "ui.log",
+    )
+    service.start()
+    try:
+        service.wait_healthy(60)
+        assert "<title>Streamlit</title>" in httpx.get(f"http://127.0.0.1:{port}/", timeout=10).text
+    finally:
+        assert service.process is not None
+        service.process.terminate()
+        assert service.process.wait(timeout=20) == 0
+        service.stop()
