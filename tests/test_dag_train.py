@@ -66,7 +66,7 @@ def _airflow_env(home: Path, data_dir: Path) -> dict[str, str]:
 def _python(code: str, env: dict[str, str], cwd: Path) -> Any:
     """Run ``code`` in a fresh interpreter; its last output line is JSON."""
     result = subprocess.run(
-        [sys.executable, "-c", code], env=env, cwd=cwd, capture_output=True, text=True, timeout=480
+        [sys.executable, "-c", code], env=env, cwd=cwd, capture_output=True, text=True, timeout=900
     )
     assert result.returncode == 0, result.stderr[-4000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -88,7 +88,7 @@ def test_the_dag_parses_as_designed(tmp_path: Path) -> None:
 def test_dag_test_trains_registers_and_then_skips(tmp_path: Path, sample_csv: Path) -> None:
     data_dir = tmp_path / "data"
     settings = Settings(data_dir=data_dir)
-    fill_store(settings.database, load_dataset(sample_csv).head(3_000))
+    fill_store(settings.database, load_dataset(sample_csv).head(2_000))
 
     first, second = _python(RUN_TWICE, _airflow_env(tmp_path / "airflow", data_dir), tmp_path)
 
