@@ -78,9 +78,15 @@ def train(
     force: Annotated[bool, typer.Option(help="train even when too few rows are new")] = False,
 ) -> None:
     """Snapshot the store, train candidates, register the best and promote it if it wins."""
-    from covertype.training.pipeline import run_training
+    from covertype.training.pipeline import candidate_names, run_training
 
-    _print_json(run_training(get_settings(), candidates=candidates, time_budget=time_budget, force=force))
+    settings = get_settings()
+    try:
+        candidate_names(settings, candidates)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    _print_json(run_training(settings, candidates=candidates, time_budget=time_budget, force=force))
 
 
 @app.command()
