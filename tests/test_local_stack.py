@@ -12,9 +12,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import free_port
 
 from covertype.processes import port_is_free
-from conftest import free_port
 
 COVERTYPE = str(Path(sys.executable).parent / "covertype")
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -44,11 +44,30 @@ def _env(tmp_path: Path, sample_csv: Path) -> dict[str, str]:
 
 def test_up_answers_on_every_printed_url_and_leaves_no_process(tmp_path: Path, sample_csv: Path) -> None:
     ports = [free_port() for _ in range(5)]
-    command = [COVERTYPE, "up", "--data-api-port", str(ports[0]), "--inference-port", str(ports[1]),
-               "--mlflow-port", str(ports[2]), "--airflow-port", str(ports[3]), "--ui-port", str(ports[4]),
-               "--dags-folder", str(REPO_ROOT / "dags")]
-    process = subprocess.Popen(command, env=_env(tmp_path, sample_csv), stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
+    command = [
+        COVERTYPE,
+        "up",
+        "--data-api-port",
+        str(ports[0]),
+        "--inference-port",
+        str(ports[1]),
+        "--mlflow-port",
+        str(ports[2]),
+        "--airflow-port",
+        str(ports[3]),
+        "--ui-port",
+        str(ports[4]),
+        "--dags-folder",
+        str(REPO_ROOT / "dags"),
+    ]
+    process = subprocess.Popen(
+        command,
+        env=_env(tmp_path, sample_csv),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=tmp_path,
+    )
     output: list[str] = []
     try:
         deadline = time.monotonic() + 300
@@ -85,7 +104,11 @@ def test_up_refuses_a_taken_port_clearly(tmp_path: Path, sample_csv: Path) -> No
         taken = holder.getsockname()[1]
         result = subprocess.run(
             [COVERTYPE, "up", "--no-airflow", "--data-api-port", str(taken)],
-            env=_env(tmp_path, sample_csv), capture_output=True, text=True, timeout=60, cwd=tmp_path,
+            env=_env(tmp_path, sample_csv),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
         )
     assert result.returncode == 1
     assert f"127.0.0.1:{taken}" in result.stderr and "already in use" in result.stderr
@@ -94,9 +117,24 @@ def test_up_refuses_a_taken_port_clearly(tmp_path: Path, sample_csv: Path) -> No
 
 def test_demo_runs_end_to_end_on_the_sample(tmp_path: Path, sample_csv: Path) -> None:
     result = subprocess.run(
-        [COVERTYPE, "demo", "--workdir", str(tmp_path / "demo"), "--interval", "0.5", "--time-budget", "5",
-         "--data-api-port", str(free_port()), "--inference-port", str(free_port())],
-        env={**_env(tmp_path, sample_csv), "COLUMNS": "200"}, capture_output=True, text=True, timeout=600,
+        [
+            COVERTYPE,
+            "demo",
+            "--workdir",
+            str(tmp_path / "demo"),
+            "--interval",
+            "0.5",
+            "--time-budget",
+            "5",
+            "--data-api-port",
+            str(free_port()),
+            "--inference-port",
+            str(free_port()),
+        ],
+        env={**_env(tmp_path, sample_csv), "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=600,
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stdout + result.stderr

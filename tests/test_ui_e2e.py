@@ -3,7 +3,9 @@ data API, SQLite store with ingested batches, MLflow registry with two trained v
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +25,10 @@ from covertype.ui.examples import BUILT_IN_EXAMPLE
 
 pytestmark = pytest.mark.slow
 
-IMAGES = Path(__file__).resolve().parents[1] / "images"
+#: Where page screenshots go; ``COVERTYPE_SCREENSHOT_DIR=images`` refreshes the README's pictures.
+IMAGES = Path(
+    os.environ.get("COVERTYPE_SCREENSHOT_DIR", Path(tempfile.gettempdir()) / "covertype-screenshots")
+)
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 #: Tall enough for a whole page: Streamlit scrolls inside the page, so full_page shots stop at the viewport.
@@ -69,7 +74,7 @@ def _settle(page: Page) -> None:
 
 
 def _screenshot(page: Page, name: str) -> None:
-    IMAGES.mkdir(exist_ok=True)
+    IMAGES.mkdir(parents=True, exist_ok=True)
     page.wait_for_timeout(1_000)  # charts animate in
     page.screenshot(path=str(IMAGES / name), full_page=True)
 

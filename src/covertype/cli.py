@@ -136,7 +136,10 @@ def up(
 
     settings = get_settings()
     if airflow and not dags_folder.is_dir():
-        typer.echo(f"error: DAG folder {dags_folder} not found (run from the repository or pass --dags-folder)", err=True)
+        typer.echo(
+            f"error: DAG folder {dags_folder} not found (run from the repository or pass --dags-folder)",
+            err=True,
+        )
         raise typer.Exit(2)
     ports = Ports(data_api_port, inference_port, mlflow_port, airflow_port, ui_port)
     services = build_services(settings, ports=ports, dags_folder=dags_folder, host=host, airflow=airflow)
@@ -148,7 +151,9 @@ def up(
             typer.echo(f"  {name:<{width}}  {url}")
         typer.echo("Press Ctrl-C to stop.")
 
-    typer.echo(f"starting {', '.join(s.name for s in services)} (logs in {settings.data_dir.resolve() / 'logs'})")
+    typer.echo(
+        f"starting {', '.join(s.name for s in services)} (logs in {settings.data_dir.resolve() / 'logs'})"
+    )
     try:
         run_stack(services, host=host, on_ready=ready)
     except (PortInUse, ServiceFailed, RuntimeError) as exc:
@@ -159,9 +164,13 @@ def up(
 
 @app.command()
 def demo(
-    workdir: Annotated[Path | None, typer.Option(help="fresh folder for the demo (default <data dir>/demo)")] = None,
+    workdir: Annotated[
+        Path | None, typer.Option(help="fresh folder for the demo (default <data dir>/demo)")
+    ] = None,
     interval: Annotated[float, typer.Option(help="seconds between batches")] = 1.0,
-    sample_fraction: Annotated[float, typer.Option(min=0.01, max=1.0, help="share of each slice per poll")] = 1.0,
+    sample_fraction: Annotated[
+        float, typer.Option(min=0.01, max=1.0, help="share of each slice per poll")
+    ] = 1.0,
     time_budget: Annotated[float, typer.Option(help="seconds of search per candidate")] = 10.0,
     data_api_port: Annotated[int, typer.Option(help="data API port")] = 8100,
     inference_port: Annotated[int, typer.Option(help="inference API port")] = 8101,
@@ -175,7 +184,9 @@ def demo(
     base = get_settings()
     for port in (data_api_port, inference_port):
         if not port_is_free("127.0.0.1", port):
-            typer.echo(f"error: port {port} is already in use; pass --data-api-port/--inference-port", err=True)
+            typer.echo(
+                f"error: port {port} is already in use; pass --data-api-port/--inference-port", err=True
+            )
             raise typer.Exit(1)
     settings = demo_settings(
         base,
@@ -187,7 +198,9 @@ def demo(
     )
     console = Console()
     try:
-        summary = run_demo(settings, console=console, data_api_port=data_api_port, inference_port=inference_port)
+        summary = run_demo(
+            settings, console=console, data_api_port=data_api_port, inference_port=inference_port
+        )
     except (PortInUse, ServiceFailed, TimeoutError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc

@@ -17,7 +17,14 @@ from typing import Any
 
 import httpx
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from covertype.processes import Service
@@ -40,8 +47,15 @@ class DemoSummary:
         return sum(int(b["rows_inserted"]) for b in self.batches)
 
 
-def demo_settings(settings: Settings, *, workdir: Path, interval: float, sample_fraction: float,
-                  time_budget: float, data_api_port: int) -> Settings:
+def demo_settings(
+    settings: Settings,
+    *,
+    workdir: Path,
+    interval: float,
+    sample_fraction: float,
+    time_budget: float,
+    data_api_port: int,
+) -> Settings:
     """The configured settings moved into ``workdir``: own store, registry, snapshots, one group."""
     return settings.model_copy(
         update={
@@ -103,8 +117,13 @@ def run_demo(settings: Settings, *, console: Console, data_api_port: int, infere
     summary = DemoSummary()
     data_api = _covertype_service("data API", "data-api", data_api_port, "/health", settings)
     inference = _covertype_service("inference API", "inference-api", inference_port, "/health", settings)
-    columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn()]
+    columns = [
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    ]
     try:
         with Progress(*columns, console=console, transient=False) as progress:
             step = progress.add_task("starting the data API", total=1)
@@ -174,8 +193,9 @@ def print_summary(summary: DemoSummary, console: Console) -> None:
     for name in ("batch", "received", "stored", "duplicates", "rejected"):
         batches.add_column(name, justify="right")
     for b in summary.batches:
-        batches.add_row(*(str(b[k]) for k in ("batch_number", "rows_received", "rows_inserted", "duplicates",
-                                               "rejected")))
+        batches.add_row(
+            *(str(b[k]) for k in ("batch_number", "rows_received", "rows_inserted", "duplicates", "rejected"))
+        )
     batches.add_row("total", "", str(summary.rows_stored), "", "", style="bold")
     console.print(batches)
 
@@ -184,8 +204,12 @@ def print_summary(summary: DemoSummary, console: Console) -> None:
     for name in ("candidate", "holdout accuracy", "macro-F1", "train s"):
         candidates.add_column(name, justify="right" if name != "candidate" else "left")
     for c in training["candidates"]:
-        candidates.add_row(c["name"], f"{c['holdout_accuracy']:.4f}", f"{c['holdout_macro_f1']:.4f}",
-                           f"{c['training_seconds']:.1f}")
+        candidates.add_row(
+            c["name"],
+            f"{c['holdout_accuracy']:.4f}",
+            f"{c['holdout_macro_f1']:.4f}",
+            f"{c['training_seconds']:.1f}",
+        )
     console.print(candidates)
 
     promotion = training["promotion"]
@@ -195,11 +219,27 @@ def print_summary(summary: DemoSummary, console: Console) -> None:
         f"{promotion['reason']} -> alias [bold]{promotion['alias']}[/bold]"
     )
 
-    samples = Table(title=f"Held-out predictions: {summary.holdout_accuracy:.1%} of {summary.holdout_rows} right")
-    for name in ("Elevation", "Wilderness_Area", "Soil_Type", "actual", "predicted", "probability", "version"):
+    samples = Table(
+        title=f"Held-out predictions: {summary.holdout_accuracy:.1%} of {summary.holdout_rows} right"
+    )
+    for name in (
+        "Elevation",
+        "Wilderness_Area",
+        "Soil_Type",
+        "actual",
+        "predicted",
+        "probability",
+        "version",
+    ):
         samples.add_column(name)
     for s in summary.samples:
-        samples.add_row(str(s["Elevation"]), s["Wilderness_Area"], s["Soil_Type"], str(s["actual"]),
-                        f"{s['cover_type']} {s['cover_type_name']}", f"{max(s['probabilities'].values()):.2f}",
-                        s["model_version"])
+        samples.add_row(
+            str(s["Elevation"]),
+            s["Wilderness_Area"],
+            s["Soil_Type"],
+            str(s["actual"]),
+            f"{s['cover_type']} {s['cover_type_name']}",
+            f"{max(s['probabilities'].values()):.2f}",
+            s["model_version"],
+        )
     console.print(samples)

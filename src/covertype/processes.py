@@ -6,6 +6,7 @@ Each service runs in its own session (process group) so that stopping it also st
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -63,24 +64,26 @@ class Service:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
-                raise ServiceFailed(f"{self.name} exited with code {self.process.returncode}{self._log_hint()}")
+                raise ServiceFailed(
+                    f"{self.name} exited with code {self.process.returncode}{self._log_hint()}"
+                )
             try:
                 if httpx.get(self.health_url, timeout=2).is_success:
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.3)
-        raise ServiceFailed(f"{self.name} did not answer {self.health_url} within {timeout:.0f} s{self._log_hint()}")
+        raise ServiceFailed(
+            f"{self.name} did not answer {self.health_url} within {timeout:.0f} s{self._log_hint()}"
+        )
 
     def stop(self, timeout: float = 20.0) -> None:
         """SIGTERM the whole process group, then SIGKILL what is left after ``timeout``."""
         if self.process is None or self.process.poll() is not None and not _group_alive(self.process.pid):
             return
         _signal_group(self.process.pid, signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            pass
         deadline = time.monotonic() + 5
         while _group_alive(self.process.pid) and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -92,10 +95,8 @@ class Service:
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _group_alive(pgid: int) -> bool:

@@ -21,6 +21,8 @@ DECISION_TAG = "covertype.promotion_decision"
 #: The decision a training run wrote, kept when a hand-made promotion overwrites ``DECISION_TAG``.
 TRAINING_DECISION_TAG = "covertype.training_decision"
 TRAINING_DECISIONS = ("promoted", "rejected")
+#: Alias of the newest version that lost against the champion; a version made champion stops being it.
+CHALLENGER_ALIAS = "challenger"
 
 
 class UnknownVersion(ValueError):
@@ -48,6 +50,8 @@ def promote_version(settings: Settings, version: str, *, reason: str | None = No
         else f"{decision}: v{version} made champion by hand"
     )
     mlflow_client.set_registered_model_alias(settings.model_name, settings.model_alias, version)
+    if mlflow_client.get_model_version(settings.model_name, version).aliases.count(CHALLENGER_ALIAS):
+        mlflow_client.delete_registered_model_alias(settings.model_name, CHALLENGER_ALIAS)
     earlier = mlflow_client.get_model_version(settings.model_name, version).tags.get(DECISION_TAG)
     if earlier in TRAINING_DECISIONS:  # keep what the training run decided beside the hand-made decision
         mlflow_client.set_model_version_tag(settings.model_name, version, TRAINING_DECISION_TAG, earlier)

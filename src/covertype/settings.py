@@ -23,15 +23,21 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="COVERTYPE_", extra="ignore", populate_by_name=True)
 
     # -- data source and the data API's schedule
-    data_source: str | None = Field(None, description="path or URL of the dataset; None = scikit-learn download")
+    data_source: str | None = Field(
+        None, description="path or URL of the dataset; None = scikit-learn download"
+    )
     groups: int = Field(10, ge=1, le=1000, description="number of groups the data API serves (1..N)")
     batches: int = Field(10, ge=1, le=10_000, description="batches per group")
     batch_interval: float = Field(300.0, ge=0, description="seconds before a group's next poll moves on")
-    sample_fraction: float = Field(0.1, gt=0, le=1, description="share of a batch's slice returned by one poll")
+    sample_fraction: float = Field(
+        0.1, gt=0, le=1, description="share of a batch's slice returned by one poll"
+    )
     seed: int = Field(42, description="seed for shuffling and sampling")
 
     # -- local state
-    data_dir: Path = Field(default_factory=_default_data_dir, description="local data dir of the embedded default")
+    data_dir: Path = Field(
+        default_factory=_default_data_dir, description="local data dir of the embedded default"
+    )
     state_path: Path | None = Field(None, description="the data API's state (SQLite file)")
     database_url: str | None = Field(None, description="SQLAlchemy URL of the training-data store")
 
@@ -58,7 +64,9 @@ class Settings(BaseSettings):
     minio_secret_key: str | None = None
     minio_secure: bool = False
     holdout_fraction: float = Field(0.2, gt=0, lt=1, description="share of rows held out, chosen by row_hash")
-    train_time_budget: float = Field(120.0, gt=0, description="seconds of hyper-parameter search per candidate")
+    train_time_budget: float = Field(
+        120.0, gt=0, description="seconds of hyper-parameter search per candidate"
+    )
     candidates: str = Field("hgb,random_forest,extra_trees,logreg", description="comma-separated candidates")
     min_new_rows: int = Field(1, ge=0, description="train only when at least this many rows are new")
     promotion_margin: float = Field(0.0, ge=0, description="accuracy a challenger must gain to be promoted")

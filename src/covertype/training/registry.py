@@ -14,12 +14,11 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
 
 import mlflow
+from covertype.promotion import CHALLENGER_ALIAS, champion_version
 from covertype.settings import Settings
 from covertype.training.evaluation import evaluate
 from covertype.training.tracking import client
 
-#: Alias of a registered version that lost against the champion (the newest such version).
-CHALLENGER_ALIAS = "challenger"
 LAST_TRAINED_ROWS_TAG = "covertype.last_trained_rows"
 LAST_TRAINED_DIGEST_TAG = "covertype.last_trained_digest"
 
@@ -52,18 +51,6 @@ def register_best(
         "candidate": best["name"],
         "holdout_accuracy": best["holdout_accuracy"],
     }
-
-
-def champion_version(settings: Settings) -> str | None:
-    """The version the serving alias points at, or None when there is none yet."""
-    try:
-        model = client(settings).get_registered_model(settings.model_name)
-    except MlflowException as exc:
-        if exc.error_code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
-            return None
-        raise
-    version = model.aliases.get(settings.model_alias)
-    return None if version is None else str(version)
 
 
 def promote_if_better(
