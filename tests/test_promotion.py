@@ -63,6 +63,15 @@ def test_rolling_back_moves_the_alias_and_records_the_decision(two_versions: Set
     assert champion_version(settings) == "2"
 
 
+def test_a_challenger_made_champion_is_no_longer_the_challenger(two_versions: Settings) -> None:
+    settings = two_versions
+    mlflow_client = client(settings)
+    mlflow_client.set_registered_model_alias(settings.model_name, "challenger", "1")
+    promote_version(settings, "1")
+    assert mlflow_client.get_model_version(settings.model_name, "1").aliases == ["champion"]
+    promote_version(settings, "2")  # leave the module's registry as the other tests expect it
+
+
 @pytest.mark.parametrize("version", ["7", "abc", ""])
 def test_an_unknown_version_is_refused_and_the_champion_stays(two_versions: Settings, version: str) -> None:
     before = champion_version(two_versions)
