@@ -8,9 +8,11 @@ work folder, so a demo never touches the configured store or registry.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,6 +112,7 @@ def run_demo(settings: Settings, *, console: Console, data_api_port: int, infere
     from covertype.training.snapshot import read_snapshot
     from covertype.training.split import split_by_hash
 
+    _quiet_libraries()
     workdir = settings.data_dir
     if workdir.exists():
         shutil.rmtree(workdir)
@@ -173,6 +176,12 @@ def run_demo(settings: Settings, *, console: Console, data_api_port: int, infere
         inference.stop()
         data_api.stop()
     return summary
+
+
+def _quiet_libraries() -> None:
+    """Keep the progress bars readable: MLflow's advice on pickles and integer schemas is known here."""
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module=r"mlflow\..*")
 
 
 def _wait_ready(url: str, *, timeout: float) -> None:
