@@ -168,15 +168,14 @@ def measure(
 
 def _train_and_register(workdir: Path, frame: pd.DataFrame, classifier: str) -> tuple[str, str]:
     """A champion like the training pipeline's: one-hot + a classifier, logged with cloudpickle."""
+    import mlflow
     import mlflow.sklearn
+    from mlflow import MlflowClient
     from mlflow.models import infer_signature
     from sklearn.compose import ColumnTransformer
     from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder
-
-    import mlflow
-    from mlflow import MlflowClient
 
     estimators = {
         "hgb": lambda: HistGradientBoostingClassifier(max_iter=100, random_state=0),

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import mlflow
 import mlflow.sklearn
 import pandas as pd
+from mlflow import MlflowClient
 from mlflow.models import infer_signature
 from sklearn.base import ClassifierMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
-import mlflow
 from covertype.schema import CATEGORICAL_COLUMNS, FEATURE_COLUMNS, TARGET_COLUMN
 from covertype.settings import Settings
-from mlflow import MlflowClient
 
 #: A valid record (the first row of the UCI file).
 GOOD = {

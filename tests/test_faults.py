@@ -34,6 +34,7 @@ from _inference_fixtures import GOOD, register, registry_settings, train_pipelin
 from _store_fixtures import batch_rows, count_rows, data_api_answer, fixed_client
 from _training_fixtures import fill_store
 from conftest import REPO_ROOT, free_port
+from mlflow import MlflowClient
 from sklearn.tree import DecisionTreeClassifier
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import make_url
@@ -44,7 +45,6 @@ from covertype.processes import Service
 from covertype.settings import Settings
 from covertype.store.batches import DEFAULT_CHUNK_ROWS, RunStatus
 from covertype.store.tables import forest_cover_data, ingestion_runs, metadata
-from mlflow import MlflowClient
 
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 from load_test import drive, sample_records, serving, workload  # noqa: E402

@@ -14,12 +14,12 @@ import pandas as pd
 import pytest
 from _inference_fixtures import GOOD, register, registry_settings, train_pipeline
 from conftest import free_port
+from mlflow import MlflowClient
 from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
 
 from covertype.dataset import load_dataset
 from covertype.processes import Service
 from covertype.settings import Settings
-from mlflow import MlflowClient
 
 pytestmark = pytest.mark.slow
 

@@ -16,17 +16,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import mlflow
 import mlflow.sklearn
 import numpy as np
+from mlflow import MlflowClient
 from mlflow.artifacts import download_artifacts
 from mlflow.entities.model_registry import ModelVersion
 
-import mlflow
 from covertype.inference.predictor import Predictor, native_predictor
 from covertype.inference.schemas import ServedModelInfo
 from covertype.schema import COVER_TYPES
 from covertype.settings import Settings
-from mlflow import MlflowClient
 
 logger = logging.getLogger(__name__)
 

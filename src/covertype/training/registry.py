@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import mlflow
 import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
 
-import mlflow
 from covertype.promotion import CHALLENGER_ALIAS, champion_version
 from covertype.settings import Settings
 from covertype.training.evaluation import evaluate

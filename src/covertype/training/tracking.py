@@ -15,6 +15,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import mlflow
 import pandas as pd
 from mlflow.data.dataset_source_registry import resolve_dataset_source
 from mlflow.data.meta_dataset import MetaDataset
@@ -22,7 +23,6 @@ from mlflow.entities import DatasetInput, InputTag
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
-import mlflow
 from covertype.schema import FEATURE_COLUMNS, NUMERIC_COLUMNS
 from covertype.settings import Settings
 from covertype.training.candidates import SearchResult

@@ -12,7 +12,7 @@ router = APIRouter(prefix="/model", tags=["model"])
 
 
 @router.get("", responses={503: {"model": ServiceStatus}})
-def served_model(served: ServedModelDep) -> ServedModelInfo:
+async def served_model(served: ServedModelDep) -> ServedModelInfo:
     """The registered model version being served and its evaluation metrics."""
     return served.info()
 

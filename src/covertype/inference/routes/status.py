@@ -13,13 +13,13 @@ router = APIRouter(tags=["status"])
 
 
 @router.get("/health")
-def health() -> ServiceStatus:
+async def health() -> ServiceStatus:
     """The process answers (at once, whether or not a model is loaded)."""
     return ServiceStatus(status="ok")
 
 
 @router.get("/ready", response_model=ServiceStatus, responses={503: {"model": ServiceStatus}})
-def ready(holder: HolderDep) -> Response:
+async def ready(holder: HolderDep) -> Response:
     """200 once a model is loaded, 503 until then (with the reason)."""
     served = holder.current
     if served is None:
@@ -28,6 +28,6 @@ def ready(holder: HolderDep) -> Response:
 
 
 @router.get("/metrics", response_class=Response)
-def metrics(service_metrics: MetricsDep) -> Response:
+async def metrics(service_metrics: MetricsDep) -> Response:
     """Prometheus text format."""
     return Response(generate_latest(service_metrics.registry), media_type=CONTENT_TYPE_LATEST)
