@@ -14,24 +14,11 @@ from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
-from covertype.schema import CATEGORICAL_COLUMNS, FEATURE_COLUMNS, TARGET_COLUMN
+from covertype.schema import CATEGORICAL_COLUMNS, EXAMPLE_RECORD, FEATURE_COLUMNS, TARGET_COLUMN
 from covertype.settings import Settings
 
 #: A valid record (the first row of the UCI file).
-GOOD = {
-    "Elevation": 2596,
-    "Aspect": 51,
-    "Slope": 3,
-    "Horizontal_Distance_To_Hydrology": 258,
-    "Vertical_Distance_To_Hydrology": 0,
-    "Horizontal_Distance_To_Roadways": 510,
-    "Hillshade_9am": 221,
-    "Hillshade_Noon": 232,
-    "Hillshade_3pm": 148,
-    "Horizontal_Distance_To_Fire_Points": 6279,
-    "Wilderness_Area": "Rawah",
-    "Soil_Type": "C7745",
-}
+GOOD = dict(EXAMPLE_RECORD)
 
 
 def registry_settings(tmp_path: Path, **overrides: object) -> Settings:

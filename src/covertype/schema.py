@@ -105,6 +105,23 @@ NUMERIC_RANGES: Final[dict[str, tuple[int, int]]] = {
     "Horizontal_Distance_To_Fire_Points": (0, 20_000),
 }
 
+#: A valid record: the 12 features of the UCI file's first row (an Aspen stand, Cover_Type 5, in Rawah).
+EXAMPLE_RECORD: Final[dict[str, int | str]] = {
+    "Elevation": 2596,
+    "Aspect": 51,
+    "Slope": 3,
+    "Horizontal_Distance_To_Hydrology": 258,
+    "Vertical_Distance_To_Hydrology": 0,
+    "Horizontal_Distance_To_Roadways": 510,
+    "Hillshade_9am": 221,
+    "Hillshade_Noon": 232,
+    "Hillshade_3pm": 148,
+    "Horizontal_Distance_To_Fire_Points": 6279,
+    "Wilderness_Area": "Rawah",
+    "Soil_Type": "C7745",
+}
+EXAMPLE_COVER_TYPE: Final = 5
+
 #: Column names of the UCI raw file (55 columns, one-hot wilderness and soil).
 UCI_WILDERNESS_COLUMNS: Final[tuple[str, ...]] = tuple(f"Wilderness_Area{i}" for i in range(1, 5))
 UCI_SOIL_COLUMNS: Final[tuple[str, ...]] = tuple(f"Soil_Type{i}" for i in range(1, 41))

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from covertype.schema import NUMERIC_RANGES, SOIL_TYPES, WILDERNESS_AREAS
+from covertype.schema import EXAMPLE_RECORD, NUMERIC_RANGES, SOIL_TYPES, WILDERNESS_AREAS
 
 WildernessArea = Literal[WILDERNESS_AREAS]  # type: ignore[valid-type]
 SoilType = Literal[SOIL_TYPES]  # type: ignore[valid-type]
@@ -27,24 +27,7 @@ class CoverFeatures(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         frozen=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "Elevation": 2596,
-                    "Aspect": 51,
-                    "Slope": 3,
-                    "Horizontal_Distance_To_Hydrology": 258,
-                    "Vertical_Distance_To_Hydrology": 0,
-                    "Horizontal_Distance_To_Roadways": 510,
-                    "Hillshade_9am": 221,
-                    "Hillshade_Noon": 232,
-                    "Hillshade_3pm": 148,
-                    "Horizontal_Distance_To_Fire_Points": 6279,
-                    "Wilderness_Area": "Rawah",
-                    "Soil_Type": "C7745",
-                }
-            ]
-        },
+        json_schema_extra={"examples": [dict(EXAMPLE_RECORD)]},
     )
 
     Elevation: int = _within("Elevation", "metres above sea level")

@@ -7,24 +7,11 @@ from typing import Any, Final
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from covertype.schema import EXAMPLE_COVER_TYPE, EXAMPLE_RECORD, TARGET_COLUMN
 from covertype.ui.store_queries import random_stored_row
 
 #: The first row of the UCI file (an Aspen stand in the Rawah Wilderness Area).
-BUILT_IN_EXAMPLE: Final[dict[str, Any]] = {
-    "Elevation": 2596,
-    "Aspect": 51,
-    "Slope": 3,
-    "Horizontal_Distance_To_Hydrology": 258,
-    "Vertical_Distance_To_Hydrology": 0,
-    "Horizontal_Distance_To_Roadways": 510,
-    "Hillshade_9am": 221,
-    "Hillshade_Noon": 232,
-    "Hillshade_3pm": 148,
-    "Horizontal_Distance_To_Fire_Points": 6279,
-    "Wilderness_Area": "Rawah",
-    "Soil_Type": "C7745",
-    "Cover_Type": 5,
-}
+BUILT_IN_EXAMPLE: Final[dict[str, Any]] = {**EXAMPLE_RECORD, TARGET_COLUMN: EXAMPLE_COVER_TYPE}
 BUILT_IN_SOURCE: Final = "Example: the first row of the UCI file"
 
 
