@@ -55,7 +55,7 @@ def covertype_train() -> None:
     @task
     def check_new_data() -> list[str]:
         """Skip unless enough rows are new; the candidates to train (what the mapped task expands over)."""
-        from airflow.exceptions import AirflowSkipException
+        from airflow.sdk.exceptions import AirflowSkipException
 
         from covertype.training.pipeline import check_new_data
 
