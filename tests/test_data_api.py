@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from _data_api_fixtures import FakeClock, data_api_settings
+from conftest import assert_docs_work_offline
 from fastapi.testclient import TestClient
 
 from covertype import __version__
@@ -215,7 +216,7 @@ def test_openapi_has_title_description_version_and_the_endpoints(client: TestCli
     assert {"/data", "/restart_data_generation", "/health"} <= set(schema["paths"])
     data_200 = schema["paths"]["/data"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
     assert data_200 == {"$ref": "#/components/schemas/DataBatch"}
-    assert client.get("/docs").status_code == 200
+    assert_docs_work_offline(client)
 
 
 def test_a_dataset_too_small_for_the_schedule_fails_at_start(

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from _inference_fixtures import GOOD, register, registry_settings, train_pipeline
+from conftest import assert_docs_work_offline
 from fastapi.testclient import TestClient
 from sklearn.ensemble import RandomForestClassifier
 from sqlalchemy import func, select
@@ -110,6 +111,10 @@ def test_batch_predictions_agree_with_the_model_loaded_directly(
     response = client.post("/predict/batch", json={"records": records(sample)})
     assert response.status_code == 200, response.text
     assert_answers_match(response.json()["predictions"], direct_model, sample)
+
+
+def test_docs_work_offline(client: TestClient) -> None:
+    assert_docs_work_offline(client)
 
 
 def test_model_tells_what_is_served_with_its_metrics(client: TestClient) -> None:

@@ -7,6 +7,7 @@ import time
 import pandas as pd
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 
 from covertype import __version__
 from covertype.data_api.routes import data, groups, health
@@ -31,7 +32,9 @@ def create_app(settings: Settings, *, clock: Clock = time.time, frame: pd.DataFr
     ``clock`` returns seconds (wall time by default, so windows survive a restart); tests pass a fake.
     """
     dataset = load_dataset(settings.data_source) if frame is None else frame
-    app = FastAPI(title="covertype data API", description=DESCRIPTION, version=__version__)
+    app = FastAPIOffline(  # Swagger UI assets served locally: /docs works without internet
+        title="covertype data API", description=DESCRIPTION, version=__version__
+    )
     app.state.data_service = DataService(settings, dataset, clock=clock)
     app.include_router(data.router)
     app.include_router(health.router)

@@ -10,6 +10,7 @@ from http import HTTPStatus
 
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -57,7 +58,7 @@ def create_app(settings: Settings) -> FastAPI:
             service.close()
             log.stop()
 
-    app = FastAPI(
+    app = FastAPIOffline(  # Swagger UI assets served locally: /docs works without internet
         title="covertype inference API", description=DESCRIPTION, version=__version__, lifespan=lifespan
     )
     app.state.settings = settings
