@@ -47,17 +47,7 @@ def data_api_settings(tmp_path: Path, sample_csv: Path, **overrides: object) -> 
 @contextmanager
 def data_api_server(settings: Settings, *, port: int, workers: int = 1) -> Iterator[str]:
     """``covertype data-api`` in a subprocess on 127.0.0.1:port; yields its base URL, kills it after."""
-    env = {
-        **os.environ,
-        "COVERTYPE_DATA_SOURCE": str(settings.data_source),
-        "COVERTYPE_STATE_PATH": str(settings.state_file),
-        "COVERTYPE_DATA_DIR": str(settings.data_dir),
-        "COVERTYPE_GROUPS": str(settings.groups),
-        "COVERTYPE_BATCHES": str(settings.batches),
-        "COVERTYPE_BATCH_INTERVAL": str(settings.batch_interval),
-        "COVERTYPE_SAMPLE_FRACTION": str(settings.sample_fraction),
-        "COVERTYPE_SEED": str(settings.seed),
-    }
+    env = {**os.environ, **settings.to_env()}
     command = [
         str(Path(sys.executable).parent / "covertype"),
         "data-api",

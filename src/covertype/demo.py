@@ -73,24 +73,11 @@ def demo_settings(
             "train_time_budget": time_budget,
             "min_new_rows": 1,
             "data_api_url": f"http://127.0.0.1:{data_api_port}",
+            "data_source": str(Path(settings.data_source).expanduser().resolve())
+            if settings.data_source
+            else None,
         }
     )
-
-
-def _service_env(settings: Settings) -> dict[str, str]:
-    env = {
-        "COVERTYPE_DATA_DIR": str(settings.data_dir),
-        "COVERTYPE_GROUPS": str(settings.groups),
-        "COVERTYPE_BATCHES": str(settings.batches),
-        "COVERTYPE_BATCH_INTERVAL": str(settings.batch_interval),
-        "COVERTYPE_SAMPLE_FRACTION": str(settings.sample_fraction),
-        "COVERTYPE_SEED": str(settings.seed),
-        "MLFLOW_TRACKING_URI": settings.tracking_uri,
-        "COVERTYPE_MODEL_POLL_INTERVAL": "2",
-    }
-    if settings.data_source:
-        env["COVERTYPE_DATA_SOURCE"] = str(Path(settings.data_source).expanduser().resolve())
-    return env
 
 
 def _covertype_service(name: str, command: str, port: int, health: str, settings: Settings) -> Service:
@@ -100,7 +87,7 @@ def _covertype_service(name: str, command: str, port: int, health: str, settings
         [str(executable), command, "--host", "127.0.0.1", "--port", str(port)],
         f"http://127.0.0.1:{port}{health}",
         port,
-        env=_service_env(settings),
+        env={**settings.to_env(), "COVERTYPE_MODEL_POLL_INTERVAL": "2"},
         log_path=settings.data_dir / f"{command}.log",
     )
 

@@ -103,6 +103,27 @@ class Settings(BaseSettings):
     def candidate_names(self) -> list[str]:
         return [name.strip() for name in self.candidates.split(",") if name.strip()]
 
+    def to_env(self) -> dict[str, str]:
+        """Environment variables that make a child process read exactly these settings.
+
+        Paths and URLs left to their defaults are written out resolved, so that a variable of the parent's
+        own environment (say a ``COVERTYPE_DATABASE_URL``) cannot leak into the child instead.
+        """
+        resolved = {
+            "state_path": self.state_file,
+            "database_url": self.database,
+            "mlflow_tracking_uri": self.tracking_uri,
+            "snapshot_uri": self.snapshots,
+        }
+        env = {}
+        for name in type(self).model_fields:
+            value = resolved.get(name, getattr(self, name))
+            if value is None:
+                continue
+            key = "MLFLOW_TRACKING_URI" if name == "mlflow_tracking_uri" else f"COVERTYPE_{name.upper()}"
+            env[key] = str(value)
+        return env
+
 
 @lru_cache
 def get_settings() -> Settings:
