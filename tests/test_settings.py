@@ -10,7 +10,10 @@ from covertype.settings import Settings
 
 
 def test_paths_and_urls_default_under_the_data_dir(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path)
+    # Explicit Nones: the test process's environment (other tests set MLFLOW_TRACKING_URI) must not count.
+    settings = Settings(
+        data_dir=tmp_path, state_path=None, database_url=None, mlflow_tracking_uri=None, snapshot_uri=None
+    )
     assert settings.state_file == tmp_path / "data-api-state.sqlite"
     assert settings.database == f"sqlite:///{tmp_path / 'covertype.db'}"
     assert settings.tracking_uri == f"sqlite:///{tmp_path.resolve() / 'mlflow.db'}"
