@@ -1,0 +1,303 @@
+"""One ONNX graph per fitted candidate pipeline, and the check that it predicts what the pipeline does.
+
+The graph takes the 12 raw feature columns (:mod:`covertype.model.graph_inputs`) and gives the label and
+the class probabilities. It is built in two parts: skl2onnx converts the pipeline after its first step
+(encoding and model), and :func:`_terrain_nodes` prepends :class:`~covertype.model.features.TerrainFeatures`
+as the same float64 arithmetic. The model's input type follows what scikit-learn compares in its trees:
+forests cast their input to float32 themselves, so the graph does too; HistGradientBoosting and linear
+models compare float64, so their graph keeps float64 features and double thresholds (float32 thresholds
+flip rows that sit one ULP from a split, up to 0.18 in probability).
+
+A graph can load, run and be wrong (skl2onnx ignores native categorical splits without a word), so
+:func:`export_and_check` runs it in ONNX Runtime against the pipeline on the holdout before anyone may
+serve it.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pandas as pd
+from onnx import TensorProto, helper, numpy_helper
+from sklearn.ensemble import ExtraTreesClassifier, HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from skl2onnx import convert_sklearn, update_registered_converter
+from skl2onnx.common._registration import get_shape_calculator
+from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, StringTensorType
+from skl2onnx.operator_converters.random_forest import convert_sklearn_random_forest_classifier
+
+from covertype.model.features import ASPECT_COS, ASPECT_SIN, ENGINEERED_COLUMNS, HYDROLOGY_RUN_WEIGHT
+from covertype.model.graph_inputs import (
+    CLASSES_METADATA,
+    LABEL_OUTPUT,
+    PROBABILITIES_OUTPUT,
+    columns_to_inputs,
+)
+from covertype.schema import CATEGORICAL_COLUMNS, FEATURE_COLUMNS, NUMERIC_COLUMNS
+
+#: Share of holdout rows on which graph and pipeline must predict the same class.
+MIN_LABEL_AGREEMENT: Final = 0.999
+#: Largest difference of a class probability allowed between graph and pipeline (rows of agreeing labels).
+MAX_PROBABILITY_DIFF: Final = 1e-4
+#: Single-row predictions timed for the latency figure (the median is reported).
+LATENCY_REPEATS: Final = 200
+_OPSET: Final = {"": 17, "ai.onnx.ml": 3}
+_FLOAT32_MODELS = (RandomForestClassifier, ExtraTreesClassifier)
+
+
+class _DoubleTreeContainer:
+    """Passes everything to skl2onnx's container, but writes a tree op's float64 arrays as ``*_as_tensor``."""
+
+    _DOUBLE_ATTRIBUTES = ("nodes_values", "nodes_hitrates", "class_weights", "base_values")
+
+    def __init__(self, container: Any) -> None:
+        self._container = container
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._container, name)
+
+    def add_node(self, op_type: str, *args: Any, **attributes: Any) -> Any:
+        if op_type == "TreeEnsembleClassifier":
+            for key in self._DOUBLE_ATTRIBUTES:
+                value = attributes.get(key)
+                if isinstance(value, np.ndarray) and value.dtype == np.float64:
+                    del attributes[key]
+                    attributes[f"{key}_as_tensor"] = numpy_helper.from_array(value)
+        return self._container.add_node(op_type, *args, **attributes)
+
+
+def _convert_hgb_double(scope: Any, operator: Any, container: Any) -> None:
+    """HistGradientBoosting with the ``ai.onnx.ml`` v3 tree op and float64 thresholds and leaf values.
+
+    skl2onnx registers its tree converter at op version 1 (float32 attributes): a float64 value one ULP
+    above a threshold then goes the wrong way. Called at version 3 with float64 input it keeps float64
+    arrays, which :class:`_DoubleTreeContainer` writes as the op's double tensor attributes.
+    """
+    convert_sklearn_random_forest_classifier(scope, operator, _DoubleTreeContainer(container), op_version=3)
+
+
+def _register_double_threshold_trees() -> None:
+    alias = "SklearnHistGradientBoostingClassifier"
+    update_registered_converter(
+        HistGradientBoostingClassifier,
+        alias,
+        get_shape_calculator(alias),
+        _convert_hgb_double,
+        options={"zipmap": [True, False, "columns"], "raw_scores": [True, False], "nocl": [True, False]},
+        overwrite=True,
+    )
+
+
+_register_double_threshold_trees()
+
+
+class ExportError(ValueError):
+    """The pipeline has a part the export does not cover (the message names it)."""
+
+
+@dataclass(frozen=True)
+class ExportCheck:
+    """What the faithfulness check measured; ``faithful`` decides whether the graph may be served."""
+
+    faithful: bool
+    reason: str
+    size_bytes: int
+    label_agreement: float
+    max_probability_diff: float
+    latency_ms: float
+
+    def metrics(self) -> dict[str, float]:
+        """The figures as MLflow metrics of the candidate's run."""
+        return {
+            "onnx_size_bytes": float(self.size_bytes),
+            "onnx_label_agreement": self.label_agreement,
+            "onnx_max_probability_diff": self.max_probability_diff,
+            "onnx_latency_ms": self.latency_ms,
+        }
+
+
+def export_pipeline(pipeline: Pipeline) -> bytes:
+    """The serialized ONNX graph of a fitted candidate pipeline (12 raw columns in, label and probabilities out)."""
+    steps = getattr(pipeline, "steps", None)
+    if not steps or len(steps) < 2 or type(steps[0][1]).__name__ != "TerrainFeatures":
+        raise ExportError("only pipelines that start with TerrainFeatures followed by a model are exported")
+    model = steps[-1][1]
+    if getattr(model, "is_categorical_", None) is not None and np.any(model.is_categorical_):
+        raise ExportError(
+            "HistGradientBoosting with native categorical_features: skl2onnx ignores categorical splits"
+        )
+    float32 = isinstance(model, _FLOAT32_MODELS)
+    tensor_type = FloatTensorType if float32 else DoubleTensorType
+    numeric = list(NUMERIC_COLUMNS) + list(ENGINEERED_COLUMNS)
+    columns = list(FEATURE_COLUMNS) + list(ENGINEERED_COLUMNS)  # TerrainFeatures' output order
+    initial_types = [
+        (name, StringTensorType([None, 1]) if name in CATEGORICAL_COLUMNS else tensor_type([None, 1]))
+        for name in columns
+    ]
+    tail = convert_sklearn(
+        pipeline[1:],
+        initial_types=initial_types,
+        # float64 arithmetic for the scaler too (its default Scaler op computes in float32).
+        options={id(model): {"zipmap": False}, StandardScaler: {"div": "div"}},
+        target_opset=dict(_OPSET),
+        final_types=None,
+    )
+    graph = _prepend_terrain_features(tail, numeric, TensorProto.FLOAT if float32 else TensorProto.DOUBLE)
+    helper.set_model_props(graph, {CLASSES_METADATA: ",".join(str(int(c)) for c in pipeline.classes_)})
+    onnx.checker.check_model(graph)
+    return graph.SerializeToString()
+
+
+def _feature_name(column: str) -> str:
+    return f"features/{column}"
+
+
+def _prepend_terrain_features(tail: onnx.ModelProto, numeric: list[str], dtype: int) -> onnx.ModelProto:
+    """``tail`` fed by the raw columns: its numeric inputs become the outputs of the terrain nodes."""
+    renamed = {name: _feature_name(name) for name in numeric}
+    for node in tail.graph.node:
+        for position, name in enumerate(node.input):
+            if name in renamed:
+                node.input[position] = renamed[name]
+    nodes, constants = _terrain_nodes(dtype)
+    inputs = [
+        helper.make_tensor_value_info(
+            name, TensorProto.STRING if name in CATEGORICAL_COLUMNS else TensorProto.INT64, [None, 1]
+        )
+        for name in FEATURE_COLUMNS
+    ]
+    names = [output.name for output in tail.graph.output]
+    if names != [LABEL_OUTPUT, PROBABILITIES_OUTPUT]:
+        raise ExportError(f"converted model has outputs {names}, not {LABEL_OUTPUT}, {PROBABILITIES_OUTPUT}")
+    # Output types come from ONNX's own inference: skl2onnx declares float probabilities even where a
+    # float64 model computes them in float64.
+    untyped = [helper.make_empty_tensor_value_info(name) for name in names]
+    graph = helper.make_graph(
+        [*nodes, *tail.graph.node], "covertype", inputs, untyped, initializer=[*constants, *tail.graph.initializer]
+    )
+    model = helper.make_model(graph, opset_imports=list(tail.opset_import), producer_name="covertype")
+    model.ir_version = tail.ir_version
+    inferred = {value.name: value for value in onnx.shape_inference.infer_shapes(model).graph.value_info}
+    model.graph.ClearField("output")
+    model.graph.output.extend(inferred[name] for name in names)
+    return model
+
+
+def _terrain_nodes(dtype: int) -> tuple[list[onnx.NodeProto], list[onnx.TensorProto]]:
+    """:class:`TerrainFeatures` as ONNX nodes, in float64 like numpy, each result cast to ``dtype``."""
+    nodes: list[onnx.NodeProto] = []
+    constants = [
+        numpy_helper.from_array(np.array(HYDROLOGY_RUN_WEIGHT, dtype=np.float64), "terrain/run_weight"),
+        numpy_helper.from_array(np.array(3.0, dtype=np.float64), "terrain/three"),
+        numpy_helper.from_array(np.array(360, dtype=np.int64), "terrain/full_turn"),
+        numpy_helper.from_array(ASPECT_SIN, "terrain/aspect_sin"),
+        numpy_helper.from_array(ASPECT_COS, "terrain/aspect_cos"),
+    ]
+
+    def op(kind: str, inputs: list[str], output: str, **attributes: object) -> str:
+        nodes.append(helper.make_node(kind, inputs, [output], **attributes))
+        return output
+
+    raw = {c: op("Cast", [c], f"terrain/{c}", to=TensorProto.DOUBLE) for c in NUMERIC_COLUMNS}
+    hydro, vertical = raw["Horizontal_Distance_To_Hydrology"], raw["Vertical_Distance_To_Hydrology"]
+    fire, roads = raw["Horizontal_Distance_To_Fire_Points"], raw["Horizontal_Distance_To_Roadways"]
+    elevation = raw["Elevation"]
+    squares = op(
+        "Add",
+        [op("Mul", [hydro, hydro], "terrain/h2"), op("Mul", [vertical, vertical], "terrain/v2")],
+        "terrain/h2v2",
+    )
+    degree = op("Mod", ["Aspect", "terrain/full_turn"], "terrain/degree", fmod=0)
+    shade = op("Add", [raw["Hillshade_9am"], raw["Hillshade_Noon"]], "terrain/shade2")
+    shade = op("Add", [shade, raw["Hillshade_3pm"]], "terrain/shade3")
+    engineered = {
+        "Distance_To_Hydrology": ("Sqrt", [squares]),
+        "Elevation_Above_Water": ("Sub", [elevation, vertical]),
+        "Elevation_Minus_Hydrology_Run": (
+            "Sub",
+            [elevation, op("Mul", [hydro, "terrain/run_weight"], "terrain/run")],
+        ),
+        "Hydrology_Plus_Fire": ("Add", [hydro, fire]),
+        "Hydrology_Minus_Fire": ("Sub", [hydro, fire]),
+        "Hydrology_Plus_Roadways": ("Add", [hydro, roads]),
+        "Hydrology_Minus_Roadways": ("Sub", [hydro, roads]),
+        "Fire_Plus_Roadways": ("Add", [fire, roads]),
+        "Fire_Minus_Roadways": ("Sub", [fire, roads]),
+        "Aspect_Sin": ("Gather", ["terrain/aspect_sin", degree]),
+        "Aspect_Cos": ("Gather", ["terrain/aspect_cos", degree]),
+        "Hillshade_Mean": ("Div", [shade, "terrain/three"]),
+    }
+    if list(engineered) != list(ENGINEERED_COLUMNS):
+        raise ExportError("the ONNX terrain features do not match ENGINEERED_COLUMNS")
+    values = dict(raw)
+    for name, (kind, inputs) in engineered.items():
+        values[name] = op(kind, inputs, f"terrain/{name}")
+    for name, value in values.items():
+        op("Cast", [value], _feature_name(name), to=dtype)
+    return nodes, constants
+
+
+def inference_session(graph: bytes, *, threads: int = 1) -> ort.InferenceSession:
+    """An ONNX Runtime session on the CPU with ``threads`` intra-op threads and every graph optimisation."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+
+
+def check_export(pipeline: Pipeline, graph: bytes, holdout: pd.DataFrame) -> ExportCheck:
+    """Run ``graph`` against ``pipeline`` on the holdout: labels, probabilities, size, single-row latency."""
+    features = holdout[list(FEATURE_COLUMNS)]
+    session = inference_session(graph)
+    inputs = columns_to_inputs({name: features[name].tolist() for name in FEATURE_COLUMNS})
+    labels, probabilities = session.run([LABEL_OUTPUT, PROBABILITIES_OUTPUT], inputs)
+    expected_labels = np.asarray(pipeline.predict(features))
+    expected = np.asarray(pipeline.predict_proba(features))
+    same = labels.ravel() == expected_labels
+    agreement = float(same.mean()) if len(same) else 1.0
+    diff = float(np.abs(probabilities[same] - expected[same]).max()) if same.any() else 0.0
+    problems = []
+    if agreement < MIN_LABEL_AGREEMENT:
+        problems.append(f"label agreement {agreement:.4%} < {MIN_LABEL_AGREEMENT:.1%}")
+    if diff > MAX_PROBABILITY_DIFF:
+        problems.append(f"probabilities differ by up to {diff:.2e} > {MAX_PROBABILITY_DIFF:.0e}")
+    reason = "; ".join(problems) or (
+        f"same class on {agreement:.2%} of {len(same)} holdout rows, probabilities within {diff:.1e}"
+    )
+    return ExportCheck(
+        faithful=not problems,
+        reason=reason,
+        size_bytes=len(graph),
+        label_agreement=agreement,
+        max_probability_diff=diff,
+        latency_ms=_single_row_latency_ms(session, {name: value[:1] for name, value in inputs.items()}),
+    )
+
+
+def _single_row_latency_ms(session: ort.InferenceSession, row: dict[str, np.ndarray]) -> float:
+    session.run(None, row)  # warm-up
+    timings = []
+    for _ in range(LATENCY_REPEATS):
+        started = time.perf_counter()
+        session.run(None, row)
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings) * 1000
+
+
+def export_and_check(pipeline: Pipeline, holdout: pd.DataFrame) -> tuple[bytes | None, ExportCheck]:
+    """:func:`export_pipeline` then :func:`check_export`; a graph that cannot be built is unfaithful."""
+    try:
+        graph = export_pipeline(pipeline)
+    except Exception as exc:  # noqa: BLE001 - any converter failure makes the candidate ineligible, not the run
+        reason = f"cannot export to ONNX: {type(exc).__name__}: {exc}"[:500]
+        return None, ExportCheck(False, reason, 0, 0.0, float("nan"), float("nan"))
+    return graph, check_export(pipeline, graph, holdout)
