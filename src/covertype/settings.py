@@ -70,10 +70,12 @@ class Settings(BaseSettings):
     candidates: str = Field("hgb,random_forest,extra_trees,logreg", description="comma-separated candidates")
     min_new_rows: int = Field(1, ge=0, description="train only when at least this many rows are new")
     promotion_margin: float = Field(0.0, ge=0, description="accuracy a challenger must gain to be promoted")
+    max_model_mb: float = Field(50.0, gt=0, description="largest ONNX graph (MB) promotion accepts")
 
     # -- inference API
     model_poll_interval: float = Field(30.0, gt=0, description="seconds between checks of the champion alias")
     max_batch_records: int = Field(10_000, ge=1, description="largest batch /predict/batch accepts")
+    onnx_threads: int = Field(1, ge=1, le=64, description="ONNX Runtime intra-op threads per worker")
     api_token: str | None = Field(None, description="token required by the inference API's write operations")
     inference_api_url: str = Field("http://127.0.0.1:8001", description="where the inference API listens")
 

@@ -25,15 +25,21 @@ import onnx
 import onnxruntime as ort
 import pandas as pd
 from onnx import TensorProto, helper, numpy_helper
-from sklearn.ensemble import ExtraTreesClassifier, HistGradientBoostingClassifier, RandomForestClassifier
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
 from skl2onnx import convert_sklearn, update_registered_converter
 from skl2onnx.common._registration import get_shape_calculator
 from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, StringTensorType
 from skl2onnx.operator_converters.random_forest import convert_sklearn_random_forest_classifier
+from sklearn.ensemble import ExtraTreesClassifier, HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
 
-from covertype.model.features import ASPECT_COS, ASPECT_SIN, ENGINEERED_COLUMNS, HYDROLOGY_RUN_WEIGHT
+from covertype.model.features import (
+    ASPECT_COS,
+    ASPECT_SIN,
+    ENGINEERED_COLUMNS,
+    HYDROLOGY_RUN_WEIGHT,
+    TerrainFeatures,
+)
 from covertype.model.graph_inputs import (
     CLASSES_METADATA,
     LABEL_OUTPUT,
@@ -104,29 +110,37 @@ class ExportError(ValueError):
 
 @dataclass(frozen=True)
 class ExportCheck:
-    """What the faithfulness check measured; ``faithful`` decides whether the graph may be served."""
+    """What the faithfulness check measured; ``faithful`` decides whether the graph may be served.
+
+    The figures are None when no graph could be built.
+    """
 
     faithful: bool
     reason: str
-    size_bytes: int
-    label_agreement: float
-    max_probability_diff: float
-    latency_ms: float
+    size_bytes: int | None = None
+    label_agreement: float | None = None
+    max_probability_diff: float | None = None
+    latency_ms: float | None = None
 
     def metrics(self) -> dict[str, float]:
-        """The figures as MLflow metrics of the candidate's run."""
-        return {
-            "onnx_size_bytes": float(self.size_bytes),
+        """The measured figures as MLflow metrics of the candidate's run."""
+        figures = {
+            "onnx_size_bytes": self.size_bytes,
             "onnx_label_agreement": self.label_agreement,
             "onnx_max_probability_diff": self.max_probability_diff,
             "onnx_latency_ms": self.latency_ms,
         }
+        return {key: float(value) for key, value in figures.items() if value is not None}
+
+    def as_dict(self) -> dict[str, Any]:
+        """Small and JSON-safe (an XCom): the verdict, its reason and the figures."""
+        return {"onnx_faithful": self.faithful, "onnx_reason": self.reason, **self.metrics()}
 
 
 def export_pipeline(pipeline: Pipeline) -> bytes:
-    """The serialized ONNX graph of a fitted candidate pipeline (12 raw columns in, label and probabilities out)."""
+    """A fitted candidate pipeline as one ONNX graph: raw columns in, label and probabilities out."""
     steps = getattr(pipeline, "steps", None)
-    if not steps or len(steps) < 2 or type(steps[0][1]).__name__ != "TerrainFeatures":
+    if not steps or len(steps) < 2 or not isinstance(steps[0][1], TerrainFeatures):
         raise ExportError("only pipelines that start with TerrainFeatures followed by a model are exported")
     model = steps[-1][1]
     if getattr(model, "is_categorical_", None) is not None and np.any(model.is_categorical_):
@@ -176,17 +190,26 @@ def _prepend_terrain_features(tail: onnx.ModelProto, numeric: list[str], dtype: 
     names = [output.name for output in tail.graph.output]
     if names != [LABEL_OUTPUT, PROBABILITIES_OUTPUT]:
         raise ExportError(f"converted model has outputs {names}, not {LABEL_OUTPUT}, {PROBABILITIES_OUTPUT}")
-    # Output types come from ONNX's own inference: skl2onnx declares float probabilities even where a
-    # float64 model computes them in float64.
+    # Output types come from ONNX's own inference where it has one (skl2onnx declares float probabilities
+    # even where a float64 model computes them in float64); tree ops have none, their declaration is right.
     untyped = [helper.make_empty_tensor_value_info(name) for name in names]
     graph = helper.make_graph(
-        [*nodes, *tail.graph.node], "covertype", inputs, untyped, initializer=[*constants, *tail.graph.initializer]
+        [*nodes, *tail.graph.node],
+        "covertype",
+        inputs,
+        untyped,
+        initializer=[*constants, *tail.graph.initializer],
     )
     model = helper.make_model(graph, opset_imports=list(tail.opset_import), producer_name="covertype")
     model.ir_version = tail.ir_version
-    inferred = {value.name: value for value in onnx.shape_inference.infer_shapes(model).graph.value_info}
+    typed = onnx.shape_inference.infer_shapes(model).graph
+    inferred = {value.name: value.type.tensor_type.elem_type for value in [*typed.value_info, *typed.output]}
     model.graph.ClearField("output")
-    model.graph.output.extend(inferred[name] for name in names)
+    for declared in tail.graph.output:
+        output = model.graph.output.add()
+        output.CopyFrom(declared)
+        if inferred.get(declared.name, TensorProto.UNDEFINED) != TensorProto.UNDEFINED:
+            output.type.tensor_type.elem_type = inferred[declared.name]
     return model
 
 
@@ -299,5 +322,5 @@ def export_and_check(pipeline: Pipeline, holdout: pd.DataFrame) -> tuple[bytes |
         graph = export_pipeline(pipeline)
     except Exception as exc:  # noqa: BLE001 - any converter failure makes the candidate ineligible, not the run
         reason = f"cannot export to ONNX: {type(exc).__name__}: {exc}"[:500]
-        return None, ExportCheck(False, reason, 0, 0.0, float("nan"), float("nan"))
+        return None, ExportCheck(False, reason)
     return graph, check_export(pipeline, graph, holdout)

@@ -1,4 +1,4 @@
-"""Names of the tags on a registered version that describe its ONNX graph (writer: training; reader: serving)."""
+"""Tags on a registered version that describe its ONNX graph (writer: training; reader: serving)."""
 
 from __future__ import annotations
 

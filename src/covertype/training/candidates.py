@@ -1,8 +1,7 @@
-"""Candidate model pipelines and their time-boxed hyper-parameter search.
+"""Candidates (the pipelines of :mod:`covertype.model.pipelines`) and their time-boxed hyper-parameter search.
 
 Every candidate is one scikit-learn :class:`~sklearn.pipeline.Pipeline` taking the 12 canonical feature
-columns (ten integers, ``Wilderness_Area`` and ``Soil_Type`` as strings): the engineered features and
-the categorical encoding travel inside the model, so the inference API feeds it raw records.
+columns; its search space stays within the model's size and latency budget.
 """
 
 from __future__ import annotations
@@ -14,71 +13,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import ExtraTreesClassifier, HistGradientBoostingClassifier, RandomForestClassifier
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score
 from sklearn.model_selection import ParameterSampler, train_test_split
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
-from covertype.schema import CATEGORICAL_COLUMNS, SOIL_TYPES, WILDERNESS_AREAS
-from covertype.training.features import TerrainFeatures
+from covertype.model.pipelines import LEAF_BUDGET, extra_trees, hgb, leaf_bound, logreg, random_forest
 
-_CATEGORIES = [list(WILDERNESS_AREAS), list(SOIL_TYPES)]
 #: Share of the training rows the search scores configurations on (the winner is refit on all rows).
 VALIDATION_FRACTION = 0.2
 #: Upper bound on configurations drawn per candidate; the time budget usually stops the search first.
 MAX_TRIALS = 64
-
-
-def _ordinal_encoding() -> ColumnTransformer:
-    """Categoricals as integer codes in the first two columns (for native categorical splits)."""
-    encoder = OrdinalEncoder(categories=_CATEGORIES, handle_unknown="use_encoded_value", unknown_value=-1)
-    return ColumnTransformer(
-        [("categories", encoder, list(CATEGORICAL_COLUMNS))],
-        remainder="passthrough",
-        verbose_feature_names_out=False,
-    )
-
-
-def _one_hot_encoding(*, scale_numeric: bool) -> ColumnTransformer:
-    encoder = OneHotEncoder(categories=_CATEGORIES, handle_unknown="ignore", sparse_output=False)
-    return ColumnTransformer(
-        [("categories", encoder, list(CATEGORICAL_COLUMNS))],
-        remainder=StandardScaler() if scale_numeric else "passthrough",
-        verbose_feature_names_out=False,
-    )
-
-
-def _pipeline(encoding: ColumnTransformer, model: Any) -> Pipeline:
-    return Pipeline([("features", TerrainFeatures()), ("encode", encoding), ("model", model)])
-
-
-def _hgb(seed: int) -> Pipeline:
-    model = HistGradientBoostingClassifier(
-        categorical_features=[0, 1], max_iter=500, early_stopping=True, n_iter_no_change=20, random_state=seed
-    )
-    return _pipeline(_ordinal_encoding(), model)
-
-
-def _random_forest(seed: int) -> Pipeline:
-    return _pipeline(
-        _one_hot_encoding(scale_numeric=False), RandomForestClassifier(n_jobs=-1, random_state=seed)
-    )
-
-
-def _extra_trees(seed: int) -> Pipeline:
-    return _pipeline(
-        _one_hot_encoding(scale_numeric=False), ExtraTreesClassifier(n_jobs=-1, random_state=seed)
-    )
-
-
-def _logreg(seed: int) -> Pipeline:
-    return _pipeline(
-        _one_hot_encoding(scale_numeric=True), LogisticRegression(max_iter=500, random_state=seed)
-    )
 
 
 @dataclass(frozen=True)
@@ -91,30 +36,40 @@ class Candidate:
     space: dict[str, list[Any]]
 
 
+# Tree counts and leaf limits keep every forest within LEAF_BUDGET (see _configurations): a 1,000-row
+# batch in ONNX Runtime costs about rows x trees x depth, and the graph ~150 bytes per leaf.
 _FOREST_SPACE: dict[str, list[Any]] = {
-    "n_estimators": [100, 200],
+    "n_estimators": [30, 50, 75],
+    "max_leaf_nodes": [1000, 2000, 3000],
     "max_features": ["sqrt", 0.3, 0.5, 0.7],
     "min_samples_leaf": [1, 2, 3],
 }
+_FOREST_DEFAULTS: dict[str, Any] = {"n_estimators": 50, "max_leaf_nodes": 3000, "max_features": 0.5}
 
 CANDIDATES: dict[str, Candidate] = {
     candidate.name: candidate
     for candidate in (
         Candidate(
             "hgb",
-            _hgb,
-            {"learning_rate": 0.1, "max_leaf_nodes": 63, "min_samples_leaf": 20, "l2_regularization": 0.0},
+            hgb,
+            {
+                "learning_rate": 0.1,
+                "max_iter": 300,
+                "max_leaf_nodes": 63,
+                "min_samples_leaf": 20,
+                "l2_regularization": 0.0,
+            },
             {
                 "learning_rate": [0.05, 0.1, 0.2],
-                "max_leaf_nodes": [31, 63, 127, 255],
+                "max_leaf_nodes": [31, 63, 127],
                 "min_samples_leaf": [5, 10, 20, 40],
                 "l2_regularization": [0.0, 0.1, 1.0],
                 "max_features": [0.5, 0.8, 1.0],
             },
         ),
-        Candidate("random_forest", _random_forest, {"n_estimators": 100, "max_features": 0.5}, _FOREST_SPACE),
-        Candidate("extra_trees", _extra_trees, {"n_estimators": 100, "max_features": 0.5}, _FOREST_SPACE),
-        Candidate("logreg", _logreg, {"C": 1.0}, {"C": [0.01, 0.1, 1.0, 10.0, 100.0]}),
+        Candidate("random_forest", random_forest, _FOREST_DEFAULTS, _FOREST_SPACE),
+        Candidate("extra_trees", extra_trees, _FOREST_DEFAULTS, _FOREST_SPACE),
+        Candidate("logreg", logreg, {"C": 1.0}, {"C": [0.01, 0.1, 1.0, 10.0, 100.0]}),
     )
 }
 
@@ -214,12 +169,17 @@ def _validation_split(
 
 
 def _configurations(candidate: Candidate, seed: int) -> Iterator[dict[str, Any]]:
-    """The defaults, then distinct random draws from the space (each completed by the defaults)."""
+    """The defaults, then distinct random draws from the space (each completed by the defaults).
+
+    Configurations that could grow more than :data:`~covertype.model.pipelines.LEAF_BUDGET` leaves are
+    skipped: the size and latency budget holds whatever the data, so the search never picks a model the
+    size gate would refuse.
+    """
     seen: list[dict[str, Any]] = []
     grid_size = math.prod(len(values) for values in candidate.space.values())
     draws = ParameterSampler(candidate.space, n_iter=min(MAX_TRIALS, grid_size), random_state=seed)
     for params in (candidate.defaults, *draws):
         complete = {**candidate.defaults, **params}
-        if complete not in seen:
+        if complete not in seen and leaf_bound(complete) <= LEAF_BUDGET:
             seen.append(complete)
             yield complete

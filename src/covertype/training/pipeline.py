@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from covertype.model.onnx_export import export_and_check
 from covertype.schema import FEATURE_COLUMNS, TARGET_COLUMN
 from covertype.settings import Settings
 from covertype.store.engine import store_engine
@@ -93,7 +94,11 @@ def _snapshot(prepared: dict[str, Any]) -> SnapshotInfo:
 def train_candidate(
     settings: Settings, *, name: str, prepared: dict[str, Any], time_budget: float | None = None
 ) -> dict[str, Any]:
-    """Search, fit and evaluate one candidate on the prepared snapshot and log it as a nested run."""
+    """Search, fit, evaluate and export one candidate on the prepared snapshot; log it as a nested run.
+
+    The ONNX export is checked against the pipeline on the holdout; its verdict (``onnx_faithful``,
+    ``onnx_reason``) and figures travel in the result, so registration can skip an unfaithful export.
+    """
     budget = settings.train_time_budget if time_budget is None else time_budget
     train, holdout = _load_split(settings, prepared)
     result = search_candidate(
@@ -102,6 +107,7 @@ def train_candidate(
     with threadpool_limits(limits=1):  # see search_candidate: OpenMP threads crawl on a busy machine
         evaluation = evaluate(result.model, holdout)
         operational = operational_metrics(result.model, holdout)
+        graph, export = export_and_check(result.model, holdout)
     logged = tracking.log_candidate(
         settings,
         parent_run_id=prepared["parent_run_id"],
@@ -110,6 +116,8 @@ def train_candidate(
         result=result,
         evaluation=evaluation,
         operational=operational,
+        export=export,
+        graph=graph,
         time_budget=budget,
         train=train,
         holdout_rows=len(holdout),
@@ -121,6 +129,7 @@ def train_candidate(
         "holdout_accuracy": evaluation.metrics["holdout_accuracy"],
         "holdout_macro_f1": evaluation.metrics["holdout_macro_f1"],
         "training_seconds": result.fit_seconds,
+        **export.as_dict(),
     }
 
 

@@ -14,6 +14,14 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
 
+from covertype.model.version_tags import (
+    ONNX_AGREEMENT_TAG,
+    ONNX_ARTIFACT_PATH,
+    ONNX_ARTIFACT_TAG,
+    ONNX_LATENCY_TAG,
+    ONNX_MAX_DIFF_TAG,
+    ONNX_SIZE_TAG,
+)
 from covertype.promotion import CHALLENGER_ALIAS, champion_version
 from covertype.settings import Settings
 from covertype.training.evaluation import evaluate
@@ -21,19 +29,44 @@ from covertype.training.tracking import client
 
 LAST_TRAINED_ROWS_TAG = "covertype.last_trained_rows"
 LAST_TRAINED_DIGEST_TAG = "covertype.last_trained_digest"
+SIZE_GATE_TAG = "covertype.size_gate"
+_MB = 1_000_000
+
+
+def servable(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The candidates whose ONNX export passed its faithfulness check: only these may become champion.
+
+    Raises ``ValueError`` naming every candidate and why its export failed when none passed.
+    """
+    eligible = [result for result in results if result.get("onnx_faithful")]
+    if results and not eligible:
+        reasons = "; ".join(f"{r['name']}: {r.get('onnx_reason', 'not exported')}" for r in results)
+        raise ValueError(f"no candidate has a faithful ONNX export, none can be served ({reasons})")
+    return eligible
+
+
+def _onnx_tags(result: dict[str, Any]) -> dict[str, str]:
+    return {
+        ONNX_ARTIFACT_TAG: ONNX_ARTIFACT_PATH,
+        ONNX_SIZE_TAG: str(int(result["onnx_size_bytes"])),
+        ONNX_AGREEMENT_TAG: f"{result['onnx_label_agreement']:.6f}",
+        ONNX_MAX_DIFF_TAG: f"{result['onnx_max_probability_diff']:.3e}",
+        ONNX_LATENCY_TAG: f"{result['onnx_latency_ms']:.4f}",
+    }
 
 
 def register_best(
     settings: Settings, *, results: list[dict[str, Any]], snapshot_digest: str
 ) -> dict[str, Any]:
-    """Register the candidate with the best validation accuracy as a new version of the model.
+    """Register the servable candidate with the best validation accuracy as a new version of the model.
 
     Candidates are ranked on the search's validation rows, not on the holdout, so the holdout score
-    stays an unbiased estimate for the promotion decision.
+    stays an unbiased estimate for the promotion decision. Only candidates with a faithful ONNX export
+    compete (:func:`servable`); the export's figures become tags of the version.
     """
     if not results:
         raise ValueError("no trained candidate to register")
-    best = max(results, key=lambda result: result["validation_accuracy"])
+    best = max(servable(results), key=lambda result: result["validation_accuracy"])
     client(settings)
     version = mlflow.register_model(
         best["model_uri"],
@@ -43,6 +76,7 @@ def register_best(
             "covertype.snapshot_digest": snapshot_digest,
             "holdout_accuracy": f"{best['holdout_accuracy']:.6f}",
             "validation_accuracy": f"{best['validation_accuracy']:.6f}",
+            **_onnx_tags(best),
         },
     )
     return {
@@ -60,11 +94,17 @@ def promote_if_better(
 
     The first registered model always wins. Otherwise the champion is loaded and scored on ``holdout``
     (the rows ``holdout_accuracy`` was measured on); a loser gets the ``challenger`` alias instead.
+    Before any comparison, the size gate refuses a version whose ONNX graph is larger than
+    ``settings.max_model_mb`` (``COVERTYPE_MAX_MODEL_MB``), the reason in the ``covertype.size_gate`` tag.
     """
     mlflow_client = client(settings)
     current = champion_version(settings)
     champion_accuracy: float | None = None
-    if current is None:
+    size_refusal = _size_gate(settings, mlflow_client.get_model_version(settings.model_name, version).tags)
+    mlflow_client.set_model_version_tag(settings.model_name, version, SIZE_GATE_TAG, size_refusal or "passed")
+    if size_refusal:
+        promoted, reason = False, size_refusal
+    elif current is None:
         promoted, reason = True, "first model"
     else:
         champion = mlflow.sklearn.load_model(f"models:/{settings.model_name}/{current}")
@@ -99,6 +139,19 @@ def promote_if_better(
         "champion_accuracy": champion_accuracy,
         "champion_version": current,
     }
+
+
+def _size_gate(settings: Settings, tags: dict[str, str]) -> str | None:
+    """Why the version's ONNX graph is too large to serve, or None when it fits the budget."""
+    size = tags.get(ONNX_SIZE_TAG)
+    if size is None:
+        return "refused: the version has no ONNX graph, so its size cannot be checked"
+    megabytes = int(size) / _MB
+    if megabytes > settings.max_model_mb:
+        return (
+            f"refused: ONNX graph {megabytes:.1f} MB exceeds COVERTYPE_MAX_MODEL_MB={settings.max_model_mb:g}"
+        )
+    return None
 
 
 def record_trained_data(settings: Settings, *, rows: int, digest: str) -> None:

@@ -1,5 +1,11 @@
 """MLflow logging: one parent run per training, one nested run per candidate holding its model.
 
+Each candidate run holds two forms of the same model: the scikit-learn flavor (for ``mlflow models
+serve``, pyfunc users and the champion comparison) and, when the export passed its faithfulness check,
+the ONNX graph at :data:`~covertype.model.version_tags.ONNX_ARTIFACT_PATH`, which the inference API
+serves without unpickling anything. The check's verdict is on the run either way (tags
+``covertype.onnx_faithful`` and ``covertype.onnx_reason``).
+
 Models are logged with ``serialization_format="cloudpickle"``. MLflow 3's default for scikit-learn is
 skops, which refuses on load any type not explicitly trusted (every tree ensemble and our
 ``TerrainFeatures`` step), so ``models:/covertype@champion`` would not load without passing
@@ -23,6 +29,8 @@ from mlflow.entities import DatasetInput, InputTag
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
+from covertype.model.onnx_export import ExportCheck
+from covertype.model.version_tags import ONNX_ARTIFACT_PATH, ONNX_FAITHFUL_TAG, ONNX_REASON_TAG
 from covertype.schema import FEATURE_COLUMNS, NUMERIC_COLUMNS
 from covertype.settings import Settings
 from covertype.training.candidates import SearchResult
@@ -116,15 +124,21 @@ def log_candidate(
     result: SearchResult,
     evaluation: Evaluation,
     operational: dict[str, float],
+    export: ExportCheck,
+    graph: bytes | None,
     time_budget: float,
     train: pd.DataFrame,
     holdout_rows: int,
 ) -> dict[str, str]:
-    """Log one trained candidate as a run nested in ``parent_run_id``; returns its run id and model URI."""
+    """Log one trained candidate as a run nested in ``parent_run_id``; returns its run id and model URI.
+
+    ``graph`` (the ONNX export) is logged only when ``export`` found it faithful.
+    """
     experiment_id = _experiment_id(settings, client(settings))
     metrics = {
         **evaluation.metrics,
         **operational,
+        **export.metrics(),
         "validation_accuracy": result.validation_accuracy,
         "search_trials": float(result.trials),
         "search_seconds": result.search_seconds,
@@ -135,6 +149,8 @@ def log_candidate(
         **_data_tags(snapshot, len(train), holdout_rows),
         "covertype.candidate": result.name,
         "covertype.kind": "candidate",
+        ONNX_FAITHFUL_TAG: str(export.faithful).lower(),
+        ONNX_REASON_TAG: export.reason,
     }
     with mlflow.start_run(
         experiment_id=experiment_id, parent_run_id=parent_run_id, run_name=result.name, tags=tags
@@ -171,6 +187,10 @@ def log_candidate(
                 title=f"{result.name} on the holdout",
             )
             mlflow.log_artifact(str(image))
+            if graph is not None and export.faithful:
+                onnx_file = Path(folder) / Path(ONNX_ARTIFACT_PATH).name
+                onnx_file.write_bytes(graph)
+                mlflow.log_artifact(str(onnx_file), str(Path(ONNX_ARTIFACT_PATH).parent))
     return {"run_id": run.info.run_id, "model_uri": info.model_uri}
 
 
