@@ -20,7 +20,7 @@ from covertype.inference.model_holder import ModelHolder, ModelUnavailable, Relo
 from covertype.inference.prediction_log import PredictionLog
 from covertype.inference.routes import model, predictions
 from covertype.inference.routes import status as status_routes
-from covertype.inference.service import BatchTooLarge, PredictionService, single_openmp_thread
+from covertype.inference.service import BatchTooLarge, PredictionService
 from covertype.settings import Settings
 from covertype.store.engine import store_engine
 
@@ -48,7 +48,6 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        single_openmp_thread()  # the event loop's thread predicts single records
         log.start()
         holder.start()
         try:

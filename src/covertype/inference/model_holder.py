@@ -9,31 +9,21 @@ from __future__ import annotations
 
 import gc
 import logging
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-import mlflow
-import mlflow.sklearn
-import numpy as np
-from mlflow import MlflowClient
-from mlflow.artifacts import download_artifacts
-from mlflow.entities.model_registry import ModelVersion
-
-from covertype.inference.predictor import Predictor, native_predictor
+from covertype.inference.registry_reader import RegistryReader, VersionRef, registry_reader
 from covertype.inference.schemas import ServedModelInfo
+from covertype.model.runtime import GraphPredictor
+from covertype.model.version_tags import ONNX_ARTIFACT_TAG
 from covertype.schema import COVER_TYPES
 from covertype.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 _FIRST_RETRY_SECONDS = 1.0
-
-#: Held while MLflow's process-wide tracking and registry URIs are set for a download.
-_MLFLOW_URIS = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -46,7 +36,7 @@ class ServedModel:
     run_id: str | None
     metrics: dict[str, float]
     loaded_at: datetime
-    predictor: Predictor
+    predictor: GraphPredictor
     classes: tuple[int, ...]
     class_names: tuple[str, ...]
 
@@ -69,28 +59,36 @@ class ReloadFailed(RuntimeError):
     """A forced reload could not reach the registry or load the version; the served model is unchanged."""
 
 
-def load_version(client: MlflowClient, settings: Settings, version: ModelVersion) -> ServedModel:
-    """Download and load one registered version as the native scikit-learn model, ready to predict."""
+class NoOnnxGraph(RuntimeError):
+    """The alias points at a version registered without an ONNX graph (before the ONNX export existed)."""
+
+
+def load_version(registry: RegistryReader, settings: Settings, version: VersionRef) -> ServedModel:
+    """Download one registered version's ONNX graph and open it in ONNX Runtime, ready to predict.
+
+    Nothing is unpickled: a version without the graph raises :class:`NoOnnxGraph` saying what to do.
+    """
     uri = f"models:/{version.name}/{version.version}"
-    with _MLFLOW_URIS, tempfile.TemporaryDirectory(prefix="covertype-model-") as folder:
-        # Parts of the download (the logged model behind the version) resolve MLflow's process-wide URIs.
-        mlflow.set_tracking_uri(settings.tracking_uri)
-        mlflow.set_registry_uri(settings.tracking_uri)
-        local = download_artifacts(artifact_uri=uri, dst_path=folder)
-        model: Any = mlflow.sklearn.load_model(local)
-    classes = tuple(int(c) for c in np.asarray(model.classes_).tolist())
+    path = version.tags.get(ONNX_ARTIFACT_TAG)
+    if not path or not version.run_id:
+        raise NoOnnxGraph(
+            f"{uri} (the {settings.model_alias!r} alias) was registered without an ONNX graph, and this "
+            "service serves only ONNX graphs (it loads no pickle): retrain with `covertype train`, or "
+            "promote a version that has one with `covertype promote --version N`"
+        )
+    predictor = GraphPredictor(registry.run_artifact(version.run_id, path), threads=settings.onnx_threads)
+    classes = tuple(int(c) for c in predictor.classes.tolist())
     unknown = [c for c in classes if c not in COVER_TYPES]
     if unknown:
         raise ValueError(f"{uri}: classes {unknown} are not cover types 1..7")
-    metrics = dict(client.get_run(version.run_id).data.metrics) if version.run_id else {}
     return ServedModel(
         name=version.name,
-        version=str(version.version),
+        version=version.version,
         alias=settings.model_alias,
         run_id=version.run_id,
-        metrics=metrics,
+        metrics=registry.run_metrics(version.run_id),
         loaded_at=datetime.now(UTC),
-        predictor=native_predictor(model),
+        predictor=predictor,
         classes=classes,
         class_names=tuple(COVER_TYPES[c] for c in classes),
     )
@@ -99,10 +97,10 @@ def load_version(client: MlflowClient, settings: Settings, version: ModelVersion
 def _freeze_long_lived_objects() -> None:
     """Keep the imported modules and the model out of the garbage collector's full collections.
 
-    After MLflow and scikit-learn are imported about 250,000 objects are tracked; a full collection walks
-    them all (measured: 145 ms) and request garbage triggers one every ~70,000 allocations, which showed as
-    20 ms answers to build 1,000 predictions and as p99 spikes. Frozen objects are skipped. Unfreezing
-    first lets the collection reclaim the previous model.
+    Imported libraries leave many objects tracked (250,000 when this served scikit-learn through MLflow);
+    a full collection walks them all (measured: 145 ms) and request garbage triggers one every ~70,000
+    allocations, which showed as 20 ms answers to build 1,000 predictions and as p99 spikes. Frozen
+    objects are skipped. Unfreezing first lets the collection reclaim the previous model.
     """
     gc.unfreeze()
     gc.collect()
@@ -115,7 +113,7 @@ class ModelHolder:
     def __init__(self, settings: Settings, *, on_change: Callable[[ServedModel], None] | None = None) -> None:
         self._settings = settings
         self._on_change = on_change
-        self._client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
+        self._registry: RegistryReader | None = None
         self._current: ServedModel | None = None
         self._refresh_lock = threading.Lock()
         self._stop = threading.Event()
@@ -152,14 +150,19 @@ class ModelHolder:
         """Serve the alias's current version; True when it changed. Concurrent calls load once."""
         with self._refresh_lock:
             try:
-                version = self._client.get_model_version_by_alias(
-                    self._settings.model_name, self._settings.model_alias
-                )
+                if self._registry is None:
+                    self._registry = registry_reader(self._settings)
+                settings = self._settings
+                version = self._registry.version_by_alias(settings.model_name, settings.model_alias)
                 served = self._current
-                if served is not None and served.version == str(version.version):
+                if served is not None and served.version == version.version:
                     self.last_error = None
                     return False
-                loaded = load_version(self._client, self._settings, version)
+                loaded = load_version(self._registry, self._settings, version)
+            except NoOnnxGraph as exc:
+                self._current = None  # never answer with another version than the alias names
+                self.last_error = str(exc)
+                raise
             except Exception as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 raise

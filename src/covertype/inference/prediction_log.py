@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from covertype.inference.metrics import ServiceMetrics
-from covertype.inference.predictor import Row
+from covertype.model.graph_inputs import Row
 from covertype.schema import FEATURE_COLUMNS
 from covertype.store.tables import predictions
 

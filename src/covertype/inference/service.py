@@ -2,9 +2,9 @@
 
 Single records are grouped and predicted on the event loop (see :mod:`covertype.inference.batching`);
 batch requests, which may take tens of milliseconds, are predicted in one dedicated thread so that single
-requests keep flowing meanwhile. Model calls use one OpenMP thread: inputs are small, and parallel regions
-on a busy two-core machine wait for each other far longer than they save. Each answered group is counted
-by class and queued for the prediction log.
+requests keep flowing meanwhile. The model is the registered ONNX graph in ONNX Runtime
+(:class:`~covertype.model.runtime.GraphPredictor`), whose thread count is ``COVERTYPE_ONNX_THREADS``.
+Each answered group is counted by class and queued for the prediction log.
 """
 
 from __future__ import annotations
@@ -17,13 +17,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from covertype.inference.batching import MicroBatcher
 from covertype.inference.metrics import ServiceMetrics
 from covertype.inference.model_holder import ModelHolder
 from covertype.inference.prediction_log import AnsweredRecords, PredictionLog
-from covertype.inference.predictor import Row
+from covertype.model.graph_inputs import Row
 
 Answer = dict[str, Any]
 """One record's answer, shaped as :class:`covertype.inference.schemas.Prediction`."""
@@ -31,11 +30,6 @@ Answer = dict[str, Any]
 
 class BatchTooLarge(ValueError):
     """More records than ``COVERTYPE_MAX_BATCH_RECORDS`` in one request."""
-
-
-def single_openmp_thread() -> None:
-    """Limit OpenMP in the calling thread (OpenMP limits are per thread) to one thread."""
-    threadpool_limits(limits=1, user_api="openmp")
 
 
 class PredictionService:
@@ -51,7 +45,7 @@ class PredictionService:
         self._log = log
         self._metrics = metrics
         self.max_batch_records = max_batch_records
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="batch", initializer=single_openmp_thread)
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="batch")
         self._batcher: MicroBatcher[Row, Answer] = MicroBatcher(self.answer)
 
     async def predict_one(self, row: Row) -> Answer:

@@ -3,9 +3,10 @@
 - :mod:`covertype.model.features`: the engineered terrain features every candidate starts with.
 - :mod:`covertype.model.pipelines`: the encodings and the candidate pipelines (scikit-learn).
 - :mod:`covertype.model.onnx_export`: one ONNX graph per fitted pipeline, and the check that it is faithful.
-- :mod:`covertype.model.graph_inputs`: how records are fed to that graph (numpy only, used by serving).
+- :mod:`covertype.model.graph_inputs`: how records are fed to that graph (numpy only).
+- :mod:`covertype.model.runtime`: the graph run by ONNX Runtime (what the inference API serves).
 - :mod:`covertype.model.version_tags`: the registry tags the exporter writes and the inference API reads.
 
 Training builds and registers these; inference, tests and benchmarks load what training registered.
-Only ``graph_inputs`` and ``version_tags`` may be imported where scikit-learn is not installed.
+Only ``graph_inputs``, ``runtime`` and ``version_tags`` may be imported where scikit-learn is not installed.
 """

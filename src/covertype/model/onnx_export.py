@@ -46,6 +46,7 @@ from covertype.model.graph_inputs import (
     PROBABILITIES_OUTPUT,
     columns_to_inputs,
 )
+from covertype.model.runtime import inference_session
 from covertype.schema import CATEGORICAL_COLUMNS, FEATURE_COLUMNS, NUMERIC_COLUMNS
 
 #: Share of holdout rows on which graph and pipeline must predict the same class.
@@ -265,16 +266,6 @@ def _terrain_nodes(dtype: int) -> tuple[list[onnx.NodeProto], list[onnx.TensorPr
     for name, value in values.items():
         op("Cast", [value], _feature_name(name), to=dtype)
     return nodes, constants
-
-
-def inference_session(graph: bytes, *, threads: int = 1) -> ort.InferenceSession:
-    """An ONNX Runtime session on the CPU with ``threads`` intra-op threads and every graph optimisation."""
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
 
 
 def check_export(pipeline: Pipeline, graph: bytes, holdout: pd.DataFrame) -> ExportCheck:
