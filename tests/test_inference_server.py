@@ -12,10 +12,9 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import pytest
-from _inference_fixtures import GOOD, register, registry_settings, train_pipeline
+from _inference_fixtures import GOOD, registry_settings, train_version
 from conftest import free_port
 from mlflow import MlflowClient
-from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
 
 from covertype.dataset import load_dataset
 from covertype.processes import Service
@@ -26,16 +25,12 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory: pytest.TempPathFactory, sample_csv: Path) -> Settings:
-    """Version 1 (champion) and version 2 (no alias yet) of the model, different classifiers."""
+    """Version 1 (champion) and version 2 (challenger) of the model, trained by the pipeline."""
     frame: pd.DataFrame = load_dataset(sample_csv).iloc[:3_000]
     settings = registry_settings(tmp_path_factory.mktemp("registry"), model_poll_interval=1.0)
-    register(settings, train_pipeline(frame, RandomForestClassifier(n_estimators=10, random_state=0)), frame)
-    register(
-        settings,
-        train_pipeline(frame, ExtraTreesClassifier(n_estimators=10, random_state=0)),
-        frame,
-        alias=None,
-    )
+    train_version(settings, frame, candidates="logreg")
+    unbeatable = settings.model_copy(update={"promotion_margin": 1.0})  # version 2 stays a challenger
+    train_version(unbeatable, frame, candidates="hgb")
     return settings
 
 
