@@ -149,7 +149,7 @@ def _size_gate(settings: Settings, tags: dict[str, str]) -> str | None:
     megabytes = int(size) / _MB
     if megabytes > settings.max_model_mb:
         return (
-            f"refused: ONNX graph {megabytes:.1f} MB exceeds COVERTYPE_MAX_MODEL_MB={settings.max_model_mb:g}"
+            f"refused: ONNX graph {megabytes:.2f} MB exceeds COVERTYPE_MAX_MODEL_MB={settings.max_model_mb:g}"
         )
     return None
 
