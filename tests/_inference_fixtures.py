@@ -34,5 +34,6 @@ def train_version(settings: Settings, frame: pd.DataFrame, *, candidates: str) -
     What ``covertype train --candidates ... --force`` does, with half a second of search per candidate.
     The first version becomes the champion; later ones follow the promotion rule of ``settings``.
     """
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     fill_store(settings.database, frame)
     return run_training(settings, candidates=candidates, time_budget=0.5, force=True)

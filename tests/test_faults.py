@@ -30,12 +30,11 @@ import pandas as pd
 import psutil
 import pytest
 from _data_api_fixtures import data_api_server, data_api_settings
-from _inference_fixtures import GOOD, register, registry_settings, train_pipeline
+from _inference_fixtures import GOOD, registry_settings, train_version
 from _store_fixtures import batch_rows, count_rows, data_api_answer, fixed_client
 from _training_fixtures import fill_store
 from conftest import REPO_ROOT, free_port
 from mlflow import MlflowClient
-from sklearn.tree import DecisionTreeClassifier
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import make_url
 
@@ -259,16 +258,11 @@ def inference_server(env: dict[str, str], log: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory, frame: pd.DataFrame) -> Settings:
-    """A SQLite registry: version 1 (champion) and version 2 of a small tree, file artifacts."""
+    """A SQLite registry: version 1 (champion) and version 2 (challenger) made by the training pipeline."""
     settings = registry_settings(tmp_path_factory.mktemp("registry"))
     train = frame.iloc[:2_000]
-    register(settings, train_pipeline(train, DecisionTreeClassifier(max_depth=6, random_state=0)), train)
-    register(
-        settings,
-        train_pipeline(train, DecisionTreeClassifier(max_depth=10, random_state=0)),
-        train,
-        alias=None,
-    )
+    train_version(settings, train, candidates="logreg")
+    train_version(settings.model_copy(update={"promotion_margin": 1.0}), train, candidates="hgb")
     return settings
 
 
@@ -350,7 +344,7 @@ def test_a_training_run_killed_halfway_registers_nothing_and_keeps_the_champion(
 ) -> None:
     registry = registry_settings(tmp_path)
     train = frame.iloc[:2_000]
-    register(registry, train_pipeline(train, DecisionTreeClassifier(max_depth=6, random_state=0)), train)
+    train_version(registry, train, candidates="logreg")
     store = f"sqlite:///{tmp_path / 'store.db'}"
     fill_store(store, frame.iloc[:4_000])
     env = {

@@ -15,14 +15,13 @@ import pandas as pd
 import pytest
 import schemathesis
 from _data_api_fixtures import data_api_settings
-from _inference_fixtures import register, registry_settings, train_pipeline
+from _inference_fixtures import registry_settings, train_version
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.schemas import APIOperation
 from schemathesis.specs.openapi.checks import response_schema_conformance
-from sklearn.tree import DecisionTreeClassifier
 
 from covertype.data_api.app import create_app as create_data_app
 from covertype.dataset import load_dataset
@@ -66,7 +65,7 @@ def served_schema(tmp_path_factory: pytest.TempPathFactory, sample_csv: Path) ->
     """The inference API serving a small tree trained on 2,000 sample rows (loaded before the first case)."""
     frame: pd.DataFrame = load_dataset(sample_csv).iloc[:2_000]
     registry = registry_settings(tmp_path_factory.mktemp("registry"))
-    register(registry, train_pipeline(frame, DecisionTreeClassifier(max_depth=8, random_state=0)), frame)
+    train_version(registry, frame, candidates="logreg")
     app = create_inference_app(registry)
     app.state.holder.reload()
     return schemathesis.openapi.from_asgi("/openapi.json", app)

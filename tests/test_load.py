@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from _inference_fixtures import register, registry_settings, train_pipeline
+from _inference_fixtures import registry_settings, train_version
 from conftest import REPO_ROOT
-from sklearn.ensemble import RandomForestClassifier
 
 from covertype.dataset import load_dataset
 
@@ -25,7 +24,7 @@ RSS_GROWTH_MB = 30.0
 def test_both_apis_answer_every_request_under_load_without_growing(tmp_path: Path, sample_csv: Path) -> None:
     frame: pd.DataFrame = load_dataset(sample_csv).iloc[:3_000]
     settings = registry_settings(tmp_path / "registry")
-    register(settings, train_pipeline(frame, RandomForestClassifier(n_estimators=20, random_state=0)), frame)
+    train_version(settings, frame, candidates="random_forest")
 
     report = run_load_test(
         tracking_uri=settings.tracking_uri, workdir=tmp_path, duration=10.0, clients=16, sample=sample_csv
