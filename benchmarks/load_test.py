@@ -13,7 +13,7 @@ children) of each server at start, middle and end. Loopback only; the servers ar
 
     uv run --frozen python benchmarks/load_test.py [--duration 60] [--clients 16] [--tracking-uri URI]
 
-Without ``--tracking-uri`` a small model is trained on the shared sample and registered in a temp store.
+Without ``--tracking-uri`` the training pipeline trains a random forest on the shared sample in a temp store.
 """
 
 from __future__ import annotations
@@ -270,10 +270,10 @@ def main() -> None:
         tracking_uri = args.tracking_uri
         if tracking_uri is None:
             sys.path.insert(0, str(Path(__file__).parent))
-            from bench_inference import _train_and_register
+            from bench_inference import _train_champion
 
-            frame = load_dataset(SAMPLE_CSV)
-            tracking_uri, _ = _train_and_register(workdir, frame, "random_forest")
+            _train_champion(workdir, "random_forest", time_budget=5.0)
+            tracking_uri = f"sqlite:///{workdir / 'mlflow.db'}"
         report = run_load_test(
             tracking_uri=tracking_uri, workdir=workdir, duration=args.duration, clients=args.clients
         )
