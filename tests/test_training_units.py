@@ -11,13 +11,13 @@ from _training_fixtures import fill_store
 from threadpoolctl import threadpool_limits
 
 from covertype.dataset import load_dataset
+from covertype.model.features import ENGINEERED_COLUMNS, TerrainFeatures
 from covertype.schema import COVER_TYPES, FEATURE_COLUMNS, TARGET_COLUMN
 from covertype.settings import Settings
 from covertype.store.engine import create_store_engine
 from covertype.store.row_hash import row_hashes
 from covertype.training.candidates import CANDIDATES, build_pipeline, resolve_candidates, search_candidate
 from covertype.training.evaluation import evaluate, operational_metrics, save_confusion_matrix
-from covertype.training.features import ENGINEERED_COLUMNS, TerrainFeatures
 from covertype.training.snapshot import content_digest, read_snapshot, read_store, take_snapshot
 from covertype.training.split import holdout_mask, split_by_hash
 
