@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,8 @@ def covertype_train(settings: Settings, *args: str, **env: str) -> dict[str, Any
         timeout=900,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout)
+    # MLflow prints "View run ... at: <url>" lines to stdout before the summary when tracking over HTTP
+    return json.loads(result.stdout[result.stdout.index("{\n") :])
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +86,9 @@ def test_the_served_champion_answers_the_classes_of_its_scikit_learn_flavor(
     ]
     served: list[int] = []
     with TestClient(create_app(settings)) as client:
+        deadline = time.monotonic() + 120
+        while client.get("/ready").status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
         for start in range(0, len(records), 5_000):
             response = client.post("/predict/batch", json={"records": records[start : start + 5_000]})
             assert response.status_code == 200, response.text
