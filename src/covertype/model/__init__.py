@@ -8,5 +8,5 @@
 - :mod:`covertype.model.version_tags`: the registry tags the exporter writes and the inference API reads.
 
 Training builds and registers these; inference, tests and benchmarks load what training registered.
-Only ``graph_inputs``, ``runtime`` and ``version_tags`` may be imported where scikit-learn is not installed.
+Only ``graph_inputs``, ``runtime`` and ``version_tags`` import without scikit-learn (the inference extra).
 """

@@ -162,7 +162,6 @@ def export_pipeline(pipeline: Pipeline) -> bytes:
         # float64 arithmetic for the scaler too (its default Scaler op computes in float32).
         options={id(model): {"zipmap": False}, StandardScaler: {"div": "div"}},
         target_opset=dict(_OPSET),
-        final_types=None,
     )
     graph = _prepend_terrain_features(tail, numeric, TensorProto.FLOAT if float32 else TensorProto.DOUBLE)
     helper.set_model_props(graph, {CLASSES_METADATA: ",".join(str(int(c)) for c in pipeline.classes_)})
