@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from _inference_fixtures import register, registry_settings, train_pipeline
-from sklearn.linear_model import LogisticRegression
+from _inference_fixtures import registry_settings, train_version
 
 from covertype.dataset import load_dataset
 from covertype.promotion import UnknownVersion, champion_version, client, promote_version
@@ -24,12 +23,12 @@ def two_versions(tmp_path_factory: pytest.TempPathFactory, sample_csv: Path) -> 
     """A registry with v1 and v2 (v2 champion, v1 carrying a training decision)."""
     settings = registry_settings(tmp_path_factory.mktemp("registry"))
     frame: pd.DataFrame = load_dataset(sample_csv).head(600)
-    model = train_pipeline(frame, LogisticRegression(max_iter=50))
-    first = register(settings, model, frame)
+    first = train_version(settings, frame, candidates="logreg")["registered"]["version"]
     client(settings).set_model_version_tag(
         settings.model_name, first, "covertype.promotion_decision", "promoted"
     )
-    register(settings, model, frame)
+    second = train_version(settings, frame, candidates="logreg")["registered"]["version"]
+    client(settings).set_registered_model_alias(settings.model_name, settings.model_alias, second)
     return settings
 
 
