@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from threadpoolctl import threadpool_limits
 
 from covertype.dataset import load_dataset
 from covertype.model.onnx_export import ExportError, check_export, export_and_check, export_pipeline
@@ -37,7 +38,8 @@ def _fit(name: str, frame: pd.DataFrame, **params: object) -> object:
     """Candidate ``name`` as the training code builds it, fitted on 4,000 sample rows."""
     train = frame.iloc[:4_000]
     pipeline = build_pipeline(name, {**_SMALL.get(name, {}), **params})
-    return pipeline.fit(train[list(FEATURE_COLUMNS)], train[TARGET_COLUMN])
+    with threadpool_limits(limits=1):  # as the training search does: OpenMP threads crawl on a busy machine
+        return pipeline.fit(train[list(FEATURE_COLUMNS)], train[TARGET_COLUMN])
 
 
 @pytest.mark.parametrize("name", list(CANDIDATES))
