@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from _hostile_values import NON_FINITE_TOKENS
 
 from covertype.dataset import load_dataset
 from covertype.schema import COLUMNS, FEATURE_COLUMNS, SOIL_TYPES, WILDERNESS_AREAS
@@ -70,6 +71,14 @@ def test_a_canonical_csv_round_trips_with_the_answers(sample: pd.DataFrame, with
 def test_a_bad_upload_is_refused_with_the_reason(sample: pd.DataFrame, mutate, message: str) -> None:  # noqa: ANN001
     with pytest.raises(BadUpload, match=message.replace("(", r"\(").replace(")", r"\)")):
         read_records(to_csv(mutate(sample)))
+
+
+@pytest.mark.parametrize("value", [*NON_FINITE_TOKENS, "nan", "inf", "-inf"])
+def test_a_non_finite_number_in_an_upload_is_named(sample: pd.DataFrame, value: str) -> None:
+    upload = sample.astype({"Hillshade_3pm": str})
+    upload.loc[upload.index[3], "Hillshade_3pm"] = value
+    with pytest.raises(BadUpload, match=f"^row 4: Hillshade_3pm '{value}' is not an integer$"):
+        read_records(to_csv(upload))
 
 
 def test_an_unreadable_file_is_refused() -> None:
