@@ -131,6 +131,29 @@ def test_worse_candidate_becomes_challenger(first_training: dict[str, Any], sett
     assert champion_score == pytest.approx(first_training["registered"]["holdout_accuracy"])
 
 
+def test_a_tie_keeps_the_champion_and_says_so(first_training: dict[str, Any], settings: Settings) -> None:
+    """Two trainings of the same candidate on the same rows give two versions with the same accuracy."""
+    tie = settings.model_copy(update={"model_name": "covertype-tie", "promotion_margin": 0.0})
+    first = run_training(tie, candidates="logreg", time_budget=0.01, force=True)
+    second = run_training(tie, candidates="logreg", time_budget=0.01, force=True)
+    assert first["promotion"]["promoted"]
+    promotion = second["promotion"]
+    assert promotion["challenger_accuracy"] == promotion["champion_accuracy"]
+    assert not promotion["promoted"] and promotion["alias"] == "challenger"
+    champion, challenger = first["registered"]["version"], second["registered"]["version"]
+    assert promotion["reason"] == (
+        f"accuracy {promotion['challenger_accuracy']:.4f} does not beat champion v{champion} "
+        f"{promotion['champion_accuracy']:.4f} by more than the margin 0.0 (gain +0.0000)"
+    )
+    client = MlflowClient()
+    assert client.get_model_version_by_alias("covertype-tie", "champion").version == champion
+    rejected = client.get_model_version_by_alias("covertype-tie", "challenger")
+    assert rejected.version == challenger
+    tags = rejected.tags
+    assert tags["covertype.promotion_decision"] == "rejected"
+    assert tags["covertype.promotion_reason"] == promotion["reason"]
+
+
 def test_new_rows_make_training_due(
     first_training: dict[str, Any], settings: Settings, sample: pd.DataFrame, tmp_path: Path
 ) -> None:
