@@ -176,7 +176,7 @@ def test_pipeline_page_shows_failed_and_skipped_runs_and_airflow_dag_runs(
     expect(page.get_by_test_id("stAlertContentWarning")).to_contain_text(
         f"Airflow's DAG runs cannot be shown: the Airflow API at {airflow_url}/auth/token could not be"
     )
-    expect(page.get_by_role("heading", name="Ingestion runs")).to_be_visible()
+    expect(page.get_by_role("heading", name="Ingestion runs", exact=True)).to_be_visible()
     expect(page.get_by_text("The latest 5 polls, newest first")).to_be_visible()
     expect(page.get_by_test_id("stAlertContentError")).to_contain_text(
         "1 of these polls failed; the newest, at"
