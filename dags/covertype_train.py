@@ -10,8 +10,8 @@ when triggered by hand with the params `candidates` (comma-separated: `hgb,rando
 2. **snapshot**: deduplicated Parquet snapshot of the store (MinIO or a local folder), MLflow parent run;
 3. **train_candidate**: one mapped task per candidate (search, fit, evaluate, log as a nested MLflow run);
 4. **register**: the best candidate (validation accuracy) becomes a new version of the registered model;
-5. **promote**: alias `champion` only if it beats the champion re-evaluated on the same holdout by
-   `COVERTYPE_PROMOTION_MARGIN`, otherwise alias `challenger`.
+5. **promote**: alias `champion` only if it beats the champion re-evaluated on the same holdout by more
+   than `COVERTYPE_PROMOTION_MARGIN` (a tie keeps the champion), otherwise alias `challenger`.
 
 Every task calls one function of `covertype.training.pipeline`; XComs carry only URIs, digests, run ids
 and scores.

@@ -14,7 +14,9 @@ import httpx
 import pytest
 from conftest import free_port
 
+from covertype.local_stack import Ports, airflow_admin_password, build_services
 from covertype.processes import port_is_free
+from covertype.settings import Settings
 
 COVERTYPE = str(Path(sys.executable).parent / "covertype")
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -145,3 +147,16 @@ def test_demo_runs_end_to_end_on_the_sample(tmp_path: Path, sample_csv: Path) ->
     assert accuracy, out
     assert int(accuracy.group(2)) > 100 and float(accuracy.group(1)) > 60
     assert _processes_with(str(tmp_path)) == []
+
+
+def test_up_gives_the_ui_its_airflow_url_and_admin_login(tmp_path: Path) -> None:
+    """The Pipeline page reads DAG runs from the Airflow that `covertype up` starts, on its port."""
+    settings = Settings(_env_file=None, data_dir=tmp_path)  # type: ignore[call-arg]
+    ports = Ports(data_api=18000, inference_api=18001, mlflow=15000, airflow=18080, ui=18501)
+    services = {s.name: s for s in build_services(settings, ports=ports, dags_folder=REPO_ROOT / "dags")}
+    ui = services["UI"].env
+    assert ui["COVERTYPE_AIRFLOW_API_URL"] == "http://127.0.0.1:18080"
+    assert ui["COVERTYPE_AIRFLOW_USERNAME"] == "admin"
+    assert ui["COVERTYPE_AIRFLOW_PASSWORD"] == airflow_admin_password(tmp_path / "airflow")
+    without_airflow = build_services(settings, ports=ports, dags_folder=REPO_ROOT / "dags", airflow=False)
+    assert "COVERTYPE_AIRFLOW_PASSWORD" not in without_airflow[-1].env

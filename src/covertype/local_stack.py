@@ -93,9 +93,14 @@ def build_services(
             ports.mlflow,
         ),
     ]
+    ui_env: dict[str, str] = {}  # the Pipeline page reads DAG runs from Airflow's REST API as the admin
     if airflow:
         home = data_dir / "airflow"
-        airflow_admin_password(home)
+        ui_env = {
+            "COVERTYPE_AIRFLOW_API_URL": f"http://{host}:{ports.airflow}",
+            "COVERTYPE_AIRFLOW_USERNAME": "admin",
+            "COVERTYPE_AIRFLOW_PASSWORD": airflow_admin_password(home),
+        }
         services.append(
             Service(
                 "Airflow",
@@ -128,6 +133,7 @@ def build_services(
             streamlit_command(host=host, port=ports.ui),
             f"http://{host}:{ports.ui}/_stcore/health",
             ports.ui,
+            env=ui_env,
         )
     )
     for service in services:

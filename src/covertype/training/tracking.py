@@ -72,7 +72,7 @@ def start_parent_run(
 ) -> str:
     """Open (status RUNNING) the training's parent run; :func:`finish_parent_run` closes it."""
     mlflow_client = client(settings)
-    experiment_id = _experiment_id(settings, mlflow_client)
+    experiment_id = ensure_experiment(settings, mlflow_client)
     run = mlflow_client.create_run(
         experiment_id,
         run_name=f"training {snapshot.rows} rows",
@@ -121,7 +121,7 @@ def log_candidate(
     holdout_rows: int,
 ) -> dict[str, str]:
     """Log one trained candidate as a run nested in ``parent_run_id``; returns its run id and model URI."""
-    experiment_id = _experiment_id(settings, client(settings))
+    experiment_id = ensure_experiment(settings, client(settings))
     metrics = {
         **evaluation.metrics,
         **operational,
@@ -192,14 +192,27 @@ def _pip_requirements() -> list[str]:
     return [f"{name}=={version(name)}" for name in ("scikit-learn", "cloudpickle", "pandas", "numpy")]
 
 
-def _experiment_id(settings: Settings, mlflow_client: MlflowClient) -> str:
+#: The MLflow UI opens an experiment with this tag on its runs, not on the GenAI view (traces, assistant).
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
+
+
+def ensure_experiment(settings: Settings, mlflow_client: MlflowClient) -> str:
+    """The id of ``settings.experiment_name``, created with :data:`EXPERIMENT_KIND` when missing; an
+    existing experiment without that tag gets it."""
     experiment = mlflow_client.get_experiment_by_name(settings.experiment_name)
     if experiment is not None:
+        for key, value in EXPERIMENT_KIND.items():
+            if experiment.tags.get(key) != value:
+                mlflow_client.set_experiment_tag(experiment.experiment_id, key, value)
         return str(experiment.experiment_id)
     # A tracking server chooses its own artifact root; an embedded SQLite store would use ./mlruns of the cwd.
     local = settings.tracking_uri.startswith("sqlite:")
     artifacts = settings.mlflow_artifacts if local else None
-    return str(mlflow_client.create_experiment(settings.experiment_name, artifact_location=artifacts))
+    return str(
+        mlflow_client.create_experiment(
+            settings.experiment_name, artifact_location=artifacts, tags=EXPERIMENT_KIND
+        )
+    )
 
 
 def _data_tags(snapshot: SnapshotInfo, train_rows: int, holdout_rows: int) -> dict[str, str]:
