@@ -1,0 +1,40 @@
+#!/bin/sh
+# The mysql-init Job (setup-jobs.yaml): what the compose stack's MySQL image does on its first start, made
+# repeatable against any MySQL 8 / MariaDB server (in the cluster or managed): init.sql (databases, locked
+# users, grants, tables; all IF NOT EXISTS), then the users' passwords from the Secret mysql-admin, and the
+# database of MLflow's basic-auth users (mlflow_auth, named in the mlflow-auth Secret's basic_auth.ini).
+# Safe to run again: nothing is dropped, passwords are set to the Secret's values.
+set -eu
+umask 077
+
+: "${MYSQL_HOST:?}" "${MYSQL_PORT:?}" "${MYSQL_ADMIN_USER:?}" "${MYSQL_ADMIN_PASSWORD:?}"
+: "${MYSQL_COVERTYPE_PASSWORD:?}" "${MYSQL_MLFLOW_PASSWORD:?}"
+
+# The admin password goes to the client through an option file on the /tmp emptyDir, never argv.
+printf '[client]\nhost=%s\nport=%s\nuser=%s\npassword=%s\n' \
+  "$MYSQL_HOST" "$MYSQL_PORT" "$MYSQL_ADMIN_USER" "$MYSQL_ADMIN_PASSWORD" >/tmp/admin.cnf
+client() { mysql --defaults-extra-file=/tmp/admin.cnf "$@"; }
+
+# A SQL string literal: backslashes and quotes doubled, so any password is taken as it is.
+sql_string() {
+  printf "'%s'" "$(printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e "s/'/''/g")"
+}
+
+attempt=0
+until client --execute 'SELECT 1' >/dev/null 2>&1; do
+  attempt=$((attempt + 1))
+  if [ "$attempt" -ge 60 ]; then
+    echo "mysql-init: ${MYSQL_HOST}:${MYSQL_PORT} did not answer in 5 minutes" >&2
+    exit 1
+  fi
+  sleep 5
+done
+
+client </sql/init.sql
+client <<EOSQL
+ALTER USER 'covertype'@'%' IDENTIFIED BY $(sql_string "$MYSQL_COVERTYPE_PASSWORD") ACCOUNT UNLOCK;
+ALTER USER 'mlflow'@'%' IDENTIFIED BY $(sql_string "$MYSQL_MLFLOW_PASSWORD") ACCOUNT UNLOCK;
+CREATE DATABASE IF NOT EXISTS \`mlflow_auth\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+GRANT ALL PRIVILEGES ON \`mlflow_auth\`.* TO 'mlflow'@'%';
+EOSQL
+echo "mysql-init: databases, users and tables are in place on ${MYSQL_HOST}:${MYSQL_PORT}"
