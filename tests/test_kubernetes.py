@@ -17,6 +17,8 @@ import re
 import shlex
 import shutil
 import subprocess
+import time
+from collections.abc import Iterator
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -24,6 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import jsonschema
+import pymysql
 import pytest
 import referencing
 import yaml
@@ -619,3 +622,118 @@ def test_airflow_reads_the_configmaps_of_the_base() -> None:
     names = {d["metadata"]["name"] for d in base if d["kind"] == "ConfigMap"}
     for source in yaml.safe_load(airflow_values()["extraEnvFrom"]):
         assert source["configMapRef"]["name"] in names
+
+
+# --------------------------------------------------------------------------------------------------------
+# The mysql-init Job's script, run for real
+# --------------------------------------------------------------------------------------------------------
+
+MYSQL_INIT_SCRIPT = DEPLOY / "base" / "mysql-init" / "apply.sh"
+#: Quotes and a backslash: the script must pass any user password through intact.
+TRICKY_PASSWORD = 'it\'s a \\ "test"'
+
+
+@pytest.fixture(scope="module")
+def private_mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A MariaDB of its own on a free port (init.sql names fixed databases and users: never the shared one),
+    with an admin account like a managed server's, reached over TCP as the Job reaches it."""
+    from conftest import free_port
+
+    for program in ("mariadbd", "mariadb-install-db", "mysql"):
+        if shutil.which(program) is None:
+            pytest.fail(f"{program} is needed to run the mysql-init script against a real server")
+    home = tmp_path_factory.mktemp("mariadb")
+    subprocess.run(
+        [
+            "mariadb-install-db",
+            "--no-defaults",
+            f"--datadir={home / 'data'}",
+            "--user=root",
+            "--skip-test-db",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            shutil.which("mariadbd"),
+            "--no-defaults",
+            f"--datadir={home / 'data'}",
+            f"--socket={home / 'mysqld.sock'}",
+            f"--pid-file={home / 'mysqld.pid'}",
+            f"--port={port}",
+            "--bind-address=127.0.0.1",
+            "--skip-name-resolve",
+            "--user=root",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=(home / "mysqld.log").open("w"),
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                connection = pymysql.connect(
+                    unix_socket=str(home / "mysqld.sock"), user="root", autocommit=True
+                )
+                break
+            except pymysql.err.OperationalError:
+                assert server.poll() is None, (home / "mysqld.log").read_text()
+                assert time.monotonic() < deadline, "MariaDB did not start in 120 s"
+                time.sleep(0.5)
+        with connection:
+            connection.cursor().execute("CREATE USER 'admin'@'%' IDENTIFIED BY 'admin-pw_1'")
+            connection.cursor().execute("GRANT ALL PRIVILEGES ON *.* TO 'admin'@'%' WITH GRANT OPTION")
+        yield {
+            "MYSQL_HOST": "127.0.0.1",
+            "MYSQL_PORT": str(port),
+            "MYSQL_ADMIN_USER": "admin",
+            "MYSQL_ADMIN_PASSWORD": "admin-pw_1",
+            "MYSQL_COVERTYPE_PASSWORD": TRICKY_PASSWORD,
+            "MYSQL_MLFLOW_PASSWORD": "mlflow-pw",
+            "PATH": "/usr/bin:/bin",
+            "TMPDIR": str(home),
+        }
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+
+def run_mysql_init(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["sh", str(MYSQL_INIT_SCRIPT)], env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+@pytest.mark.slow
+def test_mysql_init_script_sets_up_a_server_and_can_run_again(private_mariadb: dict[str, str]) -> None:
+    for attempt in (1, 2):  # the Job may run again at every `kubectl apply -k`
+        result = run_mysql_init(private_mariadb)
+        assert result.returncode == 0, f"run {attempt}: {result.stderr}"
+    assert not list(Path(private_mariadb["TMPDIR"]).glob("*.cnf")), "the admin option file is left behind"
+
+    port = int(private_mariadb["MYSQL_PORT"])
+    with pymysql.connect(
+        host="127.0.0.1", port=port, user="covertype", password=TRICKY_PASSWORD, database="covertype"
+    ) as connection:
+        cursor = connection.cursor()
+        cursor.execute("SELECT COUNT(*) FROM forest_cover_data")
+        assert cursor.fetchone() == (0,)
+        with pytest.raises(pymysql.err.OperationalError):  # rows only, no schema changes
+            cursor.execute("DROP TABLE predictions")
+    with pymysql.connect(
+        host="127.0.0.1", port=port, user="mlflow", password="mlflow-pw", database="mlflow_auth"
+    ) as connection:
+        connection.cursor().execute("CREATE TABLE users (id INT PRIMARY KEY)")  # MLflow's auth app migrates
+
+
+@pytest.mark.slow
+def test_mysql_init_script_says_which_server_did_not_answer(private_mariadb: dict[str, str]) -> None:
+    from conftest import free_port
+
+    env = {**private_mariadb, "MYSQL_PORT": str(free_port()), "MYSQL_WAIT_SECONDS": "2"}
+    result = run_mysql_init(env)
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"mysql-init: 127.0.0.1:{env['MYSQL_PORT']} did not answer in 2 s"
