@@ -724,9 +724,9 @@ def test_mysql_init_script_sets_up_a_server_and_can_run_again(private_mariadb: d
         with pytest.raises(pymysql.err.OperationalError):  # rows only, no schema changes
             cursor.execute("DROP TABLE predictions")
     with pymysql.connect(
-        host="127.0.0.1", port=port, user="mlflow", password="mlflow-pw", database="mlflow_auth"
+        host="127.0.0.1", port=port, user="mlflow", password="mlflow-pw", database="mlflow"
     ) as connection:
-        connection.cursor().execute("CREATE TABLE users (id INT PRIMARY KEY)")  # MLflow's auth app migrates
+        connection.cursor().execute("CREATE TABLE experiments (id INT PRIMARY KEY)")  # MLflow migrates
 
 
 @pytest.mark.slow

@@ -1,8 +1,7 @@
 #!/bin/sh
 # The mysql-init Job (setup-jobs.yaml): what the compose stack's MySQL image does on its first start, made
 # repeatable against any MySQL 8 / MariaDB server (in the cluster or managed): init.sql (databases, locked
-# users, grants, tables; all IF NOT EXISTS), then the users' passwords from the Secret mysql-admin, and the
-# database of MLflow's basic-auth users (mlflow_auth, named in the mlflow-auth Secret's basic_auth.ini).
+# users, grants, tables; all IF NOT EXISTS), then the users' passwords from the Secret mysql-admin.
 # Safe to run again: nothing is dropped, passwords are set to the Secret's values.
 set -eu
 umask 077
@@ -38,7 +37,5 @@ client <"$here/init.sql"
 client <<EOSQL
 ALTER USER 'covertype'@'%' IDENTIFIED BY $(sql_string "$MYSQL_COVERTYPE_PASSWORD") ACCOUNT UNLOCK;
 ALTER USER 'mlflow'@'%' IDENTIFIED BY $(sql_string "$MYSQL_MLFLOW_PASSWORD") ACCOUNT UNLOCK;
-CREATE DATABASE IF NOT EXISTS \`mlflow_auth\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
-GRANT ALL PRIVILEGES ON \`mlflow_auth\`.* TO 'mlflow'@'%';
 EOSQL
 echo "mysql-init: databases, users and tables are in place on ${MYSQL_HOST}:${MYSQL_PORT}"
