@@ -30,6 +30,7 @@ import pymysql
 import pytest
 import referencing
 import yaml
+from conftest import free_port
 from kubernetes_validate import utils as k8s_validate
 
 from covertype.cli import app as cli_app
@@ -637,8 +638,6 @@ TRICKY_PASSWORD = 'it\'s a \\ "test"'
 def private_mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """A MariaDB of its own on a free port (init.sql names fixed databases and users: never the shared one),
     with an admin account like a managed server's, reached over TCP as the Job reaches it."""
-    from conftest import free_port
-
     for program in ("mariadbd", "mariadb-install-db", "mysql"):
         if shutil.which(program) is None:
             pytest.fail(f"{program} is needed to run the mysql-init script against a real server")
@@ -731,8 +730,6 @@ def test_mysql_init_script_sets_up_a_server_and_can_run_again(private_mariadb: d
 
 @pytest.mark.slow
 def test_mysql_init_script_says_which_server_did_not_answer(private_mariadb: dict[str, str]) -> None:
-    from conftest import free_port
-
     env = {**private_mariadb, "MYSQL_PORT": str(free_port()), "MYSQL_WAIT_SECONDS": "2"}
     result = run_mysql_init(env)
     assert result.returncode == 1
