@@ -164,6 +164,14 @@ def settings_variable(field: str) -> str:
 SETTINGS_VARIABLES = {settings_variable(field): field for field in Settings.model_fields}
 
 
+class ManifestSettings(Settings):
+    """Settings from the given values only: the environment of the test run must not fill any gap."""
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type, init_settings: Any, **sources: Any) -> tuple:
+        return (init_settings,)
+
+
 def settings_from(env: dict[str, Any]) -> Settings:
     """The Settings a process reads from this environment (Secret-backed values stand in as placeholders)."""
     values = {}
@@ -173,7 +181,7 @@ def settings_from(env: dict[str, Any]) -> Settings:
         if isinstance(value, dict):  # valueFrom: a secret the cluster provides
             value = "mysql+pymysql://user:placeholder@mysql:3306/covertype" if "DATABASE_URL" in name else "x"
         values[SETTINGS_VARIABLES[name]] = value
-    return Settings(**values)
+    return ManifestSettings(**values)
 
 
 def compose_services() -> dict[str, Any]:
