@@ -124,3 +124,25 @@ def test_evaluation_reports_overall_class_and_slice_metrics(sample: pd.DataFrame
     assert operational["model_size_bytes"] > 10_000 and 0 < operational["predict_latency_ms"] < 1_000
     image = save_confusion_matrix(evaluation.confusion, tmp_path / "cm.png", title="test")
     assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_hgb_trains_on_a_first_small_batch_where_a_class_has_one_row(sample: pd.DataFrame) -> None:
+    """150 rows as the first batches bring them: HGB's stratified early-stopping split cannot be made."""
+    first_rows = sample.head(150)
+    assert first_rows[TARGET_COLUMN].value_counts().min() == 1
+    result = search_candidate(
+        "hgb", first_rows[list(FEATURE_COLUMNS)], first_rows[TARGET_COLUMN], time_budget=1
+    )
+    assert result.params["early_stopping"] is False
+    assert set(result.model.predict(first_rows[list(FEATURE_COLUMNS)])) <= set(COVER_TYPES)
+
+    # Enough rows of every class: early stopping stays on.
+    assert "early_stopping" not in search_candidate(
+        "hgb", sample[list(FEATURE_COLUMNS)].head(3_000), sample[TARGET_COLUMN].head(3_000), time_budget=1
+    ).params
+
+
+def test_the_names_the_cli_lists_are_the_candidates() -> None:
+    from covertype.training import CANDIDATE_NAMES
+
+    assert list(CANDIDATE_NAMES) == list(CANDIDATES)

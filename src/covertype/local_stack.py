@@ -12,6 +12,7 @@ import secrets
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,23 @@ def airflow_admin_password(airflow_home: Path) -> str:
     path.write_bytes(orjson.dumps({"admin": password}))
     path.chmod(0o600)
     return password
+
+
+def airflow_address_env(host: str, port: int) -> dict[str, str]:
+    """Where Airflow's API server listens and where its parts reach it.
+
+    Airflow 3's task runner reports to the execution API at ``[core] execution_api_server_url``, which
+    defaults to ``http://localhost:8080/execution/`` whatever port the API server got: on another port
+    every task would stop at "Pre Execute" (or report to whatever else answers on 8080).
+    """
+    reachable = "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host  # a wildcard bind is not an address
+    base_url = f"http://{reachable}:{port}"
+    return {
+        "AIRFLOW__API__HOST": host,
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__BASE_URL": base_url,
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base_url}/execution/",
+    }
 
 
 def build_services(
@@ -109,8 +127,7 @@ def build_services(
                     "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
                     "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
                     "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
-                    "AIRFLOW__API__PORT": str(ports.airflow),
-                    "AIRFLOW__API__HOST": host,
+                    **airflow_address_env(host, ports.airflow),
                 },
             )
         )
@@ -165,19 +182,26 @@ def run_stack(
     *,
     host: str,
     on_ready: Callable[[], None],
+    on_service_ready: Callable[[Service, float], None] | None = None,
     stop_event: threading.Event | None = None,
     timeout: float = 240.0,
 ) -> None:
-    """Start every service in order, call ``on_ready``, block until SIGINT/SIGTERM, stop all in reverse."""
+    """Start every service in order, call ``on_ready``, block until SIGINT/SIGTERM, stop all in reverse.
+
+    ``on_service_ready`` hears of each service as it answers, with the seconds since the start.
+    """
     check_ports(services, host)
     stop = stop_event or threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     started: list[Service] = []
+    began = time.monotonic()
     try:
         for service in services:
             service.start()
             started.append(service)
             service.wait_healthy(timeout)
+            if on_service_ready is not None:
+                on_service_ready(service, time.monotonic() - began)
         on_ready()
         while not stop.wait(1.0):
             for service in started:

@@ -19,7 +19,7 @@ from enum import StrEnum
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Connection, Dialect, Engine, insert
+from sqlalchemy import Connection, Dialect, Engine, insert, select
 
 from covertype.schema import CATEGORICAL_COLUMNS, COLUMNS, SOIL_TYPES, WILDERNESS_AREAS
 from covertype.store.row_hash import row_hashes
@@ -216,6 +216,18 @@ def record_run(
             error=error[:_MAX_TEXT] if error else None,
         )
     )
+
+
+def last_stored_batch(connection: Connection, *, group_number: int) -> int | None:
+    """The batch of the group's latest successful poll (new rows or not), None before the first one."""
+    return connection.execute(
+        select(ingestion_runs.c.batch_number)
+        .where(
+            ingestion_runs.c.group_number == group_number, ingestion_runs.c.status == str(RunStatus.SUCCESS)
+        )
+        .order_by(ingestion_runs.c.id.desc())
+        .limit(1)
+    ).scalar()
 
 
 def _ignore_duplicates(dialect: Dialect) -> str:
