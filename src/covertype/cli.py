@@ -187,12 +187,16 @@ def demo(
         float, typer.Option(min=0.01, max=1.0, help="share of each slice per poll")
     ] = 1.0,
     time_budget: Annotated[float, typer.Option(help="seconds of search per candidate")] = 10.0,
+    max_rows: Annotated[
+        int, typer.Option(min=1_000, help="rows ingested at most (a sample of every batch)")
+    ] = 20_000,
     data_api_port: Annotated[int, typer.Option(help="data API port")] = 8100,
     inference_port: Annotated[int, typer.Option(help="inference API port")] = 8101,
 ) -> None:
     """Run the whole job headless on the configured source and print a summary."""
     from rich.console import Console
 
+    from covertype.dataset import DatasetError
     from covertype.demo import demo_settings, print_summary, run_demo
     from covertype.processes import PortInUse, ServiceFailed, port_is_free
 
@@ -214,9 +218,13 @@ def demo(
     console = Console()
     try:
         summary = run_demo(
-            settings, console=console, data_api_port=data_api_port, inference_port=inference_port
+            settings,
+            console=console,
+            data_api_port=data_api_port,
+            inference_port=inference_port,
+            max_rows=max_rows,
         )
-    except (PortInUse, ServiceFailed, TimeoutError) as exc:
+    except (PortInUse, ServiceFailed, TimeoutError, DatasetError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
     print_summary(summary, console)
