@@ -195,10 +195,13 @@ def test_up_on_other_ports_runs_both_dags_and_stores_every_batch_on_time(
 
         stored_at = _stored_batches(store)
         assert [batch for batch, _ in stored_at] == list(range(1, BATCHES + 1))  # in order, none twice
+        lags = {}
         for batch, when in stored_at[1:]:
             opened = watch.announced[batch - 1]  # what GET /groups said while batch - 1 was current
             assert watch.started[batch] >= opened
+            lags[batch] = (when - opened).total_seconds()  # ``when`` is in whole seconds, cut off
             assert when - opened <= LATEST, (batch, opened, when, stored_at)
+        print(f"seconds from window opening to stored, by batch: {lags}")
     finally:
         watch.stop.set()
         process.send_signal(signal.SIGINT)

@@ -137,9 +137,9 @@ def test_hgb_trains_on_a_first_small_batch_where_a_class_has_one_row(sample: pd.
     assert set(result.model.predict(first_rows[list(FEATURE_COLUMNS)])) <= set(COVER_TYPES)
 
     # Enough rows of every class: early stopping stays on.
-    assert "early_stopping" not in search_candidate(
-        "hgb", sample[list(FEATURE_COLUMNS)].head(3_000), sample[TARGET_COLUMN].head(3_000), time_budget=1
-    ).params
+    enough = sample.head(3_000)
+    result = search_candidate("hgb", enough[list(FEATURE_COLUMNS)], enough[TARGET_COLUMN], time_budget=1)
+    assert "early_stopping" not in result.params
 
 
 def test_the_names_the_cli_lists_are_the_candidates() -> None:

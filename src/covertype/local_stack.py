@@ -19,7 +19,7 @@ from pathlib import Path
 
 import orjson
 
-from covertype.processes import PortInUse, Service, port_is_free
+from covertype.processes import PortInUse, Service, port_is_free, unused_port
 from covertype.settings import Settings
 from covertype.ui import streamlit_command
 
@@ -65,6 +65,10 @@ def airflow_address_env(host: str, port: int) -> dict[str, str]:
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API__BASE_URL": base_url,
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base_url}/execution/",
+        # The scheduler's and the triggerer's log servers default to 8793 and 8794 on every interface:
+        # a second Airflow on the machine would clash there.
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(unused_port()),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(unused_port()),
     }
 
 
