@@ -265,12 +265,12 @@ def test_demo_finishes_within_3_minutes_on_a_full_size_dataset(tmp_path: Path, s
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     used = re.search(
-        r"Used ([\d,]+) of the source's ([\d,]+) rows \(([\d.]+)% of every batch; at most 20,000", out
+        r"Used ([\d,]+) of the source's ([\d,]+) rows \(([\d.]+)% of every batch; at most 10,000", out
     )
     assert used, out
     assert used.group(2) == f"{FULL_ROWS:,}"
-    assert 15_000 <= int(used.group(1).replace(",", "")) <= 20_000
-    assert "10 s of search per candidate" in out
+    assert 9_000 <= int(used.group(1).replace(",", "")) <= 10_000
+    assert "5 s of search per candidate" in out
     assert "Batches ingested" in out and "Candidates" in out and "alias champion" in out
     accuracy = re.search(r"Held-out predictions: ([\d.]+)% of (\d+) right", out)
     assert accuracy, out

@@ -90,7 +90,7 @@ def train(
     force: Annotated[bool, typer.Option(help="train even when too few rows are new")] = False,
 ) -> None:
     """Snapshot the store, train candidates, register the best and promote it if it wins."""
-    from covertype.training.pipeline import candidate_names, run_training
+    from covertype.training.pipeline import NoCandidateTrained, candidate_names, run_training
 
     settings = get_settings()
     try:
@@ -98,7 +98,12 @@ def train(
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    _print_json(run_training(settings, candidates=candidates, time_budget=time_budget, force=force))
+    try:
+        summary = run_training(settings, candidates=candidates, time_budget=time_budget, force=force)
+    except NoCandidateTrained as exc:  # each failure is recorded in its MLflow run
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    _print_json(summary)
 
 
 @app.command()
@@ -186,10 +191,10 @@ def demo(
     sample_fraction: Annotated[
         float, typer.Option(min=0.01, max=1.0, help="share of each slice per poll")
     ] = 1.0,
-    time_budget: Annotated[float, typer.Option(help="seconds of search per candidate")] = 10.0,
+    time_budget: Annotated[float, typer.Option(help="seconds of search per candidate")] = 5.0,
     max_rows: Annotated[
         int, typer.Option(min=1_000, help="rows ingested at most (a sample of every batch)")
-    ] = 20_000,
+    ] = 10_000,
     data_api_port: Annotated[int, typer.Option(help="data API port")] = 8100,
     inference_port: Annotated[int, typer.Option(help="inference API port")] = 8101,
 ) -> None:

@@ -166,7 +166,7 @@ def register_best_candidate(
 ) -> dict[str, Any]:
     """Register the best of the candidates that trained as a new model version; fail if none did."""
     results = list(results)
-    trained = [result for result in results if result.get("status", TRAINED) == TRAINED]
+    trained = [result for result in results if result["status"] == TRAINED]
     if not trained:
         failures = "; ".join(f"{result['name']}: {result.get('error')}" for result in results)
         raise NoCandidateTrained(f"no candidate trained ({failures or 'none was given'})")
