@@ -19,8 +19,8 @@ from sqlalchemy import Engine
 
 from covertype.ingestion.client import fetch_group_window
 from covertype.settings import Settings
-from covertype.store.batches import last_stored_batch
 from covertype.store.engine import store_engine
+from covertype.store.reads import last_stored_batch
 
 #: Polls go this long after the announced opening, so that the data API surely finds the window due.
 OPENING_MARGIN = timedelta(seconds=0.5)
