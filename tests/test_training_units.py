@@ -141,3 +141,25 @@ def test_only_a_strict_gain_over_the_margin_wins(
     challenger: float, champion: float, margin: float, promoted: bool
 ) -> None:
     assert wins(challenger - champion, margin) is promoted
+
+
+def test_hgb_trains_on_a_first_small_batch_where_a_class_has_one_row(sample: pd.DataFrame) -> None:
+    """150 rows as the first batches bring them: HGB's stratified early-stopping split cannot be made."""
+    first_rows = sample.head(150)
+    assert first_rows[TARGET_COLUMN].value_counts().min() == 1
+    result = search_candidate(
+        "hgb", first_rows[list(FEATURE_COLUMNS)], first_rows[TARGET_COLUMN], time_budget=1
+    )
+    assert result.params["early_stopping"] is False
+    assert set(result.model.predict(first_rows[list(FEATURE_COLUMNS)])) <= set(COVER_TYPES)
+
+    # Enough rows of every class: early stopping stays on.
+    enough = sample.head(3_000)
+    result = search_candidate("hgb", enough[list(FEATURE_COLUMNS)], enough[TARGET_COLUMN], time_budget=1)
+    assert "early_stopping" not in result.params
+
+
+def test_the_names_the_cli_lists_are_the_candidates() -> None:
+    from covertype.training import CANDIDATE_NAMES
+
+    assert list(CANDIDATE_NAMES) == list(CANDIDATES)

@@ -174,6 +174,38 @@ def log_candidate(
     return {"run_id": run.info.run_id, "model_uri": info.model_uri}
 
 
+def log_failed_candidate(
+    settings: Settings,
+    *,
+    parent_run_id: str,
+    context: RunContext,
+    snapshot: SnapshotInfo,
+    name: str,
+    error: str,
+    time_budget: float,
+    train_rows: int,
+    holdout_rows: int,
+) -> str:
+    """Record a candidate that could not train as a nested run closed ``FAILED``; returns its run id."""
+    mlflow_client = client(settings)
+    run = mlflow_client.create_run(
+        _experiment_id(settings, mlflow_client),
+        run_name=name,
+        tags={
+            **context.tags(),
+            **_data_tags(snapshot, train_rows, holdout_rows),
+            "mlflow.parentRunId": parent_run_id,
+            "covertype.candidate": name,
+            "covertype.kind": "candidate",
+            "covertype.error": error[:5000],
+        },
+    )
+    for key, value in {"candidate": name, "time_budget": time_budget, "seed": settings.seed}.items():
+        mlflow_client.log_param(run.info.run_id, key, value)
+    mlflow_client.set_terminated(run.info.run_id, "FAILED")
+    return str(run.info.run_id)
+
+
 def _model_input(frame: pd.DataFrame) -> pd.DataFrame:
     """The 12 feature columns as the inference API sends them (64-bit integers, plain strings)."""
     features = frame[list(FEATURE_COLUMNS)].reset_index(drop=True)
