@@ -13,8 +13,8 @@ running it again is safe: users that exist get the password from the environment
    user       experiment  registered model for
    ========== =========== ================ ==============================================
    training   EDIT        EDIT             the Airflow workers: runs, versions, the alias
-   operator   READ        EDIT             the web UI's roll back (moves the alias)
-   reader     READ        READ             the inference API and the web UI's pages
+   operator   READ        EDIT             the web UI: its pages and roll back (the alias)
+   reader     READ        READ             the inference API
    ========== =========== ================ ==============================================
 
 The server's ``default_permission`` (``mlflow/basic_auth.ini``) is ``NO_PERMISSIONS``: a user not
