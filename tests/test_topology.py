@@ -454,8 +454,9 @@ def _run(tmp: Path, stack: ExitStack, stages: Stages, monkeypatch: pytest.Monkey
         model_name = services["inference-api"]["environment"]["COVERTYPE_MODEL_NAME"]
         training = as_user("TRAINING")
         champion = training.get_model_version_by_alias(model_name, "champion")
-        model = training.get_logged_model(champion.model_id)
-        prefix = model.artifact_location.removeprefix("mlflow-artifacts:/").strip("/")
+        artifacts = training.get_model_version_download_uri(model_name, champion.version)
+        assert artifacts.startswith("mlflow-artifacts:/"), artifacts  # proxied by the server
+        prefix = artifacts.removeprefix("mlflow-artifacts:").strip("/")
         keys = {o["Key"] for o in s3.list_objects_v2(Bucket="mlflows3", Prefix=prefix).get("Contents", [])}
         assert f"{prefix}/MLmodel" in keys, sorted(keys)[:20]
         snapshots = s3.list_objects_v2(Bucket="snapshots").get("Contents", [])
