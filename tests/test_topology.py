@@ -308,7 +308,9 @@ def _run(tmp: Path, stack: ExitStack, stages: Stages, monkeypatch: pytest.Monkey
         for bucket in buckets:
             s3.create_bucket(Bucket=bucket)
 
-    with stages.stage("MLflow server (MariaDB store, basic-auth) + mlflow-setup"):
+    # Started in compose's order, not one after the other: MLflow comes up while Airflow migrates and starts;
+    # the Celery worker and the inference API wait for mlflow-setup, as their depends_on say.
+    with stages.stage("MLflow server started (MariaDB store, basic-auth)"):
         auth_ini = tmp / "basic_auth.ini"  # the image's file, its SQLite path moved out of /var/lib/mlflow
         auth_ini.write_text(
             (REPO_ROOT / "mlflow" / "basic_auth.ini").read_text().replace("/var/lib/mlflow", str(tmp))
@@ -319,13 +321,6 @@ def _run(tmp: Path, stack: ExitStack, stages: Stages, monkeypatch: pytest.Monkey
         assert not any(dotenv["MYSQL_MLFLOW_PASSWORD"] in arg for arg in command)
         mlflow_server = start("mlflow", [str(BIN / command[0]), *command[1:]], f"{mlflow_url}/health",
                               ports["mlflow"], mlflow_env)  # fmt: skip
-        mlflow_server.wait_healthy(180)
-        setup_env = local.environment(services["mlflow-setup"])
-        setup = subprocess.run(
-            [sys.executable, *services["mlflow-setup"]["command"][1:]],
-            env={**os.environ, **setup_env, **path}, capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
-        assert setup.returncode == 0, setup.stderr[-3000:]
 
     with stages.stage("data API"):
         data_env = local.environment(services["api-data"]) | {
@@ -363,7 +358,7 @@ def _run(tmp: Path, stack: ExitStack, stages: Stages, monkeypatch: pytest.Monkey
         assert password == dotenv["AIRFLOW_ADMIN_PASSWORD"]
 
     airflow_url = f"http://127.0.0.1:{ports['airflow']}"
-    with stages.stage("Airflow: api-server, scheduler, dag-processor, triggerer, worker"):
+    with stages.stage("Airflow: api-server, scheduler, dag-processor, triggerer started"):
         # The worker's and the triggerer's log servers bind 0.0.0.0 on fixed ports: skipped here (compose
         # shares the logs volume instead).
         extra = {
@@ -372,8 +367,8 @@ def _run(tmp: Path, stack: ExitStack, stages: Stages, monkeypatch: pytest.Monkey
             "airflow-worker": ["--skip-serve-logs"],
         }
         components = {}
-        for name in ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer",
-                     "airflow-worker"):  # fmt: skip
+
+        def start_airflow(name: str) -> None:
             env = airflow_env(name)
             for key in ("AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__CORE__EXECUTION_API_SERVER_URL"):
                 assert env.get(key), f"{name}: {key} must be set, or tasks fail"
@@ -382,6 +377,21 @@ def _run(tmp: Path, stack: ExitStack, stages: Stages, monkeypatch: pytest.Monkey
             components[name] = start(
                 name, command, f"{airflow_url}/api/v2/monitor/health", ports["airflow"], env
             )
+
+        for name in ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer"):
+            start_airflow(name)
+
+    with stages.stage("MLflow ready, mlflow-setup (users and grants)"):
+        mlflow_server.wait_healthy(300)
+        setup_env = local.environment(services["mlflow-setup"])
+        setup = subprocess.run(
+            [sys.executable, *services["mlflow-setup"]["command"][1:]],
+            env={**os.environ, **setup_env, **path}, capture_output=True, text=True, timeout=180,
+        )  # fmt: skip
+        assert setup.returncode == 0, setup.stderr[-3000:]
+
+    with stages.stage("Celery worker started, every Airflow component healthy"):
+        start_airflow("airflow-worker")
         secrets_seen = {airflow_env(n)["AIRFLOW__API_AUTH__JWT_SECRET"] for n in components}
         assert secrets_seen == {dotenv["AIRFLOW_JWT_SECRET"]}, "every component must share one JWT secret"
         components["airflow-apiserver"].wait_healthy(180)
@@ -428,6 +438,7 @@ def _run(tmp: Path, stack: ExitStack, stages: Stages, monkeypatch: pytest.Monkey
         )
         assert ingest["run_type"] == "scheduled"
         store = create_engine(local.environment(services["airflow-worker"])["COVERTYPE_DATABASE_URL"])
+        assert store.url.username == names.covertype_user  # ingestion wrote as the least-privilege user
         with store.connect() as connection:
             stored = connection.execute(text("SELECT COUNT(*) FROM forest_cover_data")).scalar_one()
             inserted = connection.execute(text("SELECT SUM(rows_inserted) FROM ingestion_runs")).scalar_one()
