@@ -158,12 +158,14 @@ def test_an_mlflow_server_refuses_a_foreign_host_header(tmp_path: Path) -> None:
     try:
         server.wait_healthy(timeout=120)
         api = "/api/2.0/mlflow/experiments/search?max_results=1"
-        own = httpx.get(f"{url}{api}")
-        foreign = httpx.get(f"{url}{api}", headers={"Host": "attacker.example"})
+        # generous timeouts: the first requests of a fresh server are slow on a busy machine
+        own = httpx.get(f"{url}{api}", timeout=60)
+        foreign = httpx.get(f"{url}{api}", headers={"Host": "attacker.example"}, timeout=60)
         cross_origin = httpx.post(
             f"{url}/api/2.0/mlflow/experiments/create",
             json={"name": "intruder"},
             headers={"Origin": "http://attacker.example", "Content-Type": "application/json"},
+            timeout=60,
         )
     finally:
         server.stop()
@@ -248,9 +250,9 @@ def test_mlflow_basic_auth_lets_only_the_training_and_operator_users_move_the_al
             with pytest.raises(MlflowException, match="PERMISSION_DENIED|Permission denied"):
                 attempt()
                 pytest.fail(f"the reader could {what}")
-        old_password = httpx.get(f"{url}/api/2.0/mlflow/registered-models/get", params={"name": "covertype"},
-                                 auth=("r-user", "reader-password-1"))  # fmt: skip
-        anonymous = httpx.get(f"{url}/api/2.0/mlflow/registered-models/get", params={"name": "covertype"})
+        get_model = f"{url}/api/2.0/mlflow/registered-models/get?name=covertype"
+        old_password = httpx.get(get_model, auth=("r-user", "reader-password-1"), timeout=60)
+        anonymous = httpx.get(get_model, timeout=60)
         assert (old_password.status_code, anonymous.status_code) == (401, 401)
 
         operator = as_user("o-user", "operator-password-1")
