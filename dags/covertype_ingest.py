@@ -1,15 +1,20 @@
 """
 ### covertype_ingest
 
-Polls the data API (`COVERTYPE_DATA_API_URL`) for group `COVERTYPE_GROUP` every `COVERTYPE_BATCH_INTERVAL`
-seconds and stores the batch in the training-data store (`COVERTYPE_DATABASE_URL`):
+Stores every batch of group `COVERTYPE_GROUP` from the data API (`COVERTYPE_DATA_API_URL`) in the
+training-data store (`COVERTYPE_DATABASE_URL`), right after its window opens. Runs back to back
+(`@continuous`, one at a time); each run handles one batch window:
 
-* every row is validated; bad rows land in `forest_cover_rejected` with the reason,
-* new rows are stored once (by `row_hash`) in one transaction, so a retry never loses or duplicates a row,
-* every poll writes one row of `ingestion_runs`.
+1. **wait_for_window** asks `GET /groups` when the group's next window opens and waits for it, deferred to
+   the triggerer for long waits (no worker slot held); it does not wait when the open batch is not stored;
+2. **ingest_batch** sleeps the last seconds, polls once and stores the batch:
+   * every row is validated; bad rows land in `forest_cover_rejected` with the reason,
+   * new rows are stored once (by `row_hash`) in one transaction, so a retry never loses or duplicates a row,
+   * every poll writes one row of `ingestion_runs`.
 
-The task is **skipped** when all batches were delivered or when the poll brought no new row; otherwise it
-updates the asset `covertype_raw` (with the counts), which schedules `covertype_train`.
+`ingest_batch` is **skipped** when all batches were delivered (then the next run looks again one
+`COVERTYPE_BATCH_INTERVAL` later) or when the poll brought no new row; otherwise it updates the asset
+`covertype_raw` (with the counts), which schedules `covertype_train`.
 Network and database errors are retried with exponential back-off.
 """
 
@@ -20,21 +25,22 @@ from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import Asset, Metadata, dag, get_current_context, task
 
+from covertype.ingestion.window_sensor import RESUME_LEAD, WaitForBatchWindow
 from covertype.settings import get_settings
 
 covertype_raw = Asset("covertype_raw")
 
-#: The schedule needs the interval at parse time; reading the settings is a few environment look-ups.
+#: The run timeout needs the interval at parse time; reading the settings is a few environment look-ups.
 _INTERVAL = timedelta(seconds=max(get_settings().batch_interval, 1.0))
 
 
 @dag(
     dag_id="covertype_ingest",
-    schedule=_INTERVAL,
+    schedule="@continuous",
     start_date=datetime(2026, 1, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=1,
-    dagrun_timeout=max(_INTERVAL * 3, timedelta(minutes=10)),
+    dagrun_timeout=max(_INTERVAL * 3, timedelta(minutes=15)),
     default_args={
         "retries": 4,
         "retry_delay": timedelta(seconds=15),
@@ -47,13 +53,16 @@ _INTERVAL = timedelta(seconds=max(get_settings().batch_interval, 1.0))
 )
 def covertype_ingest() -> None:
     @task(outlets=[covertype_raw])
-    def ingest_batch() -> Generator[Metadata, None, dict[str, object]]:
-        """Poll once and store the batch; skip when there is nothing new. Returns the summary (XCom)."""
+    def ingest_batch(plan: dict[str, object]) -> Generator[Metadata, None, dict[str, object]]:
+        """At the planned moment, poll once and store the batch; skip when there is nothing new."""
         from airflow.sdk.exceptions import AirflowSkipException
 
         from covertype.ingestion import ingest_once
+        from covertype.ingestion.cadence import PollPlan, wait_for_poll
         from covertype.store.batches import RunStatus
 
+        waited = wait_for_poll(PollPlan.from_dict(plan), longest=2 * RESUME_LEAD)
+        print(f"waited {waited:.1f} s for the poll planned at {plan['poll_at']} ({plan['reason']})")
         result = ingest_once(get_settings(), run_id=get_current_context()["run_id"])
         if result.status is RunStatus.EXHAUSTED:
             raise AirflowSkipException(f"all batches were delivered: {result.detail}")
@@ -72,7 +81,7 @@ def covertype_ingest() -> None:
         )
         return result.as_dict()
 
-    ingest_batch()
+    ingest_batch(WaitForBatchWindow(task_id="wait_for_window").output)
 
 
 covertype_ingest()

@@ -9,12 +9,14 @@ when triggered by hand with the params `candidates` (comma-separated: `hgb,rando
    training;
 2. **snapshot**: deduplicated Parquet snapshot of the store (MinIO or a local folder), MLflow parent run;
 3. **train_candidate**: one mapped task per candidate (search, fit, evaluate, log as a nested MLflow run);
-4. **register**: the best candidate (validation accuracy) becomes a new version of the registered model;
-5. **promote**: alias `champion` only if it beats the champion re-evaluated on the same holdout by
-   `COVERTYPE_PROMOTION_MARGIN`, otherwise alias `challenger`.
+   a candidate that cannot train on the data fails alone (its nested run `FAILED`, with the reason);
+4. **register**: the best candidate that trained (validation accuracy) becomes a new version of the
+   registered model; it fails when no candidate trained;
+5. **promote**: alias `champion` only if it beats the champion re-evaluated on the same holdout by more
+   than `COVERTYPE_PROMOTION_MARGIN` (a tie keeps the champion), otherwise alias `challenger`.
 
 Every task calls one function of `covertype.training.pipeline`; XComs carry only URIs, digests, run ids
-and scores.
+and scores. A task that fails for good closes the MLflow parent run `FAILED` with the error.
 """
 
 from __future__ import annotations
@@ -27,6 +29,18 @@ from airflow.sdk import Asset, Param, dag, get_current_context, task
 from covertype.settings import get_settings
 
 covertype_raw = Asset("covertype_raw")
+
+
+def _fail_parent_run(context: Any) -> None:
+    """Failure callback of every task: once the snapshot opened the MLflow parent run, close it FAILED."""
+    from covertype.training.pipeline import fail_training
+
+    ti = context["ti"]
+    prepared = ti.xcom_pull(task_ids="snapshot")
+    if prepared:
+        exc = context.get("exception")
+        reason = f"{ti.task_id}: {type(exc).__name__}: {exc}" if exc else f"{ti.task_id} failed"
+        fail_training(get_settings(), parent_run_id=prepared["parent_run_id"], error=reason)
 
 
 @dag(
@@ -47,6 +61,7 @@ covertype_raw = Asset("covertype_raw")
         "retry_delay": timedelta(seconds=30),
         "retry_exponential_backoff": 2.0,
         "execution_timeout": timedelta(hours=3),
+        "on_failure_callback": _fail_parent_run,
     },
     tags=["covertype", "training"],
     doc_md=__doc__,
@@ -85,10 +100,15 @@ def covertype_train() -> None:
 
     @task
     def register(prepared: dict[str, Any], results: list[dict[str, Any]]) -> dict[str, Any]:
-        """Register the best candidate as a new model version."""
-        from covertype.training.pipeline import register_best_candidate
+        """Register the best candidate that trained as a new model version; fail at once if none did."""
+        from airflow.sdk.exceptions import AirflowFailException
 
-        return register_best_candidate(get_settings(), prepared=prepared, results=results)
+        from covertype.training.pipeline import NoCandidateTrained, register_best_candidate
+
+        try:
+            return register_best_candidate(get_settings(), prepared=prepared, results=results)
+        except NoCandidateTrained as exc:  # the same snapshot would fail the same way: no retry
+            raise AirflowFailException(str(exc)) from exc
 
     @task
     def promote(prepared: dict[str, Any], registered: dict[str, Any]) -> dict[str, Any]:

@@ -92,15 +92,13 @@ def snap(page: Page, path: Path, settle_ms: int = 4000) -> None:
     print(f"wrote {path}")
 
 
-def tidy_mlflow(page: Page, *, open_link: str | None = None) -> None:
-    """Dismiss MLflow's first-visit pop-overs and its assistant panel; optionally follow a nav link."""
+def tidy_mlflow(page: Page) -> None:
+    """Dismiss MLflow's first-visit pop-overs and its assistant panel."""
     page.wait_for_timeout(3000)
     for name in ("Got it", "Close"):
         button = page.get_by_role("button", name=name)
         if button.count():
             button.first.click()
-    if open_link:
-        page.get_by_text(open_link, exact=True).first.click()
 
 
 def shoot_graph(page: Page, url: str, path: Path) -> None:
@@ -137,10 +135,12 @@ def main() -> None:
                 shoot(page, f"{airflow}/dags/covertype_ingest", args.out / "airflow-ingest-grid.png")
                 shoot_graph(page, f"{airflow}/dags/covertype_train", args.out / "airflow-train-graph.png")
                 mlflow_ui = urls["MLflow UI"]
-                page.goto(f"{mlflow_ui}/#/experiments/{experiment.experiment_id}", wait_until="load")
-                tidy_mlflow(page, open_link="Training runs")
+                # MLflow 3.17 opens a fresh browser on its GenAI view, whatever the experiment's kind tag says
+                experiment_url = f"{mlflow_ui}/#/experiments/{experiment.experiment_id}"
+                page.goto(f"{experiment_url}?workflowType=machine_learning", wait_until="load")
+                tidy_mlflow(page)
                 snap(page, args.out / "mlflow-experiment.png")
-                page.goto(f"{mlflow_ui}/#/models/covertype", wait_until="load")
+                page.goto(f"{mlflow_ui}/#/models/covertype?workflowType=machine_learning", wait_until="load")
                 tidy_mlflow(page)
                 snap(page, args.out / "mlflow-model.png")
                 shoot(page, f"{urls['data API']}/docs", args.out / "data-api-docs.png")

@@ -1,12 +1,14 @@
-"""A real stack for the UI tests: data API, SQLite store with ingested batches, MLflow SQLite store with
-two versions trained by the training pipeline, inference API and the Streamlit UI, all on free ports."""
+"""A real stack for the UI tests: data API, SQLite store with ingested batches (a skipped and a failed poll
+among them), MLflow SQLite store with two versions trained by the training pipeline, inference API and the
+Streamlit UI, all on free ports; and a real Airflow API server the Pipeline page reads DAG runs from."""
 
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,12 +17,17 @@ import orjson
 from conftest import free_port
 
 from covertype.ingestion import ingest_once
+from covertype.ingestion.pipeline import IngestionFailed
 from covertype.processes import Service
 from covertype.settings import Settings
 from covertype.training.pipeline import run_training
 from covertype.ui import streamlit_command
 
 COVERTYPE = str(Path(sys.executable).parent / "covertype")
+
+
+#: The operator token of the stack (COVERTYPE_API_TOKEN of the UI and the inference API).
+OPERATOR_TOKEN = "ui-test-operator-token"
 
 
 @dataclass(frozen=True)
@@ -30,6 +37,7 @@ class UiStack:
     ui_url: str
     inference_url: str
     data_api_url: str
+    airflow_port: int
 
 
 class _CorruptingTransport(httpx.BaseTransport):
@@ -50,7 +58,31 @@ class _CorruptingTransport(httpx.BaseTransport):
         )
 
 
-def stack_env(tmp_path: Path, sample_csv: Path, *, data_api_port: int, inference_port: int) -> dict[str, str]:
+class _ReplayingTransport(httpx.BaseTransport):
+    """Answers every poll with the first answer it got, like a poll repeated within a batch's window:
+    every row is a duplicate, so the poll is skipped for want of new rows."""
+
+    def __init__(self) -> None:
+        self._inner = httpx.HTTPTransport()
+        self._first: bytes | None = None
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self._first is None:
+            response = self._inner.handle_request(request)
+            self._first = response.read()
+        return httpx.Response(200, content=self._first, headers={"content-type": "application/json"})
+
+
+class _UnreachableTransport(httpx.BaseTransport):
+    """A data API that cannot be reached: the poll fails and says so in ``ingestion_runs``."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+
+def stack_env(
+    tmp_path: Path, sample_csv: Path, *, data_api_port: int, inference_port: int, airflow_port: int
+) -> dict[str, str]:
     """The environment every process of the stack shares (nothing inherited from the caller's config)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COVERTYPE_", "MLFLOW_"))}
     env.update(
@@ -66,6 +98,10 @@ def stack_env(tmp_path: Path, sample_csv: Path, *, data_api_port: int, inference
             "COVERTYPE_MODEL_POLL_INTERVAL": "1",
             "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
             "COVERTYPE_MLFLOW_UI_URL": "http://127.0.0.1:5000",
+            "COVERTYPE_API_TOKEN": OPERATOR_TOKEN,
+            "COVERTYPE_AIRFLOW_API_URL": f"http://127.0.0.1:{airflow_port}",
+            "COVERTYPE_AIRFLOW_USERNAME": AIRFLOW_USER,
+            "COVERTYPE_AIRFLOW_PASSWORD": AIRFLOW_PASSWORD,
         }
     )
     return env
@@ -78,20 +114,27 @@ def _service(
 
 
 def fill_registry_and_store(settings: Settings) -> None:
-    """Three polls (one with two spoiled rows) and two trainings between them: two registered versions."""
+    """Three polls that store rows (one with two spoiled rows), one skipped for want of new rows, one
+    failed, and two trainings between them: two registered versions."""
     with httpx.Client(base_url=settings.data_api_url, transport=_CorruptingTransport()) as spoiled:
         ingest_once(settings, client=spoiled)
     ingest_once(settings)
     run_training(settings, candidates="logreg", time_budget=2, force=True)
-    ingest_once(settings)
+    with httpx.Client(base_url=settings.data_api_url, transport=_ReplayingTransport()) as replaying:
+        ingest_once(settings, client=replaying)  # batch 3, stored
+        ingest_once(settings, client=replaying)  # batch 3 again: no new rows
+    unreachable = httpx.Client(base_url=settings.data_api_url, transport=_UnreachableTransport())
+    with unreachable, suppress(IngestionFailed):
+        ingest_once(settings, client=unreachable)
     run_training(settings, candidates="logreg", time_budget=2, force=True)
 
 
 @contextmanager
 def ui_stack(tmp_path: Path, sample_csv: Path) -> Iterator[UiStack]:
     """Start everything, fill store and registry, yield the URLs; stop every process on exit."""
-    data_port, inference_port, ui_port = free_port(), free_port(), free_port()
-    env = stack_env(tmp_path, sample_csv, data_api_port=data_port, inference_port=inference_port)
+    data_port, inference_port, ui_port, airflow_port = free_port(), free_port(), free_port(), free_port()
+    ports = {"data_api_port": data_port, "inference_port": inference_port, "airflow_port": airflow_port}
+    env = stack_env(tmp_path, sample_csv, **ports)
     logs = tmp_path / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     settings = Settings(
@@ -108,6 +151,7 @@ def ui_stack(tmp_path: Path, sample_csv: Path) -> Iterator[UiStack]:
             "mlflow_tracking_uri": env["MLFLOW_TRACKING_URI"],
             "http_retries": 2,
             "http_backoff": 0.1,
+            "api_token": OPERATOR_TOKEN,
         },
     )
     with ExitStack() as stack:
@@ -154,4 +198,76 @@ def ui_stack(tmp_path: Path, sample_csv: Path) -> Iterator[UiStack]:
             f"http://127.0.0.1:{ui_port}",
             env["COVERTYPE_INFERENCE_API_URL"],
             env["COVERTYPE_DATA_API_URL"],
+            airflow_port,
         )
+
+
+#: The Airflow admin the UI logs in as (the simple auth manager reads the password from a file).
+AIRFLOW_USER, AIRFLOW_PASSWORD = "admin", "ui-test-airflow-password"
+
+
+def _airflow_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(Path(__file__).resolve().parents[1] / "dags"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{AIRFLOW_USER}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
+            "AIRFLOW__API_AUTH__JWT_SECRET": "ui-test-jwt-secret-not-a-real-one",
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        }
+    )
+    return env
+
+
+@contextmanager
+def airflow_api_server(home: Path, port: int) -> Iterator[str]:
+    """A real ``airflow api-server`` on a fresh metadata database that knows both DAGs (no scheduler);
+    yields its URL. Runs are made through its REST API by :func:`add_dag_run`."""
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "passwords.json").write_bytes(orjson.dumps({AIRFLOW_USER: AIRFLOW_PASSWORD}))
+    env = _airflow_env(home)
+    airflow = str(Path(sys.executable).parent / "airflow")
+    for command in (["db", "migrate"], ["dags", "reserialize"]):
+        result = subprocess.run(
+            [airflow, *command], env=env, cwd=home, capture_output=True, text=True, timeout=300
+        )
+        assert result.returncode == 0, f"airflow {' '.join(command)}: {result.stderr[-3000:]}"
+    url = f"http://127.0.0.1:{port}"
+    server = Service(
+        "airflow-api-server",
+        [airflow, "api-server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        f"{url}/api/v2/monitor/health",
+        port,
+        env=env,
+        log_path=home / "api-server.log",
+    )
+    server.start()
+    try:
+        server.wait_healthy(180)
+        yield url
+    finally:
+        server.stop()
+
+
+def add_dag_run(url: str, dag_id: str, state: str | None) -> str:
+    """Trigger ``dag_id`` through the REST API (as the UI's Trigger button does) and, with no scheduler
+    to run it, set its end state as "Mark as failed/success" does; the run id."""
+    token = httpx.post(
+        f"{url}/auth/token", json={"username": AIRFLOW_USER, "password": AIRFLOW_PASSWORD}, timeout=60
+    ).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    created = httpx.post(
+        f"{url}/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": None}, headers=headers, timeout=60
+    )
+    assert created.status_code == 200, created.text
+    run_id = created.json()["dag_run_id"]
+    if state:
+        patched = httpx.patch(
+            f"{url}/api/v2/dags/{dag_id}/dagRuns/{run_id}", json={"state": state}, headers=headers, timeout=60
+        )
+        assert patched.status_code == 200, patched.text
+    return run_id

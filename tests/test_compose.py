@@ -8,7 +8,10 @@ health checks on long-running services, pinned images, nothing that breaks `--sc
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,7 @@ EXPECTED_SERVICES = {
     "minio",
     "minio-setup",
     "mlflow",
+    "mlflow-setup",
     "api-data",
     "inference-api",
     "inference-lb",
@@ -37,7 +41,7 @@ EXPECTED_SERVICES = {
     "airflow-triggerer",
     "airflow-worker",
 }
-ONE_SHOT_SERVICES = {"minio-setup", "airflow-init"}
+ONE_SHOT_SERVICES = {"minio-setup", "mlflow-setup", "airflow-init"}
 SCALED_SERVICES = {"airflow-worker", "inference-api"}
 AIRFLOW_SERVICES = {name for name in EXPECTED_SERVICES if name.startswith("airflow-")} - {
     "airflow-postgres",
@@ -324,7 +328,7 @@ def test_mlflow_proxies_artifacts_from_minio(services: dict[str, dict[str, Any]]
     command = mlflow["command"]
     assert "--serve-artifacts" in command
     assert "--artifacts-destination=s3://mlflows3" in command
-    assert any(arg.startswith("--backend-store-uri=mysql+pymysql://mlflow:") for arg in command)
+    assert mlflow["environment"]["MLFLOW_BACKEND_STORE_URI"].startswith("mysql+pymysql://mlflow:")
     assert any(arg.startswith("--allowed-hosts=") and arg.split("=", 1)[1] != "*" for arg in command)
     assert mlflow["environment"]["MLFLOW_S3_ENDPOINT_URL"] == "http://minio:9000"
     clients = [services[name]["environment"] for name in ("inference-api", "airflow-worker")]
@@ -338,6 +342,7 @@ def test_airflow_runs_celery_from_the_project_image(services: dict[str, dict[str
     for name in AIRFLOW_SERVICES:
         service = services[name]
         assert service["build"]["dockerfile"] == "airflow/Dockerfile", name
+        assert service["image"] == "covertype-airflow:local", name
         env = service["environment"]
         assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
         assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/"
@@ -349,7 +354,8 @@ def test_airflow_runs_celery_from_the_project_image(services: dict[str, dict[str
 def test_airflow_image_installs_the_package_from_the_lock() -> None:
     dockerfile = (ROOT / "airflow" / "Dockerfile").read_text()
     assert "FROM apache/airflow:3.3.2-python3.11" in dockerfile
-    assert "--frozen" in dockerfile and "--extra pipeline" in dockerfile and "--no-dev" in dockerfile
+    assert "--frozen" in dockerfile and "--no-dev" in dockerfile
+    assert "--extra pipeline" in dockerfile and "--extra airflow-celery" in dockerfile
     assert "COPY --chown=airflow:0 dags/ /opt/airflow/dags/" in dockerfile
 
 
@@ -360,3 +366,133 @@ def test_load_balancer_follows_the_inference_replicas(services: dict[str, dict[s
     assert variable, "the upstream must be a variable so nginx re-resolves the replicas"
     assert f"proxy_pass ${variable[1]};" in conf
     assert _host_ports(services["inference-lb"]) == ["8001/tcp"]
+
+
+# -- issue 13: images that resolve, one Airflow image, secrets off command lines, auth, limits ----------
+
+
+def _lock_version(package: str) -> str:
+    lock = (ROOT / "uv.lock").read_text()
+    found = re.search(rf'\n\[\[package\]\]\nname = "{re.escape(package)}"\nversion = "([^"]+)"', lock)
+    assert found, f"{package} is not in uv.lock"
+    return found[1]
+
+
+def test_the_locked_celery_executor_loads(tmp_path: Path) -> None:
+    """The executor and worker app compose's Airflow runs import with the locked versions (celery 5.7 broke
+    the celery provider 3.26.0: caught here in seconds, not by the topology test in minutes)."""
+    code = (
+        "from airflow.providers.celery.executors.celery_executor import CeleryExecutor, app; print(app.main)"
+    )
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path), "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_minio_images_come_from_a_registry_that_still_serves_them(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    # minio/minio and minio/mc were removed from Docker Hub in 2026; quay.io serves the pinned tags.
+    assert services["minio"]["image"].startswith("quay.io/minio/minio:RELEASE.")
+    assert services["minio-setup"]["image"].startswith("quay.io/minio/mc:RELEASE.")
+
+
+def test_services_sharing_a_dockerfile_share_one_named_image(services: dict[str, dict[str, Any]]) -> None:
+    """Compose then builds each image once, not once per service (six Airflow services, two MLflow ones)."""
+    images: dict[Path, set[str | None]] = {}
+    for name, dockerfile in _dockerfiles(services).items():
+        images.setdefault(dockerfile, set()).add(services[name].get("image"))
+    for dockerfile, names in images.items():
+        shared = sum(1 for d in _dockerfiles(services).values() if d == dockerfile) > 1
+        if shared:
+            assert len(names) == 1 and None not in names, f"{dockerfile.relative_to(ROOT)}: {names}"
+
+
+def test_one_airflow_image_matching_the_lock(raw_compose: dict[str, Any]) -> None:
+    images = {raw_compose["services"][name].get("image") for name in AIRFLOW_SERVICES}
+    assert images == {"covertype-airflow:local"}, "every Airflow service must run the one named image"
+    dockerfile = (ROOT / "airflow" / "Dockerfile").read_text()
+    base = re.search(r"^FROM apache/airflow:(\S+)-python3\.11$", dockerfile, re.M)
+    assert base and base[1] == _lock_version("apache-airflow"), "image and uv.lock must agree on Airflow"
+    for provider in ("celery", "postgres", "redis"):
+        _lock_version(f"apache-airflow-providers-{provider}")
+
+
+def test_no_secret_value_is_on_a_command_line(
+    services: dict[str, dict[str, Any]], env_example: dict[str, str]
+) -> None:
+    """Command lines show in `ps` and `docker inspect`: secrets go through the environment."""
+    secret_values = [value for key, value in env_example.items() if SECRET_NAME.search(key) and value]
+    for name, service in services.items():
+        for key in ("command", "entrypoint"):
+            words = service.get(key) or []
+            line = " ".join(words) if isinstance(words, list) else words
+            leaked = [value for value in secret_values if value in line]
+            assert not leaked, f"{name}: {key} holds a secret value"
+
+
+def test_mlflow_runs_basic_auth_with_its_own_permissions_database(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    mlflow = services["mlflow"]
+    assert "--app-name=basic-auth" in mlflow["command"]
+    env = mlflow["environment"]
+    assert env["MLFLOW_AUTH_ADMIN_PASSWORD"] and env["MLFLOW_FLASK_SERVER_SECRET_KEY"]
+    assert env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "false"
+    assert "mlflow-auth:/var/lib/mlflow" in mlflow["volumes"]
+    ini = (ROOT / "mlflow" / "basic_auth.ini").read_text()
+    assert re.search(r"^default_permission = NO_PERMISSIONS$", ini, re.M)
+    # SQLite in the volume: MLflow's auth migrations fail on MySQL/MariaDB (duplicate fk_user_id).
+    assert re.search(r"^database_uri = sqlite:////var/lib/mlflow/\S+$", ini, re.M)
+    assert (
+        "COPY mlflow/basic_auth.ini /etc/mlflow/basic_auth.ini"
+        in (ROOT / "mlflow" / "Dockerfile").read_text()
+    )
+
+
+def test_each_client_signs_in_to_mlflow_as_its_own_user(services: dict[str, dict[str, Any]]) -> None:
+    setup = services["mlflow-setup"]["environment"]
+    users = {
+        role: setup[f"COVERTYPE_MLFLOW_{role.upper()}_USER"] for role in ("training", "operator", "reader")
+    }
+    assert len(set(users.values())) == 3
+    expected = {"airflow-worker": "training", "inference-api": "reader", "ui": "operator"}
+    expected |= {name: "training" for name in AIRFLOW_SERVICES}
+    for name, role in expected.items():
+        env = services[name]["environment"]
+        assert env["MLFLOW_TRACKING_USERNAME"] == users[role], name
+        assert env["MLFLOW_TRACKING_PASSWORD"] == setup[f"COVERTYPE_MLFLOW_{role.upper()}_PASSWORD"], name
+    assert (
+        setup["MLFLOW_TRACKING_USERNAME"] == services["mlflow"]["environment"]["MLFLOW_AUTH_ADMIN_USERNAME"]
+    )
+    for name in ("inference-api", "ui", "airflow-worker"):
+        assert services[name]["depends_on"]["mlflow-setup"]["condition"] == "service_completed_successfully"
+
+
+def test_the_mlflow_image_installs_its_server_from_the_lock() -> None:
+    dockerfile = (ROOT / "mlflow" / "Dockerfile").read_text()
+    assert "pip install" not in dockerfile, "no dependency pinned by hand outside uv.lock"
+    syncs = [line for line in dockerfile.splitlines() if "uv sync" in line]
+    assert len(syncs) == 2 and all("--locked" in s and "--extra mlflow-server" in s for s in syncs)
+    assert "mlflow[auth]" in (ROOT / "pyproject.toml").read_text()
+
+
+def test_every_service_has_a_memory_limit(services: dict[str, dict[str, Any]]) -> None:
+    for name, service in services.items():
+        memory = service.get("deploy", {}).get("resources", {}).get("limits", {}).get("memory")
+        assert memory and re.fullmatch(r"\d+[mg]", memory), f"{name} has no memory limit"
+
+
+def test_health_checks_ask_for_liveness_not_readiness(services: dict[str, dict[str, Any]]) -> None:
+    """One rule: container health = liveness (/health); readiness (/ready) is for routing only."""
+    for name, service in services.items():
+        assert (
+            "/ready" not in " ".join(service["healthcheck"]["test"]) if "healthcheck" in service else True
+        ), name
+    for dockerfile in sorted(ROOT.glob("*/Dockerfile")):
+        healthchecks = [line for line in dockerfile.read_text().splitlines() if "urlopen(" in line]
+        assert all("/ready" not in line for line in healthchecks), dockerfile
+    inference = (ROOT / "inference-api" / "Dockerfile").read_text()
+    assert "http://127.0.0.1:8001/health" in inference

@@ -1,4 +1,4 @@
-"""The ``covertype_ingest`` DAG: it parses cleanly, and ``dag.test()`` stores a live data API batch.
+"""The ``covertype_ingest`` DAG: it parses cleanly, and ``dag.test()`` stores live data API batches on time.
 
 Airflow runs in subprocesses with their own ``AIRFLOW_HOME``, so its configuration and metadata database
 never leak into other tests.
@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +30,16 @@ from airflow.dag_processing.dagbag import DagBag
 bag = DagBag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
 dag = bag.dags["covertype_ingest"]
 task = dag.get_task("ingest_batch")
+wait = dag.get_task("wait_for_window")
 print(json.dumps({
     "errors": {path: str(error) for path, error in bag.import_errors.items()},
     "dag_ids": sorted(bag.dag_ids),
     "schedule": str(dag.schedule),
     "catchup": dag.catchup,
     "max_active_runs": dag.max_active_runs,
-    "tasks": [t.task_id for t in dag.tasks],
+    "tasks": sorted(t.task_id for t in dag.tasks),
+    "upstream": sorted(task.upstream_task_ids),
+    "wait_retries": wait.retries,
     "retries": task.retries,
     "backoff": task.retry_exponential_backoff,
     "outlets": [o.name for o in task.outlets],
@@ -44,7 +48,7 @@ print(json.dumps({
 """
 
 RUN_TWICE = """
-import json, os
+import json, os, httpx
 from airflow.dag_processing.dagbag import DagBag
 from airflow.models.asset import AssetEvent
 from airflow.utils.db import initdb
@@ -54,10 +58,14 @@ dag = DagBag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]).dags["covertype_ingest"]
 summaries = []
 for _ in range(2):
     run = dag.test()
-    [ti] = run.get_task_instances()
+    states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
     with create_session() as session:
         events = [event.extra for event in session.query(AssetEvent).all()]
-    summaries.append({"run_id": run.run_id, "state": str(run.state), "task": str(ti.state), "events": events})
+    groups = httpx.get(os.environ["COVERTYPE_DATA_API_URL"] + "/groups").json()
+    [group] = [g for g in groups if g["group_number"] == 2]
+    summaries.append(
+        {"run_id": run.run_id, "state": str(run.state), "tasks": states, "events": events, "group": group}
+    )
 print(json.dumps(summaries))
 """
 
@@ -91,35 +99,51 @@ def test_the_dag_parses_without_errors_and_as_designed(tmp_path: Path) -> None:
     assert parsed["errors"] == {}
     assert "covertype_ingest" in parsed["dag_ids"]
     assert parsed | {"dag_ids": None, "errors": None} == {
-        "dag_ids": None, "errors": None, "schedule": "0:02:00", "catchup": False, "max_active_runs": 1,
-        "tasks": ["ingest_batch"], "retries": 4, "backoff": 2.0, "outlets": ["covertype_raw"], "doc": True,
+        "dag_ids": None, "errors": None, "schedule": "@continuous", "catchup": False, "max_active_runs": 1,
+        "tasks": ["ingest_batch", "wait_for_window"], "upstream": ["wait_for_window"], "wait_retries": 4,
+        "retries": 4, "backoff": 2.0, "outlets": ["covertype_raw"], "doc": True,
     }  # fmt: skip
 
 
 @pytest.mark.slow
-def test_dag_test_stores_a_batch_from_the_live_data_api(tmp_path: Path, sample_csv: Path) -> None:
+def test_each_run_stores_the_next_batch_right_when_its_window_opens(tmp_path: Path, sample_csv: Path) -> None:
+    """Run 1 opens batch 1 at once; run 2 waits (deferred to a trigger, then asleep) for batch 2's window."""
     home = tmp_path / "airflow"
     store = f"sqlite:///{tmp_path / 'store.db'}"
-    api_settings = data_api_settings(tmp_path, sample_csv, groups=2, batches=3, batch_interval=3600.0)
+    interval = 45.0  # longer than the wait's resume lead (30 s): the second run really defers
+    api_settings = data_api_settings(tmp_path, sample_csv, groups=2, batches=3, batch_interval=interval)
     with data_api_server(api_settings, port=free_port()) as url:
         env = _airflow_env(
-            home, COVERTYPE_DATA_API_URL=url, COVERTYPE_DATABASE_URL=store, COVERTYPE_GROUP="2"
+            home,
+            COVERTYPE_DATA_API_URL=url,
+            COVERTYPE_DATABASE_URL=store,
+            COVERTYPE_GROUP="2",
+            COVERTYPE_BATCH_INTERVAL=str(interval),
         )
 
         first, second = _python(RUN_TWICE, env, tmp_path)
 
     polled = int(15_000 / 3 * 0.1)  # one batch's slice, sampled
-    assert (first["state"], first["task"]) == ("success", "success")
-    assert first["events"] == [{"group_number": 2, "batch_number": 1, "rows_inserted": polled, "rejected": 0}]
-    assert count_rows(store, "forest_cover_data", group_number=2, batch_number=1) == polled
-
-    # The same batch again: nothing new, so the task skips and the asset gets no second event.
-    assert (second["state"], second["task"]) == ("success", "skipped")
-    assert len(second["events"]) == 1
-    assert count_rows(store, "forest_cover_data") == polled
+    for run, batch in ((first, 1), (second, 2)):
+        assert run["state"] == "success", run
+        assert run["tasks"] == {"wait_for_window": "success", "ingest_batch": "success"}, run
+        assert run["events"][-1] == {
+            "group_number": 2,
+            "batch_number": batch,
+            "rows_inserted": polled,
+            "rejected": 0,
+        }
+        assert count_rows(store, "forest_cover_data", group_number=2, batch_number=batch) == polled
+        assert run["group"]["batch_number"] == batch
 
     engine = create_engine(store)
     with engine.connect() as connection:
-        runs = connection.execute(select(ingestion_runs.c.run_id, ingestion_runs.c.rows_inserted)).all()
+        runs = connection.execute(
+            select(ingestion_runs.c.run_id, ingestion_runs.c.batch_number, ingestion_runs.c.started_at)
+        ).all()
     engine.dispose()
-    assert runs == [(first["run_id"], polled), (second["run_id"], 0)]
+    assert [(r.run_id, r.batch_number) for r in runs] == [(first["run_id"], 1), (second["run_id"], 2)]
+    # Batch 2 was polled right after its window opened (announced after run 1), neither before nor late.
+    opened = datetime.fromisoformat(first["group"]["next_batch_at"]).replace(tzinfo=None)
+    polled_at = runs[1].started_at  # whole seconds
+    assert opened - timedelta(seconds=1) <= polled_at <= opened + timedelta(seconds=5), (opened, polled_at)

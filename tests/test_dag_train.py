@@ -113,3 +113,67 @@ def test_dag_test_trains_registers_and_then_skips(tmp_path: Path, sample_csv: Pa
     assert second["tasks"]["check_new_data[-1]"] == "skipped"
     assert {state for task, state in second["tasks"].items() if task != "check_new_data[-1]"} <= {"skipped"}
     assert len(client.search_model_versions("name='covertype'")) == 1
+
+
+RUN_FAILING = """
+import json, os
+from airflow.dag_processing.dagbag import DagBag
+from airflow.utils.db import initdb
+initdb()
+dag = DagBag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]).dags["covertype_train"]
+runs = []
+for conf in (
+    {"candidates": "extra_trees,logreg", "time_budget": 1},
+    {"candidates": "logreg", "time_budget": 1, "force": True},
+):
+    run = dag.test(run_conf=conf)
+    states = {f"{ti.task_id}[{ti.map_index}]": str(ti.state) for ti in run.get_task_instances()}
+    runs.append({"state": str(run.state), "tasks": states, "run_id": run.run_id})
+print(json.dumps(runs))
+"""
+
+
+@pytest.mark.slow
+def test_a_failing_candidate_fails_alone_and_a_failed_task_fails_the_parent_run(
+    tmp_path: Path, sample_csv: Path
+) -> None:
+    """Rows of one cover type only: logistic regression cannot train on them (it needs two classes)."""
+    data_dir = tmp_path / "data"
+    settings = Settings(data_dir=data_dir)
+    sample = load_dataset(sample_csv)
+    fill_store(settings.database, sample[sample["Cover_Type"] == 2].head(1_000))
+
+    mixed, alone = _python(RUN_FAILING, _airflow_env(tmp_path / "airflow", data_dir), tmp_path)
+
+    client = MlflowClient(settings.tracking_uri, registry_uri=settings.tracking_uri)
+
+    def runs_of(dag_run_id: str) -> dict[str, Any]:
+        found = client.search_runs(
+            [client.get_experiment_by_name("covertype").experiment_id],
+            filter_string=f"tags.`covertype.dag_run_id` = '{dag_run_id}'",
+        )
+        return {run.data.tags.get("covertype.candidate", "parent"): run for run in found}
+
+    # extra_trees + logreg: logreg fails alone, recorded in its run; the run registers extra_trees.
+    assert mixed["state"] == "success", mixed
+    assert set(mixed["tasks"].values()) == {"success"}, mixed
+    runs = runs_of(mixed["run_id"])
+    assert runs["logreg"].info.status == "FAILED"
+    assert "only one class" in runs["logreg"].data.tags["covertype.error"]
+    assert runs["logreg"].data.tags["mlflow.parentRunId"] == runs["parent"].info.run_id
+    assert runs["extra_trees"].info.status == "FINISHED"
+    assert runs["parent"].info.status == "FINISHED"
+    assert runs["parent"].data.tags["covertype.failed_candidates"] == "logreg"
+    champion = client.get_model_version_by_alias("covertype", "champion")
+    assert (str(champion.version), champion.tags["covertype.candidate"]) == ("1", "extra_trees")
+
+    # logreg alone: nothing to register, so register fails (no retry) and the parent run is FAILED.
+    assert alone["state"] == "failed", alone
+    assert alone["tasks"]["train_candidate[0]"] == "success"
+    assert (alone["tasks"]["register[-1]"], alone["tasks"]["promote[-1]"]) == ("failed", "upstream_failed")
+    parent = runs_of(alone["run_id"])["parent"]
+    assert parent.info.status == "FAILED"
+    assert parent.data.tags["covertype.error"].startswith(
+        "register: AirflowFailException: no candidate trained"
+    )
+    assert len(client.search_model_versions("name='covertype'")) == 1

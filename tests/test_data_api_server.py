@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 from _data_api_fixtures import data_api_server, data_api_settings
+from _hostile_values import NON_FINITE_TOKENS
 from conftest import free_port
 
 pytestmark = pytest.mark.slow
@@ -61,3 +62,20 @@ def test_a_restarted_server_keeps_each_groups_batch(tmp_path: Path, sample_csv: 
         final = httpx.get(f"{url}/data?group_number=1")
     assert final.status_code == 400
     assert "all 5 batches were delivered" in final.json()["detail"]
+
+
+def test_non_finite_numbers_in_query_and_body_are_a_422_naming_the_field(
+    tmp_path: Path, sample_csv: Path
+) -> None:
+    """Every operation of the served data API: a 422 naming ``group_number`` where it is taken."""
+    with data_api_server(data_api_settings(tmp_path, sample_csv), port=free_port()) as url:
+        for token in NON_FINITE_TOKENS:
+            for path in ("/data", "/restart_data_generation"):
+                answer = httpx.get(f"{url}{path}", params={"group_number": token}, timeout=30)
+                assert answer.status_code == 422, answer.text
+                assert [error["loc"] for error in answer.json()["detail"]] == [["query", "group_number"]]
+            for path in ("/groups", "/health"):
+                answer = httpx.request(
+                    "GET", f"{url}{path}?group_number={token}", content=token.encode(), timeout=30
+                )
+                assert answer.status_code == 200, answer.text

@@ -1,20 +1,23 @@
 """Both APIs fuzzed from their own OpenAPI schemas (schemathesis): never a 5xx, every answer as documented.
 
 Every operation of each schema gets up to ``MAX_EXAMPLES`` generated requests (valid and invalid query
-strings, bodies and headers). The inference API is fuzzed twice: serving a model, and with an empty
+strings, bodies and headers), then ``HOSTILE_EXAMPLES`` valid requests with one value replaced by a number
+JSON cannot hold (``NaN``, ``Infinity``, ``1e999`` as raw tokens), which schemathesis never generates: each
+must be a 422 naming that field. The inference API is fuzzed twice: serving a model, and with an empty
 registry, where its 503 answers must match the schema too. Shrinking is off: a failure is reported as
 found, which keeps the run short.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import schemathesis
 from _data_api_fixtures import data_api_settings
+from _hostile_values import NON_FINITE_TOKENS, json_with_token
 from _inference_fixtures import registry_settings, train_version
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -31,6 +34,9 @@ pytestmark = pytest.mark.slow
 
 #: Generated requests per API operation (hypothesis stops earlier when a small input space is exhausted).
 MAX_EXAMPLES = 200
+
+#: Requests per operation with a non-finite number in place of one generated value.
+HOSTILE_EXAMPLES = 40
 
 CHECKS = [not_a_server_error, response_schema_conformance]
 
@@ -110,16 +116,84 @@ def fuzz_operation(operation: APIOperation, checks: list[Callable[..., object]])
     return sent
 
 
-def assert_fuzzed(tried: dict[str, int], with_inputs: set[str]) -> None:
+def hostile_requests(
+    schema: schemathesis.BaseSchema, checks: list[Callable[..., object]] = CHECKS
+) -> dict[str, int]:
+    """Valid requests to every operation, each with one query value or body value made non-finite."""
+    tried: dict[str, int] = {}
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        tried[f"{operation.method.upper()} {operation.path}"] = send_hostile(operation, checks)
+    return tried
+
+
+def _leaves(value: object, path: tuple[str | int, ...] = ()) -> Iterator[tuple[str | int, ...]]:
+    """The path of every scalar in a JSON document."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _leaves(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _leaves(item, (*path, index))
+    else:
+        yield path
+
+
+def send_hostile(operation: APIOperation, checks: list[Callable[..., object]]) -> int:
+    """Replace one generated input of a valid request by a non-finite token: a 422 naming it (or a 503).
+
+    An operation without inputs gets the token as its JSON body, which it must ignore.
+    """
+    sent = 0
+    json_body = {"content-type": "application/json"}
+
+    @settings(FUZZ, max_examples=HOSTILE_EXAMPLES)
+    @given(
+        case=operation.as_strategy(generation_mode=GenerationMode.POSITIVE),
+        token=st.sampled_from(NON_FINITE_TOKENS),
+        data=st.data(),
+    )
+    def hostile_value_is_named(case: schemathesis.Case, token: str, data: st.DataObject) -> None:
+        nonlocal sent
+        sent += 1
+        body = case.body if isinstance(case.body, dict | list) else None
+        places = [("query", name) for name in case.query or {}]
+        places += [("body", *path) for path in _leaves(body) if path] if body is not None else []
+        if not places:
+            response = case.call(data=token.encode(), headers=json_body)
+            case.validate_response(response, checks=checks)
+            return
+        place = data.draw(st.sampled_from(places))
+        if place[0] == "query":
+            case.query[place[1]] = token
+            response = case.call()
+        else:
+            response = case.call(data=json_with_token(body, place[1:], token), headers=json_body)
+        case.validate_response(response, checks=checks)
+        if response.status_code != 503:
+            assert response.status_code == 422, f"{place} = {token}: {response.status_code} {response.text}"
+            assert place in [tuple(error["loc"]) for error in response.json()["detail"]], response.text
+
+    hostile_value_is_named()
+    return sent
+
+
+def assert_fuzzed(tried: dict[str, int], with_inputs: set[str], examples: int = MAX_EXAMPLES) -> None:
     """Every operation was called; those taking parameters or a body got at least half the examples."""
     print(f"requests sent per operation: {tried} (total {sum(tried.values())})")
     assert with_inputs <= set(tried), f"operations missing from the schema: {with_inputs - set(tried)}"
     assert all(count >= 1 for count in tried.values()), tried
-    assert all(tried[operation] >= MAX_EXAMPLES // 2 for operation in with_inputs), tried
+    assert all(tried[operation] >= examples // 2 for operation in with_inputs), tried
 
 
 def test_data_api_answers_every_input_as_documented(data_api_schema: schemathesis.BaseSchema) -> None:
     assert_fuzzed(fuzz(data_api_schema), {"GET /data", "GET /restart_data_generation"})
+
+
+def test_data_api_names_every_non_finite_number(data_api_schema: schemathesis.BaseSchema) -> None:
+    assert_fuzzed(
+        hostile_requests(data_api_schema), {"GET /data", "GET /restart_data_generation"}, HOSTILE_EXAMPLES
+    )
 
 
 #: Inference operations that take a body or an Authorization header.
@@ -136,3 +210,13 @@ def test_inference_api_without_a_model_answers_every_input_as_documented(
     modelless_schema: schemathesis.BaseSchema,
 ) -> None:
     assert_fuzzed(fuzz(modelless_schema, MODELLESS_CHECKS), INFERENCE_INPUTS)
+
+
+def test_inference_api_names_every_non_finite_number(served_schema: schemathesis.BaseSchema) -> None:
+    assert_fuzzed(hostile_requests(served_schema), INFERENCE_INPUTS, HOSTILE_EXAMPLES)
+
+
+def test_inference_api_without_a_model_names_every_non_finite_number(
+    modelless_schema: schemathesis.BaseSchema,
+) -> None:
+    assert_fuzzed(hostile_requests(modelless_schema, MODELLESS_CHECKS), INFERENCE_INPUTS, HOSTILE_EXAMPLES)

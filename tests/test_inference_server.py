@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import pytest
+from _hostile_values import NON_FINITE_TOKENS, json_with_token
 from _inference_fixtures import GOOD, registry_settings, train_version
 from conftest import free_port
 from mlflow import MlflowClient
@@ -119,3 +120,28 @@ def test_moving_the_alias_swaps_the_model_while_requests_keep_succeeding(
     assert reload.status_code == 200
     assert reload.json()["model"]["version"] == "1"
     assert httpx.post(f"{server}/predict", json=GOOD).json()["model_version"] == "1"
+
+
+@pytest.mark.parametrize("token", NON_FINITE_TOKENS)
+def test_non_finite_numbers_are_a_422_naming_the_field(server: str, token: str) -> None:
+    """``NaN``, ``Infinity``, ``1e999`` ... as raw JSON tokens, single and in a batch: a 422, never a 500."""
+    headers = {"content-type": "application/json"}
+    for field in ("Elevation", "Hillshade_3pm"):
+        single = httpx.post(
+            f"{server}/predict", content=json_with_token(GOOD, (field,), token), headers=headers, timeout=30
+        )
+        assert single.status_code == 422, single.text
+        assert [error["loc"] for error in single.json()["detail"]] == [["body", field]]
+
+        batch = {"records": [dict(GOOD) for _ in range(3)]}
+        answer = httpx.post(
+            f"{server}/predict/batch",
+            content=json_with_token(batch, ("records", 2, field), token),
+            headers=headers,
+            timeout=30,
+        )
+        assert answer.status_code == 422, answer.text
+        assert [error["loc"] for error in answer.json()["detail"]] == [["body", "records", 2, field]]
+    # a hostile body where none is expected changes nothing
+    reload = httpx.post(f"{server}/model/reload", content=token.encode(), headers=headers, timeout=60)
+    assert reload.status_code == 200, reload.text

@@ -6,6 +6,7 @@ import re
 import subprocess
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pymysql
@@ -51,25 +52,27 @@ def _run_as_root(statements: list[str]) -> None:
             cursor.execute(statement)
 
 
-def _password_sql() -> str:
+def _password_sql(covertype_password: str = TRICKY_PASSWORD, mlflow_password: str = "mlflow-pw") -> str:
     """The SQL passwords.sh hands to the MySQL image's docker_process_sql."""
     script = f'docker_process_sql() {{ cat; }}; source "{PASSWORDS_SH}"'
     env = {
-        "MYSQL_COVERTYPE_PASSWORD": TRICKY_PASSWORD,
-        "MYSQL_MLFLOW_PASSWORD": "mlflow-pw",
+        "MYSQL_COVERTYPE_PASSWORD": covertype_password,
+        "MYSQL_MLFLOW_PASSWORD": mlflow_password,
         "PATH": "/usr/bin:/bin",
     }
     return subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, check=True).stdout
 
 
-@pytest.fixture
-def initialised() -> Iterator[Names]:
+@contextmanager
+def mysql_init_applied(
+    covertype_password: str = TRICKY_PASSWORD, mlflow_password: str = "mlflow-pw"
+) -> Iterator[Names]:
     """init.sql then passwords.sh applied to the real server under unique names; everything dropped after."""
     tag = uuid.uuid4().hex[:8]
     names = Names(f"covertype_init_{tag}", f"mlflow_init_{tag}", f"ct_{tag}", f"mf_{tag}")
     try:
         _run_as_root(_statements(names.apply(INIT_SQL.read_text())))
-        _run_as_root(_statements(names.apply(_password_sql())))
+        _run_as_root(_statements(names.apply(_password_sql(covertype_password, mlflow_password))))
         yield names
     finally:
         _run_as_root(
@@ -80,6 +83,13 @@ def initialised() -> Iterator[Names]:
                 f"DROP USER IF EXISTS '{names.mlflow_user}'@'%'",
             ]
         )
+
+
+@pytest.fixture
+def initialised() -> Iterator[Names]:
+    """mysql-init/ applied under unique names (the tricky password for the pipeline user)."""
+    with mysql_init_applied() as names:
+        yield names
 
 
 @pytest.fixture

@@ -158,18 +158,109 @@ def test_an_mlflow_server_refuses_a_foreign_host_header(tmp_path: Path) -> None:
     try:
         server.wait_healthy(timeout=120)
         api = "/api/2.0/mlflow/experiments/search?max_results=1"
-        own = httpx.get(f"{url}{api}")
-        foreign = httpx.get(f"{url}{api}", headers={"Host": "attacker.example"})
+        # generous timeouts: the first requests of a fresh server are slow on a busy machine
+        own = httpx.get(f"{url}{api}", timeout=60)
+        foreign = httpx.get(f"{url}{api}", headers={"Host": "attacker.example"}, timeout=60)
         cross_origin = httpx.post(
             f"{url}/api/2.0/mlflow/experiments/create",
             json={"name": "intruder"},
             headers={"Origin": "http://attacker.example", "Content-Type": "application/json"},
+            timeout=60,
         )
     finally:
         server.stop()
     assert own.status_code == 200
     assert foreign.status_code in (400, 403), foreign.text
     assert cross_origin.status_code in (400, 403), cross_origin.text
+
+
+# -- MLflow's built-in authentication: who may move the champion alias ---------------------------------
+
+
+@pytest.mark.slow
+def test_mlflow_basic_auth_lets_only_the_training_and_operator_users_move_the_alias(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shipped auth config and covertype.registry_access on a real `mlflow server --app-name basic-auth`
+    (SQLite stores here; tests/test_topology.py runs it with compose's MariaDB backend)."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    from covertype.registry_access import Account, provision
+    from covertype.settings import Settings
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    ini = tmp_path / "basic_auth.ini"
+    ini.write_text(
+        (REPO_ROOT / "mlflow" / "basic_auth.ini").read_text().replace("/var/lib/mlflow", str(tmp_path))
+    )
+    bin_dir = Path(sys.executable).parent
+    admin = ("admin", "admin-password-for-this-test")
+    server = Service(
+        "mlflow",
+        [str(bin_dir / "mlflow"), "server", "--app-name=basic-auth", "--backend-store-uri",
+         f"sqlite:///{tmp_path / 'mlflow.db'}", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        f"{url}/health",
+        port,
+        env={"PATH": f"{bin_dir}:{os.environ['PATH']}", "MLFLOW_AUTH_CONFIG_PATH": str(ini),
+             "MLFLOW_FLASK_SERVER_SECRET_KEY": "a-secret-for-this-test",
+             "MLFLOW_AUTH_ADMIN_USERNAME": admin[0], "MLFLOW_AUTH_ADMIN_PASSWORD": admin[1],
+             "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+        log_path=tmp_path / "mlflow.log",
+    )  # fmt: skip
+    settings = Settings(mlflow_tracking_uri=url, data_dir=tmp_path)
+    accounts = [
+        Account("training", "t-user", "training-password-1", "EDIT", "EDIT"),
+        Account("operator", "o-user", "operator-password-1", "READ", "EDIT"),
+        Account("reader", "r-user", "reader-password-1", "READ", "READ"),
+    ]
+
+    def as_user(username: str, password: str) -> MlflowClient:
+        monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", username)
+        monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", password)
+        return MlflowClient(tracking_uri=url, registry_uri=url)
+
+    server.start()
+    try:
+        server.wait_healthy(timeout=180)
+        as_user(*admin)
+        experiment_id = provision(settings, accounts)
+        # Again, with a new reader password: safe to re-run, and the password follows the environment.
+        accounts[2] = Account("reader", "r-user", "reader-password-2", "READ", "READ")
+        assert provision(settings, accounts) == experiment_id
+        training = as_user("t-user", "training-password-1")
+        run = training.create_run(experiment_id)
+        version = training.create_model_version(
+            "covertype", f"runs:/{run.info.run_id}/model", run.info.run_id
+        )
+        training.set_registered_model_alias("covertype", "champion", version.version)
+
+        reader = as_user("r-user", "reader-password-2")
+        assert reader.get_model_version_by_alias("covertype", "champion").version == version.version
+        denied = {
+            "move the alias": lambda: reader.set_registered_model_alias("covertype", "champion", "1"),
+            "delete the alias": lambda: reader.delete_registered_model_alias("covertype", "champion"),
+            "create a version": lambda: reader.create_model_version(
+                "covertype", "runs:/x/model", run.info.run_id
+            ),
+            "start a run": lambda: reader.create_run(experiment_id),
+        }
+        for what, attempt in denied.items():
+            with pytest.raises(MlflowException, match="PERMISSION_DENIED|Permission denied"):
+                attempt()
+                pytest.fail(f"the reader could {what}")
+        get_model = f"{url}/api/2.0/mlflow/registered-models/get?name=covertype"
+        old_password = httpx.get(get_model, auth=("r-user", "reader-password-1"), timeout=60)
+        anonymous = httpx.get(get_model, timeout=60)
+        assert (old_password.status_code, anonymous.status_code) == (401, 401)
+
+        operator = as_user("o-user", "operator-password-1")
+        operator.set_registered_model_alias("covertype", "champion", version.version)  # roll back is allowed
+        with pytest.raises(MlflowException, match="PERMISSION_DENIED|Permission denied"):
+            operator.create_run(experiment_id)
+    finally:
+        server.stop()
 
 
 # -- the inference API's write operation needs the token when one is set --------------------------------

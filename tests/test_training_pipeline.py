@@ -15,6 +15,7 @@ import pytest
 from _training_fixtures import S3_KEYS, boto_keys, fill_store, mlflow_server, moto_server
 from conftest import free_port
 from mlflow.tracking import MlflowClient
+from playwright.sync_api import expect, sync_playwright
 
 from covertype.dataset import load_dataset
 from covertype.schema import FEATURE_COLUMNS
@@ -22,6 +23,7 @@ from covertype.settings import Settings
 from covertype.store.engine import create_store_engine
 from covertype.training.pipeline import check_new_data, run_training
 from covertype.training.snapshot import content_digest, read_snapshot, read_store, take_snapshot
+from covertype.training.tracking import ensure_experiment
 
 pytestmark = pytest.mark.slow
 
@@ -107,6 +109,31 @@ def test_full_training_registers_a_champion_that_loads_and_predicts(
     assert parent.data.tags["covertype.registered_version"] == version.version
 
 
+def test_the_experiment_is_a_model_training_one_and_opens_on_its_runs(
+    first_training: dict[str, Any], settings: Settings, servers: dict[str, str]
+) -> None:
+    """The tag ``mlflow.experimentKind`` is set on a new experiment and on an old one that lacks it; in
+    Chromium, the MLflow UI's model-training view of the experiment lists the training's parent run."""
+    client = MlflowClient(settings.tracking_uri)
+    experiment = client.get_experiment_by_name(settings.experiment_name)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    old = settings.model_copy(update={"experiment_name": "covertype-before-the-tag"})
+    old_id = client.create_experiment(old.experiment_name)
+    assert ensure_experiment(old, client) == old_id
+    assert client.get_experiment(old_id).tags["mlflow.experimentKind"] == "custom_model_development"
+
+    parent = client.get_run(first_training["parent_run_id"]).info.run_name
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(
+            f"{servers['tracking']}/#/experiments/{experiment.experiment_id}?workflowType=machine_learning"
+        )
+        expect(page.get_by_text(parent).first).to_be_visible(timeout=60_000)
+        assert "/runs" in page.url
+        browser.close()
+
+
 def test_unchanged_data_is_skipped(first_training: dict[str, Any], settings: Settings) -> None:
     result = run_training(settings)
     assert result["status"] == "skipped" and result["new_rows"] == 0
@@ -129,6 +156,29 @@ def test_worse_candidate_becomes_challenger(first_training: dict[str, Any], sett
     assert challenger_score < champion_score
     # the champion was re-evaluated on the current holdout: the same score it was registered with
     assert champion_score == pytest.approx(first_training["registered"]["holdout_accuracy"])
+
+
+def test_a_tie_keeps_the_champion_and_says_so(first_training: dict[str, Any], settings: Settings) -> None:
+    """Two trainings of the same candidate on the same rows give two versions with the same accuracy."""
+    tie = settings.model_copy(update={"model_name": "covertype-tie", "promotion_margin": 0.0})
+    first = run_training(tie, candidates="logreg", time_budget=0.01, force=True)
+    second = run_training(tie, candidates="logreg", time_budget=0.01, force=True)
+    assert first["promotion"]["promoted"]
+    promotion = second["promotion"]
+    assert promotion["challenger_accuracy"] == promotion["champion_accuracy"]
+    assert not promotion["promoted"] and promotion["alias"] == "challenger"
+    champion, challenger = first["registered"]["version"], second["registered"]["version"]
+    assert promotion["reason"] == (
+        f"accuracy {promotion['challenger_accuracy']:.4f} does not beat champion v{champion} "
+        f"{promotion['champion_accuracy']:.4f} by more than the margin 0.0 (gain +0.0000)"
+    )
+    client = MlflowClient()
+    assert client.get_model_version_by_alias("covertype-tie", "champion").version == champion
+    rejected = client.get_model_version_by_alias("covertype-tie", "challenger")
+    assert rejected.version == challenger
+    tags = rejected.tags
+    assert tags["covertype.promotion_decision"] == "rejected"
+    assert tags["covertype.promotion_reason"] == promotion["reason"]
 
 
 def test_new_rows_make_training_due(

@@ -18,6 +18,7 @@ from covertype.store.engine import create_store_engine
 from covertype.store.row_hash import row_hashes
 from covertype.training.candidates import CANDIDATES, build_pipeline, resolve_candidates, search_candidate
 from covertype.training.evaluation import evaluate, operational_metrics, save_confusion_matrix
+from covertype.training.registry import wins
 from covertype.training.snapshot import content_digest, read_snapshot, read_store, take_snapshot
 from covertype.training.split import holdout_mask, split_by_hash
 
@@ -124,3 +125,41 @@ def test_evaluation_reports_overall_class_and_slice_metrics(sample: pd.DataFrame
     assert operational["model_size_bytes"] > 10_000 and 0 < operational["predict_latency_ms"] < 1_000
     image = save_confusion_matrix(evaluation.confusion, tmp_path / "cm.png", title="test")
     assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(
+    ("challenger", "champion", "margin", "promoted"),
+    [
+        (0.6111, 0.6111, 0.0, False),  # a tie keeps the champion
+        (0.6211, 0.6111, 0.01, False),  # exactly the margin (0.010000000000000009 in floats) is no win
+        (0.6112, 0.6111, 0.0, True),
+        (0.6212, 0.6111, 0.01, True),
+        (0.60, 0.6111, 0.0, False),
+    ],
+)
+def test_only_a_strict_gain_over_the_margin_wins(
+    challenger: float, champion: float, margin: float, promoted: bool
+) -> None:
+    assert wins(challenger - champion, margin) is promoted
+
+
+def test_hgb_trains_on_a_first_small_batch_where_a_class_has_one_row(sample: pd.DataFrame) -> None:
+    """150 rows as the first batches bring them: HGB's stratified early-stopping split cannot be made."""
+    first_rows = sample.head(150)
+    assert first_rows[TARGET_COLUMN].value_counts().min() == 1
+    result = search_candidate(
+        "hgb", first_rows[list(FEATURE_COLUMNS)], first_rows[TARGET_COLUMN], time_budget=1
+    )
+    assert result.params["early_stopping"] is False
+    assert set(result.model.predict(first_rows[list(FEATURE_COLUMNS)])) <= set(COVER_TYPES)
+
+    # Enough rows of every class: early stopping stays on.
+    enough = sample.head(3_000)
+    result = search_candidate("hgb", enough[list(FEATURE_COLUMNS)], enough[TARGET_COLUMN], time_budget=1)
+    assert "early_stopping" not in result.params
+
+
+def test_the_names_the_cli_lists_are_the_candidates() -> None:
+    from covertype.training import CANDIDATE_NAMES
+
+    assert list(CANDIDATE_NAMES) == list(CANDIDATES)

@@ -6,14 +6,14 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pandas as pd
 import pytest
-from _ui_fixtures import UiStack, ui_stack
+from _ui_fixtures import OPERATOR_TOKEN, UiStack, add_dag_run, airflow_api_server, ui_stack
 from conftest import free_port
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
@@ -21,6 +21,7 @@ from covertype.dataset import load_dataset
 from covertype.processes import Service
 from covertype.promotion import champion_version
 from covertype.schema import COLUMNS, COVER_TYPES, FEATURE_COLUMNS
+from covertype.ui import streamlit_command
 from covertype.ui.examples import BUILT_IN_EXAMPLE
 
 pytestmark = pytest.mark.slow
@@ -30,6 +31,7 @@ IMAGES = Path(
     os.environ.get("COVERTYPE_SCREENSHOT_DIR", Path(tempfile.gettempdir()) / "covertype-screenshots")
 )
 CHROMIUM = "/usr/bin/chromium"
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 #: Tall enough for a whole page: Streamlit scrolls inside the page, so full_page shots stop at the viewport.
 VIEWPORT = {"width": 1400, "height": 1700}
@@ -54,11 +56,23 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
+    """A fresh browser page; after the test, no request it made may have left the machine."""
     context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
     context.set_default_timeout(60_000)
+    outside: list[str] = []
+    context.on(
+        "request",
+        lambda request: (
+            outside.append(request.url)
+            if urlsplit(request.url).hostname not in LOOPBACK
+            and not request.url.startswith(("data:", "blob:"))
+            else None
+        ),
+    )
     opened = context.new_page()
     yield opened
     context.close()
+    assert outside == [], f"requests left the machine: {outside}"
 
 
 def _open(page: Page, url: str, heading: str) -> None:
@@ -146,48 +160,118 @@ def test_predict_shows_upload_and_inference_errors_plainly(
     page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(unknown_soil))
     error = page.get_by_test_id("stAlertContentError")
     expect(error).to_contain_text("the inference API answered 422: records.1.Soil_Type")
+
+    not_finite = tmp_path / "not-finite.csv"
+    frame.astype({"Slope": str}).assign(Slope=["12", "nan", "1e999"]).to_csv(not_finite, index=False)
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(not_finite))
+    expect(error).to_contain_text("not-finite.csv: row 2: Slope 'nan' is not an integer")
     assert "Traceback" not in page.content()
 
 
-def test_pipeline_page_lists_schedules_ingestion_runs_and_rejected_rows(stack: UiStack, page: Page) -> None:
-    _open(page, f"{stack.ui_url}/pipeline", "Pipeline")
-    expect(page.get_by_role("heading", name="Ingestion runs (3 latest)")).to_be_visible()
+def test_pipeline_page_shows_failed_and_skipped_runs_and_airflow_dag_runs(
+    stack: UiStack, page: Page, tmp_path: Path
+) -> None:
+    airflow_url = f"http://127.0.0.1:{stack.airflow_port}"
+    _open(page, f"{stack.ui_url}/pipeline", "Pipeline")  # Airflow is not up yet: the page says so and goes on
+    expect(page.get_by_test_id("stAlertContentWarning")).to_contain_text(
+        f"Airflow's DAG runs cannot be shown: the Airflow API at {airflow_url}/auth/token could not be"
+    )
+    expect(page.get_by_role("heading", name="Ingestion runs", exact=True)).to_be_visible()
+    expect(page.get_by_text("The latest 5 polls, newest first")).to_be_visible()
+    expect(page.get_by_test_id("stAlertContentError")).to_contain_text(
+        "1 of these polls failed; the newest, at"
+    )
+    expect(page.get_by_test_id("stAlertContentError")).to_contain_text("ConnectError: connection refused")
     schedules, runs, rejected = (_cells(page, index) for index in range(3))
     assert schedules[:2] == ["1", "batch 3 of 5"] and "not started" in schedules
-    assert runs.count("success") == 3 and "598" in runs  # batch 1 stored 598 of 600 rows
+    assert [runs.count(outcome) for outcome in ("stored", "skipped: no new rows", "failed")] == [3, 1, 1]
+    assert "598" in runs  # batch 1 stored 598 of 600 rows
     assert any("Elevation -40 is outside 0..5000" in cell for cell in rejected)
     assert any("'C9999' is not" in cell for cell in rejected)
+    assert "None" not in schedules + runs + rejected and "—" in schedules and "—" in runs
     expect(page.get_by_test_id("stVegaLiteChart")).to_have_count(1)
-    _screenshot(page, "ui-pipeline.png")
+
+    with airflow_api_server(tmp_path / "airflow", stack.airflow_port):
+        add_dag_run(airflow_url, "covertype_ingest", "success")
+        failed = add_dag_run(airflow_url, "covertype_ingest", "failed")
+        add_dag_run(airflow_url, "covertype_train", "success")
+        _open(page, f"{stack.ui_url}/pipeline", "Pipeline")
+        expect(page.get_by_role("heading", name="Airflow: latest DAG runs")).to_be_visible()
+        expect(page.get_by_test_id("stMetricValue").first).to_have_text("failed")  # covertype_ingest
+        expect(page.get_by_test_id("stMetricValue").nth(1)).to_have_text("success")  # covertype_train
+        expect(page.get_by_test_id("stAlertContentError").first).to_contain_text(
+            f"1 of these runs failed; the newest: covertype_ingest {failed}"
+        )
+        dag_runs = _cells(page, 1)
+        assert dag_runs.count("covertype_ingest") == 2 and dag_runs.count("covertype_train") == 1
+        assert failed in dag_runs and "None" not in dag_runs
+        _screenshot(page, "ui-pipeline.png")
 
 
-def test_roll_back_moves_the_champion_and_the_inference_api_follows(stack: UiStack, page: Page) -> None:
+def _rolled_back_to(stack: UiStack, page: Page) -> str:
+    """Sign in as operator on the Models page and roll back to the other version; that version."""
     settings = stack.settings
     before = champion_version(settings)
     assert httpx.get(f"{stack.inference_url}/model", timeout=30).json()["version"] == before
     target = "1" if before == "2" else "2"
+    page.get_by_label("Why (recorded on the version)").fill("checked by the UI test")
+    page.get_by_role("button", name="Make this version champion").click()
+    expect(page.get_by_text(f"v{target} is now champion")).to_be_visible()
+    expect(page.get_by_text(f"The inference API serves v{target}.")).to_be_visible()  # reloaded at once
+    assert champion_version(settings) == target
+    return target
 
+
+def test_roll_back_needs_the_operator_token_and_the_inference_api_follows(stack: UiStack, page: Page) -> None:
     _open(page, f"{stack.ui_url}/models", "Models")
     expect(page.get_by_role("heading", name="Registered versions")).to_be_visible()
     cells = _cells(page, 0)
     assert "promoted" in cells and "logreg" in cells
     assert any("open run" in cell or "#/experiments/" in cell for cell in cells), cells  # MLflow UI link
-    page.get_by_label("Why (recorded on the version)").fill("checked by the UI test")
-    page.get_by_role("button", name="Make this version champion").click()
-    expect(page.get_by_text(f"v{target} is now champion")).to_be_visible()
-    assert champion_version(settings) == target
+    make_champion = page.get_by_role("button", name="Make this version champion")
+    expect(make_champion).to_have_count(0)  # not signed in: no lever
 
-    deadline = time.monotonic() + 20
-    served = None
-    while time.monotonic() < deadline:
-        served = httpx.get(f"{stack.inference_url}/model", timeout=30).json()["version"]
-        if served == target:
-            break
-        time.sleep(0.5)
-    assert served == target, f"the inference API still serves v{served}"
+    token = page.get_by_label("Operator token (COVERTYPE_API_TOKEN)")
+    token.fill("a-wrong-token")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_test_id("stAlertContentError")).to_contain_text("Wrong operator token")
+    expect(make_champion).to_have_count(0)
+
+    token.fill(OPERATOR_TOKEN)
+    page.get_by_role("button", name="Sign in").click()
+    target = _rolled_back_to(stack, page)
+    assert httpx.get(f"{stack.inference_url}/model", timeout=30).json()["version"] == target
     _open(page, f"{stack.ui_url}/models", "Models")
     expect(page.get_by_test_id("stMetricValue").nth(3)).to_have_text(f"v{target}")
+    assert "None" not in _cells(page, 0)
     _screenshot(page, "ui-models.png")
+
+
+def test_a_ui_without_the_operator_token_is_read_only(stack: UiStack, page: Page, tmp_path: Path) -> None:
+    port = free_port()
+    env = {key: value for key, value in stack.env.items() if key != "COVERTYPE_API_TOKEN"}
+    service = Service(
+        "ui-read-only",
+        streamlit_command(host="127.0.0.1", port=port),
+        f"http://127.0.0.1:{port}/_stcore/health",
+        port,
+        env=env,
+        log_path=tmp_path / "ui-read-only.log",
+    )
+    service.start()
+    try:
+        service.wait_healthy(60)
+        champion = champion_version(stack.settings)
+        _open(page, f"http://127.0.0.1:{port}/models", "Models")
+        expect(page.get_by_test_id("stAlertContentInfo")).to_contain_text(
+            "Roll back is off: this UI is read-only"
+        )
+        expect(page.get_by_test_id("stAlertContentInfo")).to_contain_text("COVERTYPE_API_TOKEN")
+        expect(page.get_by_role("button", name="Make this version champion")).to_have_count(0)
+        expect(page.get_by_role("button", name="Sign in")).to_have_count(0)
+        assert champion_version(stack.settings) == champion
+    finally:
+        service.stop()
 
 
 def test_covertype_ui_serves_the_app_and_stops_on_sigterm(tmp_path: Path) -> None:

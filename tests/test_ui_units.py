@@ -6,12 +6,16 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from _hostile_values import NON_FINITE_TOKENS
 
 from covertype.dataset import load_dataset
 from covertype.schema import COLUMNS, FEATURE_COLUMNS, SOIL_TYPES, WILDERNESS_AREAS
 from covertype.ui.batch_csv import BadUpload, read_records, records, to_csv, with_predictions
+from covertype.ui.charts import ingestion_chart
 from covertype.ui.labels import SOIL_NAMES, soil_label, wilderness_label
 from covertype.ui.registry_queries import champion_history, slice_accuracy
+from covertype.ui.store_queries import ingestion_outcome
+from covertype.ui.tables import MISSING, readable
 
 
 def test_every_soil_code_has_its_uci_number_and_usfs_name() -> None:
@@ -72,6 +76,14 @@ def test_a_bad_upload_is_refused_with_the_reason(sample: pd.DataFrame, mutate, m
         read_records(to_csv(mutate(sample)))
 
 
+@pytest.mark.parametrize("value", [*NON_FINITE_TOKENS, "nan", "inf", "-inf"])
+def test_a_non_finite_number_in_an_upload_is_named(sample: pd.DataFrame, value: str) -> None:
+    upload = sample.astype({"Hillshade_3pm": str})
+    upload.loc[upload.index[3], "Hillshade_3pm"] = value
+    with pytest.raises(BadUpload, match=f"^row 4: Hillshade_3pm '{value}' is not an integer$"):
+        read_records(to_csv(upload))
+
+
 def test_an_unreadable_file_is_refused() -> None:
     with pytest.raises(BadUpload, match="not a readable CSV file"):
         read_records(b"")
@@ -99,3 +111,52 @@ def test_champion_history_follows_each_training_decision() -> None:
 def test_slice_accuracy_skips_versions_without_slices() -> None:
     long = slice_accuracy(_versions())
     assert set(long["version"]) == {"v3", "v1"} and len(long) == 8
+
+
+@pytest.mark.parametrize(
+    ("status", "inserted", "outcome"),
+    [
+        ("success", 598, "stored"),
+        ("success", 0, "skipped: no new rows"),
+        ("exhausted", None, "skipped: all batches delivered"),
+        ("failed", None, "failed"),
+    ],
+)
+def test_every_poll_has_an_outcome_in_the_dags_words(status: str, inserted: int | None, outcome: str) -> None:
+    assert ingestion_outcome(status, inserted) == outcome
+
+
+def test_tables_show_a_dash_for_missing_values_and_keep_full_columns_numeric() -> None:
+    frame = pd.DataFrame(
+        {
+            "batch": [3, None],
+            "accuracy": [0.69501, None],
+            "when": pd.to_datetime(["2026-11-25T01:22:03Z", None]),
+            "error": [None, "ConnectError"],
+            "rows": [600, 0],
+        }
+    )
+    shown = readable(frame)
+    assert shown.to_dict(orient="list") == {
+        "batch": ["3", MISSING],
+        "accuracy": ["0.6950", MISSING],
+        "when": ["2026-11-25 01:22:03", MISSING],
+        "error": [MISSING, "ConnectError"],
+        "rows": [600, 0],
+    }
+    assert shown["rows"].dtype == "int64"
+
+
+def test_the_ingestion_chart_keeps_every_poll_apart() -> None:
+    runs = pd.DataFrame(
+        {
+            "started_at": pd.to_datetime(["2026-11-25 01:00:02"] * 3 + ["2026-11-25 01:00:01"]),
+            "group_number": [1, 1, 1, 1],
+            "batch_number": [None, 3, 3, 2],
+            "rows_inserted": [0, 0, 600, 600],
+            "duplicates": [0, 600, 0, 0],
+            "rejected": [0, 0, 0, 0],
+        }
+    )  # newest first, as the store reads them
+    polls = list(ingestion_chart(runs).data["poll"].unique())
+    assert polls == ["01:00:01 g1 b2", "01:00:02 g1 b3", "01:00:02 g1 b3 (2)", "01:00:02 g1 b-"]

@@ -13,12 +13,14 @@ import orjson
 import typer
 
 from covertype.settings import get_settings
+from covertype.training import CANDIDATE_NAMES
 
 app = typer.Typer(
     name="covertype",
     help="Batch ingestion and retraining for the forest cover-type dataset.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,  # click's plain help: the rich panels print "<bool>" as the type of every flag
 )
 
 Host = Annotated[str, typer.Option(help="interface to bind")]
@@ -56,10 +58,15 @@ def inference_api(
 @app.command()
 def ingest(
     group: Annotated[int | None, typer.Option(help="group to poll (default COVERTYPE_GROUP)")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", help="log every retry of the data API")] = False,
 ) -> None:
     """Poll the data API once for a group and store the batch (what the ingestion DAG does)."""
+    import logging
+
     from covertype.ingestion import IngestionFailed, ingest_once
 
+    # Without handlers, Python prints warnings (tenacity's "Retrying ...") to stderr: only on request.
+    logging.basicConfig(level=logging.INFO if verbose else logging.ERROR, format="%(levelname)s %(message)s")
     settings = get_settings()
     if group is not None:
         settings = settings.model_copy(update={"group": group})
@@ -73,12 +80,17 @@ def ingest(
 
 @app.command()
 def train(
-    candidates: Annotated[str | None, typer.Option(help="comma-separated candidate names")] = None,
+    candidates: Annotated[
+        str | None,
+        typer.Option(
+            help=f"comma-separated, from: {', '.join(CANDIDATE_NAMES)} (default COVERTYPE_CANDIDATES)"
+        ),
+    ] = None,
     time_budget: Annotated[float | None, typer.Option(help="seconds of search per candidate")] = None,
     force: Annotated[bool, typer.Option(help="train even when too few rows are new")] = False,
 ) -> None:
     """Snapshot the store, train candidates, register the best and promote it if it wins."""
-    from covertype.training.pipeline import candidate_names, run_training
+    from covertype.training.pipeline import NoCandidateTrained, candidate_names, run_training
 
     settings = get_settings()
     try:
@@ -86,7 +98,12 @@ def train(
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    _print_json(run_training(settings, candidates=candidates, time_budget=time_budget, force=force))
+    try:
+        summary = run_training(settings, candidates=candidates, time_budget=time_budget, force=force)
+    except NoCandidateTrained as exc:  # each failure is recorded in its MLflow run
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    _print_json(summary)
 
 
 @app.command()
@@ -132,7 +149,7 @@ def up(
 ) -> None:
     """Start the whole stack locally on embedded defaults; Ctrl-C stops everything."""
     from covertype.local_stack import Ports, build_services, run_stack, urls
-    from covertype.processes import PortInUse, ServiceFailed
+    from covertype.processes import PortInUse, Service, ServiceFailed
 
     settings = get_settings()
     if airflow and not dags_folder.is_dir():
@@ -151,11 +168,14 @@ def up(
             typer.echo(f"  {name:<{width}}  {url}")
         typer.echo("Press Ctrl-C to stop.")
 
+    def service_ready(service: Service, elapsed: float) -> None:
+        typer.echo(f"  {service.name} ready ({elapsed:.1f} s)")
+
     typer.echo(
         f"starting {', '.join(s.name for s in services)} (logs in {settings.data_dir.resolve() / 'logs'})"
     )
     try:
-        run_stack(services, host=host, on_ready=ready)
+        run_stack(services, host=host, on_ready=ready, on_service_ready=service_ready)
     except (PortInUse, ServiceFailed, RuntimeError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
@@ -171,13 +191,17 @@ def demo(
     sample_fraction: Annotated[
         float, typer.Option(min=0.01, max=1.0, help="share of each slice per poll")
     ] = 1.0,
-    time_budget: Annotated[float, typer.Option(help="seconds of search per candidate")] = 10.0,
+    time_budget: Annotated[float, typer.Option(help="seconds of search per candidate")] = 5.0,
+    max_rows: Annotated[
+        int, typer.Option(min=1_000, help="rows ingested at most (a sample of every batch)")
+    ] = 10_000,
     data_api_port: Annotated[int, typer.Option(help="data API port")] = 8100,
     inference_port: Annotated[int, typer.Option(help="inference API port")] = 8101,
 ) -> None:
     """Run the whole job headless on the configured source and print a summary."""
     from rich.console import Console
 
+    from covertype.dataset import DatasetError
     from covertype.demo import demo_settings, print_summary, run_demo
     from covertype.processes import PortInUse, ServiceFailed, port_is_free
 
@@ -199,9 +223,13 @@ def demo(
     console = Console()
     try:
         summary = run_demo(
-            settings, console=console, data_api_port=data_api_port, inference_port=inference_port
+            settings,
+            console=console,
+            data_api_port=data_api_port,
+            inference_port=inference_port,
+            max_rows=max_rows,
         )
-    except (PortInUse, ServiceFailed, TimeoutError) as exc:
+    except (PortInUse, ServiceFailed, TimeoutError, DatasetError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
     print_summary(summary, console)

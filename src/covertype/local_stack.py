@@ -12,13 +12,14 @@ import secrets
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 
-from covertype.processes import PortInUse, Service, port_is_free
+from covertype.processes import PortInUse, Service, port_is_free, unused_port
 from covertype.settings import Settings
 from covertype.ui import streamlit_command
 
@@ -50,6 +51,31 @@ def airflow_admin_password(airflow_home: Path) -> str:
     return password
 
 
+def reachable(host: str) -> str:
+    """The address clients use for a server bound to ``host`` (a wildcard bind is not an address)."""
+    return "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host
+
+
+def airflow_address_env(host: str, port: int) -> dict[str, str]:
+    """Where Airflow's API server listens and where its parts reach it.
+
+    Airflow 3's task runner reports to the execution API at ``[core] execution_api_server_url``, which
+    defaults to ``http://localhost:8080/execution/`` whatever port the API server got: on another port
+    every task would stop at "Pre Execute" (or report to whatever else answers on 8080).
+    """
+    base_url = f"http://{reachable(host)}:{port}"
+    return {
+        "AIRFLOW__API__HOST": host,
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__BASE_URL": base_url,
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base_url}/execution/",
+        # The scheduler's and the triggerer's log servers default to 8793 and 8794 on every interface:
+        # a second Airflow on the machine would clash there.
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(unused_port()),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(unused_port()),
+    }
+
+
 def build_services(
     settings: Settings, *, ports: Ports, dags_folder: Path, host: str = "127.0.0.1", airflow: bool = True
 ) -> list[Service]:
@@ -57,11 +83,12 @@ def build_services(
     data_dir = settings.data_dir.resolve()
     logs = data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    mlflow_uri = f"http://{host}:{ports.mlflow}"
+    client_host = reachable(host)
+    mlflow_uri = f"http://{client_host}:{ports.mlflow}"
     env = {
         "COVERTYPE_DATA_DIR": str(data_dir),
-        "COVERTYPE_DATA_API_URL": f"http://{host}:{ports.data_api}",
-        "COVERTYPE_INFERENCE_API_URL": f"http://{host}:{ports.inference_api}",
+        "COVERTYPE_DATA_API_URL": f"http://{client_host}:{ports.data_api}",
+        "COVERTYPE_INFERENCE_API_URL": f"http://{client_host}:{ports.inference_api}",
         "MLFLOW_TRACKING_URI": mlflow_uri,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     }
@@ -70,7 +97,7 @@ def build_services(
         Service(
             "data API",
             [covertype, "data-api", "--host", host, "--port", str(ports.data_api)],
-            f"http://{host}:{ports.data_api}/health",
+            f"http://{client_host}:{ports.data_api}/health",
             ports.data_api,
         ),
         Service(
@@ -93,14 +120,19 @@ def build_services(
             ports.mlflow,
         ),
     ]
+    ui_env: dict[str, str] = {}  # the Pipeline page reads DAG runs from Airflow's REST API as the admin
     if airflow:
         home = data_dir / "airflow"
-        airflow_admin_password(home)
+        ui_env = {
+            "COVERTYPE_AIRFLOW_API_URL": f"http://{client_host}:{ports.airflow}",
+            "COVERTYPE_AIRFLOW_USERNAME": "admin",
+            "COVERTYPE_AIRFLOW_PASSWORD": airflow_admin_password(home),
+        }
         services.append(
             Service(
                 "Airflow",
                 [_bin("airflow"), "standalone"],
-                f"http://{host}:{ports.airflow}/api/v2/monitor/health",
+                f"http://{client_host}:{ports.airflow}/api/v2/monitor/health",
                 ports.airflow,
                 env={
                     "AIRFLOW_HOME": str(home),
@@ -109,8 +141,7 @@ def build_services(
                     "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
                     "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
                     "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
-                    "AIRFLOW__API__PORT": str(ports.airflow),
-                    "AIRFLOW__API__HOST": host,
+                    **airflow_address_env(host, ports.airflow),
                 },
             )
         )
@@ -118,7 +149,7 @@ def build_services(
         Service(
             "inference API",
             [covertype, "inference-api", "--host", host, "--port", str(ports.inference_api)],
-            f"http://{host}:{ports.inference_api}/health",
+            f"http://{client_host}:{ports.inference_api}/health",
             ports.inference_api,
         )
     )
@@ -126,8 +157,9 @@ def build_services(
         Service(
             "UI",
             streamlit_command(host=host, port=ports.ui),
-            f"http://{host}:{ports.ui}/_stcore/health",
+            f"http://{client_host}:{ports.ui}/_stcore/health",
             ports.ui,
+            env=ui_env,
         )
     )
     for service in services:
@@ -165,19 +197,26 @@ def run_stack(
     *,
     host: str,
     on_ready: Callable[[], None],
+    on_service_ready: Callable[[Service, float], None] | None = None,
     stop_event: threading.Event | None = None,
     timeout: float = 240.0,
 ) -> None:
-    """Start every service in order, call ``on_ready``, block until SIGINT/SIGTERM, stop all in reverse."""
+    """Start every service in order, call ``on_ready``, block until SIGINT/SIGTERM, stop all in reverse.
+
+    ``on_service_ready`` hears of each service as it answers, with the seconds since the start.
+    """
     check_ports(services, host)
     stop = stop_event or threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     started: list[Service] = []
+    began = time.monotonic()
     try:
         for service in services:
             service.start()
             started.append(service)
             service.wait_healthy(timeout)
+            if on_service_ready is not None:
+                on_service_ready(service, time.monotonic() - began)
         on_ready()
         while not stop.wait(1.0):
             for service in started:

@@ -36,6 +36,13 @@ def port_is_free(host: str, port: int) -> bool:
     return True
 
 
+def unused_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on right now (for internal servers whose port nobody types)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
 @dataclass
 class Service:
     """One long-running child process and the URL that tells when it is ready."""

@@ -76,8 +76,15 @@ class Settings(BaseSettings):
     model_poll_interval: float = Field(30.0, gt=0, description="seconds between checks of the champion alias")
     max_batch_records: int = Field(10_000, ge=1, description="largest batch /predict/batch accepts")
     onnx_threads: int = Field(1, ge=1, le=64, description="ONNX Runtime intra-op threads per worker")
-    api_token: str | None = Field(None, description="token required by the inference API's write operations")
+    api_token: str | None = Field(
+        None, description="token required by the inference API's write operations and the web UI's roll back"
+    )
     inference_api_url: str = Field("http://127.0.0.1:8001", description="where the inference API listens")
+
+    # -- web UI: Airflow's REST API (v2) for the Pipeline page's DAG runs
+    airflow_api_url: str = Field("http://127.0.0.1:8080", description="Airflow's API server")
+    airflow_username: str = Field("admin", description="Airflow login the web UI reads DAG runs with")
+    airflow_password: str | None = Field(None, description="password of ``airflow_username``")
 
     @property
     def state_file(self) -> Path:

@@ -6,6 +6,7 @@ import time
 
 import pandas as pd
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 
@@ -14,6 +15,7 @@ from covertype.data_api.routes import data, groups, health
 from covertype.data_api.service import AllBatchesDelivered, Clock, DataService, GroupOutOfRange
 from covertype.dataset import load_dataset
 from covertype.settings import Settings
+from covertype.validation_errors import unprocessable
 
 DESCRIPTION = """
 Forest cover-type samples handed out per group on a timed schedule.
@@ -41,6 +43,7 @@ def create_app(settings: Settings, *, clock: Clock = time.time, frame: pd.DataFr
     app.include_router(groups.router)
     app.add_exception_handler(GroupOutOfRange, _bad_request)
     app.add_exception_handler(AllBatchesDelivered, _bad_request)
+    app.add_exception_handler(RequestValidationError, unprocessable)
     return app
 
 

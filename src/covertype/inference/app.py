@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from http import HTTPStatus
 
 from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -23,6 +24,7 @@ from covertype.inference.routes import status as status_routes
 from covertype.inference.service import BatchTooLarge, PredictionService
 from covertype.settings import Settings
 from covertype.store.engine import store_engine
+from covertype.validation_errors import unprocessable
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +73,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_exception_handler(ModelUnavailable, _answer(status.HTTP_503_SERVICE_UNAVAILABLE))
     app.add_exception_handler(ReloadFailed, _answer(status.HTTP_503_SERVICE_UNAVAILABLE))
     app.add_exception_handler(BatchTooLarge, _answer(status.HTTP_413_CONTENT_TOO_LARGE))
+    app.add_exception_handler(RequestValidationError, unprocessable)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
     return app

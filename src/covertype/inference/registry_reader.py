@@ -7,6 +7,7 @@ SQLite store of development and tests) is read through the ``mlflow`` package wh
 
 from __future__ import annotations
 
+import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +44,7 @@ class RestRegistryReader:
     """MLflow's REST API (``/api/2.0/mlflow/...`` and the server's ``/get-artifact``)."""
 
     def __init__(self, tracking_uri: str, *, timeout: float = 30.0) -> None:
-        self._http = httpx.Client(base_url=tracking_uri.rstrip("/"), timeout=timeout)
+        self._http = httpx.Client(base_url=tracking_uri.rstrip("/"), timeout=timeout, auth=mlflow_auth())
 
     def _get(self, path: str, params: dict[str, str]) -> httpx.Response:
         response = self._http.get(path, params=params)
@@ -72,6 +73,33 @@ class RestRegistryReader:
 
     def run_artifact(self, run_id: str, path: str) -> bytes:
         return self._get("/get-artifact", {"run_uuid": run_id, "path": path}).content
+
+
+def mlflow_auth() -> httpx.Auth | None:
+    """The credentials MLflow's own client would send, from its own variables.
+
+    ``MLFLOW_TRACKING_USERNAME`` and ``MLFLOW_TRACKING_PASSWORD`` (a server run with ``--app-name
+    basic-auth``), else ``MLFLOW_TRACKING_TOKEN``.
+    """
+    username, password = (
+        os.environ.get("MLFLOW_TRACKING_USERNAME"),
+        os.environ.get("MLFLOW_TRACKING_PASSWORD"),
+    )
+    if username and password:
+        return httpx.BasicAuth(username, password)
+    token = os.environ.get("MLFLOW_TRACKING_TOKEN")
+    if token:
+        return _BearerAuth(token)
+    return None
+
+
+class _BearerAuth(httpx.Auth):
+    def __init__(self, token: str) -> None:
+        self._header = f"Bearer {token}"
+
+    def auth_flow(self, request: httpx.Request):  # type: ignore[no-untyped-def]
+        request.headers["Authorization"] = self._header
+        yield request
 
 
 class LocalRegistryReader:

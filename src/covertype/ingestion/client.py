@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 import httpx
 import orjson
@@ -76,13 +77,59 @@ def fetch_batch(
         response = retrying(_get, http, group_number)
     except RetryError as exc:
         cause = exc.last_attempt.exception()
+        attempts = f"{settings.http_retries} attempt{'s' if settings.http_retries != 1 else ''}"
         raise DataApiError(
-            f"{where} gave up after {settings.http_retries} attempts, last: {type(cause).__name__}: {cause}"
+            f"{where} gave up after {attempts}, last: {type(cause).__name__}: {cause}"
         ) from cause
     finally:
         if client is None:
             http.close()
     return _outcome(response, group_number, where)
+
+
+@dataclass(frozen=True)
+class GroupWindow:
+    """A group's schedule as ``GET /groups`` announces it (times timezone-aware, UTC)."""
+
+    group_number: int
+    batch_number: int | None
+    batches: int
+    batch_started_at: datetime | None
+    next_batch_at: datetime | None
+    finished: bool
+
+
+def fetch_group_window(settings: Settings, *, client: httpx.Client | None = None) -> GroupWindow:
+    """The schedule of ``settings.group`` from ``GET /groups`` (one attempt: callers retry as a whole)."""
+    where = f"data API {settings.data_api_url}: GET /groups"
+    http = client or httpx.Client(base_url=settings.data_api_url, timeout=settings.http_timeout)
+    try:
+        response = http.get("/groups")
+    except httpx.TransportError as exc:
+        raise DataApiError(f"{where}: {type(exc).__name__}: {exc}") from exc
+    finally:
+        if client is None:
+            http.close()
+    if response.status_code != 200:
+        raise DataApiError(f"{where} answered HTTP {response.status_code}: {_detail(response)}")
+    try:
+        [entry] = [g for g in orjson.loads(response.content) if g["group_number"] == settings.group]
+        return GroupWindow(
+            group_number=int(entry["group_number"]),
+            batch_number=entry["batch_number"],
+            batches=int(entry["batches"]),
+            batch_started_at=_timestamp(entry["batch_started_at"]),
+            next_batch_at=_timestamp(entry["next_batch_at"]),
+            finished=bool(entry["finished"]),
+        )
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise DataApiError(
+            f"{where} did not announce group {settings.group}: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def _timestamp(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def _get(http: httpx.Client, group_number: int) -> httpx.Response:

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 
 import pandas as pd
 import pyarrow as pa
@@ -23,7 +22,7 @@ from sqlalchemy import Connection, Dialect, Engine, insert
 
 from covertype.schema import CATEGORICAL_COLUMNS, COLUMNS, SOIL_TYPES, WILDERNESS_AREAS
 from covertype.store.row_hash import row_hashes
-from covertype.store.tables import forest_cover_data, forest_cover_rejected, ingestion_runs
+from covertype.store.tables import RunStatus, forest_cover_data, forest_cover_rejected, ingestion_runs
 
 #: Rows per INSERT statement: a few hundred kB of SQL, far below MySQL's default 16 MB packet limit.
 DEFAULT_CHUNK_ROWS = 5_000
@@ -34,14 +33,6 @@ _MAX_TEXT = 4_000
 _DOMAINS = {"Wilderness_Area": frozenset(WILDERNESS_AREAS), "Soil_Type": frozenset(SOIL_TYPES)}
 
 _IGNORE_DUPLICATES = {"mysql": "IGNORE", "mariadb": "IGNORE", "sqlite": "OR IGNORE"}
-
-
-class RunStatus(StrEnum):
-    """How a poll ended, as written to ``ingestion_runs.status``."""
-
-    SUCCESS = "success"
-    EXHAUSTED = "exhausted"
-    FAILED = "failed"
 
 
 @dataclass(frozen=True)

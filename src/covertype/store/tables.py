@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -23,6 +25,15 @@ from sqlalchemy import (
 from covertype.schema import NUMERIC_COLUMNS
 
 metadata = MetaData()
+
+
+class RunStatus(StrEnum):
+    """How a poll ended, as written to ``ingestion_runs.status``."""
+
+    SUCCESS = "success"
+    EXHAUSTED = "exhausted"
+    FAILED = "failed"
+
 
 #: Auto-increment primary keys: BIGINT on MySQL, INTEGER (rowid alias) on SQLite.
 _Id = BigInteger().with_variant(Integer(), "sqlite")

@@ -133,9 +133,12 @@ def _search(
     name: str, features: pd.DataFrame, target: pd.Series, *, time_budget: float, seed: int
 ) -> SearchResult:
     fit_x, val_x, fit_y, val_y = _validation_split(features, target, seed)
+    # Adapted to the smaller of the two fits (the search's share), the refit on all rows follows suit.
+    adapted = adapt_to_data(name, fit_y)
     started = time.monotonic()
     best_score, best_params, trials, last_fit = -1.0, {}, 0, 0.0
-    for params in _configurations(CANDIDATES[name], seed):
+    for drawn in _configurations(CANDIDATES[name], seed):
+        params = {**drawn, **adapted}
         if trials and time.monotonic() - started + last_fit > time_budget:
             break
         fit_started = time.monotonic()
@@ -157,6 +160,25 @@ def _search(
         search_seconds=search_seconds,
         fit_seconds=time.monotonic() - refit_started,
     )
+
+
+#: Share of the rows HistGradientBoosting holds out (stratified) for its early stopping (its default).
+HGB_STOPPING_FRACTION = 0.1
+
+
+def adapt_to_data(name: str, target: pd.Series) -> dict[str, Any]:
+    """Model parameters a candidate needs to train on ``target`` at all (none for most data).
+
+    HistGradientBoosting's early stopping holds out a stratified share of the rows, which needs two rows
+    of every class and a share of at least one row per class: on the first small batches (150 rows, a
+    class seen once) it refused to train. There it trains without early stopping.
+    """
+    if name != "hgb":
+        return {}
+    counts = target.value_counts()
+    if counts.min() >= 2 and math.floor(len(target) * HGB_STOPPING_FRACTION) >= len(counts):
+        return {}
+    return {"early_stopping": False}
 
 
 def _validation_split(

@@ -8,6 +8,7 @@ Steps exchange only small dicts (URIs, digests, run ids, scores), so they fit in
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +24,19 @@ from covertype.training.candidates import resolve_candidates, search_candidate
 from covertype.training.evaluation import evaluate, operational_metrics
 from covertype.training.snapshot import SnapshotInfo, count_stored_rows, read_snapshot, take_snapshot
 from covertype.training.split import split_by_hash
+
+log = logging.getLogger(__name__)
+
+#: ``status`` of a candidate's result.
+TRAINED, FAILED = "trained", "failed"
+
+
+class NoCandidateTrained(RuntimeError):
+    """Every candidate of a training failed: there is nothing to register."""
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:5000]
 
 
 def candidate_names(settings: Settings, candidates: str | None = None) -> list[str]:
@@ -98,20 +112,41 @@ def train_candidate(
 
     The ONNX export is checked against the pipeline on the holdout; its verdict (``onnx_faithful``,
     ``onnx_reason``) and figures travel in the result, so registration can skip an unfaithful export.
+
+    A candidate that cannot train on this data (its fit or evaluation raises) fails alone: its nested
+    run is closed ``FAILED`` with the reason, and the result says ``status: failed`` so that the others
+    still compete. Errors reaching MLflow are not caught (a retry may help those).
     """
     budget = settings.train_time_budget if time_budget is None else time_budget
     train, holdout = _load_split(settings, prepared)
-    result = search_candidate(
-        name, train[list(FEATURE_COLUMNS)], train[TARGET_COLUMN], time_budget=budget, seed=settings.seed
-    )
-    with threadpool_limits(limits=1):  # see search_candidate: OpenMP threads crawl on a busy machine
-        evaluation = evaluate(result.model, holdout)
-        operational = operational_metrics(result.model, holdout)
-        graph, export = export_and_check(result.model, holdout)
+    context = tracking.RunContext(prepared["dag_id"], prepared["dag_run_id"])
+    try:
+        result = search_candidate(
+            name, train[list(FEATURE_COLUMNS)], train[TARGET_COLUMN], time_budget=budget, seed=settings.seed
+        )
+        with threadpool_limits(limits=1):  # see search_candidate: OpenMP threads crawl on a busy machine
+            evaluation = evaluate(result.model, holdout)
+            operational = operational_metrics(result.model, holdout)
+            graph, export = export_and_check(result.model, holdout)
+    except Exception as exc:  # noqa: BLE001 - any training error is this candidate's alone; recorded
+        error = _describe(exc)
+        run_id = tracking.log_failed_candidate(
+            settings,
+            parent_run_id=prepared["parent_run_id"],
+            context=context,
+            snapshot=_snapshot(prepared),
+            name=name,
+            error=error,
+            time_budget=budget,
+            train_rows=len(train),
+            holdout_rows=len(holdout),
+        )
+        log.error("candidate %s failed on %s rows: %s", name, len(train), error)
+        return {"name": name, "status": FAILED, "run_id": run_id, "error": error}
     logged = tracking.log_candidate(
         settings,
         parent_run_id=prepared["parent_run_id"],
-        context=tracking.RunContext(prepared["dag_id"], prepared["dag_run_id"]),
+        context=context,
         snapshot=_snapshot(prepared),
         result=result,
         evaluation=evaluation,
@@ -124,6 +159,7 @@ def train_candidate(
     )
     return {
         "name": name,
+        "status": TRAINED,
         **logged,
         "validation_accuracy": result.validation_accuracy,
         "holdout_accuracy": evaluation.metrics["holdout_accuracy"],
@@ -136,8 +172,23 @@ def train_candidate(
 def register_best_candidate(
     settings: Settings, *, prepared: dict[str, Any], results: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    """Register the best of the trained candidates as a new model version."""
-    return registry.register_best(settings, results=list(results), snapshot_digest=prepared["digest"])
+    """Register the best of the candidates that trained as a new model version; fail if none did."""
+    results = list(results)
+    trained = [result for result in results if result["status"] == TRAINED]
+    if not trained:
+        failures = "; ".join(f"{result['name']}: {result.get('error')}" for result in results)
+        raise NoCandidateTrained(f"no candidate trained ({failures or 'none was given'})")
+    registered = registry.register_best(settings, results=trained, snapshot_digest=prepared["digest"])
+    failed = sorted(result["name"] for result in results if result not in trained)
+    return {**registered, "failed_candidates": failed}
+
+
+def fail_training(settings: Settings, *, parent_run_id: str, error: BaseException | str) -> None:
+    """Close a training's MLflow parent run as ``FAILED`` with the reason (CLI and Airflow alike)."""
+    reason = error if isinstance(error, str) else _describe(error)
+    tracking.finish_parent_run(
+        settings, parent_run_id, tags={"covertype.error": reason[:5000]}, metrics={}, status="FAILED"
+    )
 
 
 def promote(settings: Settings, *, prepared: dict[str, Any], registered: dict[str, Any]) -> dict[str, Any]:
@@ -157,6 +208,7 @@ def promote(settings: Settings, *, prepared: dict[str, Any], registered: dict[st
             "covertype.registered_version": registered["version"],
             "covertype.best_candidate": registered["candidate"],
             "covertype.promotion_decision": "promoted" if decision["promoted"] else "rejected",
+            "covertype.failed_candidates": ",".join(registered.get("failed_candidates", [])),
         },
         metrics={"holdout_accuracy": registered["holdout_accuracy"]},
     )
@@ -189,10 +241,7 @@ def run_training(
         registered = register_best_candidate(settings, prepared=prepared, results=results)
         decision = promote(settings, prepared=prepared, registered=registered)
     except Exception as exc:
-        error = {"covertype.error": f"{type(exc).__name__}: {exc}"[:5000]}
-        tracking.finish_parent_run(
-            settings, prepared["parent_run_id"], tags=error, metrics={}, status="FAILED"
-        )
+        fail_training(settings, parent_run_id=prepared["parent_run_id"], error=exc)
         raise
     return {
         "status": "trained",

@@ -7,6 +7,7 @@ decision and both scores are written as tags on the new version. Stages are not 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import mlflow
@@ -90,10 +91,10 @@ def register_best(
 def promote_if_better(
     settings: Settings, *, version: str, holdout_accuracy: float, holdout: pd.DataFrame
 ) -> dict[str, Any]:
-    """Give ``version`` the serving alias if it beats the champion by ``settings.promotion_margin``.
+    """Give ``version`` the serving alias if it beats the champion by more than ``settings.promotion_margin``.
 
     The first registered model always wins. Otherwise the champion is loaded and scored on ``holdout``
-    (the rows ``holdout_accuracy`` was measured on); a loser gets the ``challenger`` alias instead.
+    (the rows ``holdout_accuracy`` was measured on); a loser, a tie included, gets ``challenger`` instead.
     Before any comparison, the size gate refuses a version whose ONNX graph is larger than
     ``settings.max_model_mb`` (``COVERTYPE_MAX_MODEL_MB``), the reason in the ``covertype.size_gate`` tag.
     """
@@ -110,11 +111,11 @@ def promote_if_better(
         champion = mlflow.sklearn.load_model(f"models:/{settings.model_name}/{current}")
         champion_accuracy = evaluate(champion, holdout).metrics["holdout_accuracy"]
         gain = holdout_accuracy - champion_accuracy
-        promoted = gain >= settings.promotion_margin
+        promoted = wins(gain, settings.promotion_margin)
         verb = "beats" if promoted else "does not beat"
         reason = (
             f"accuracy {holdout_accuracy:.4f} {verb} champion v{current} {champion_accuracy:.4f} "
-            f"by the margin {settings.promotion_margin} (gain {gain:+.4f})"
+            f"by more than the margin {settings.promotion_margin} (gain {gain:+.4f})"
         )
     alias = settings.model_alias if promoted else CHALLENGER_ALIAS
     mlflow_client.set_registered_model_alias(settings.model_name, alias, version)
@@ -152,6 +153,14 @@ def _size_gate(settings: Settings, tags: dict[str, str]) -> str | None:
             f"refused: ONNX graph {megabytes:.2f} MB exceeds COVERTYPE_MAX_MODEL_MB={settings.max_model_mb:g}"
         )
     return None
+
+
+def wins(gain: float, margin: float) -> bool:
+    """Whether an accuracy ``gain`` over the champion is strictly more than ``margin``.
+
+    Accuracies are ratios of counts: a gain equal to the margin but for float rounding is a tie, not a win.
+    """
+    return gain > margin and not math.isclose(gain, margin, rel_tol=0.0, abs_tol=1e-9)
 
 
 def record_trained_data(settings: Settings, *, rows: int, digest: str) -> None:

@@ -80,7 +80,7 @@ def start_parent_run(
 ) -> str:
     """Open (status RUNNING) the training's parent run; :func:`finish_parent_run` closes it."""
     mlflow_client = client(settings)
-    experiment_id = _experiment_id(settings, mlflow_client)
+    experiment_id = ensure_experiment(settings, mlflow_client)
     run = mlflow_client.create_run(
         experiment_id,
         run_name=f"training {snapshot.rows} rows",
@@ -134,7 +134,7 @@ def log_candidate(
 
     ``graph`` (the ONNX export) is logged only when ``export`` found it faithful.
     """
-    experiment_id = _experiment_id(settings, client(settings))
+    experiment_id = ensure_experiment(settings, client(settings))
     metrics = {
         **evaluation.metrics,
         **operational,
@@ -194,6 +194,38 @@ def log_candidate(
     return {"run_id": run.info.run_id, "model_uri": info.model_uri}
 
 
+def log_failed_candidate(
+    settings: Settings,
+    *,
+    parent_run_id: str,
+    context: RunContext,
+    snapshot: SnapshotInfo,
+    name: str,
+    error: str,
+    time_budget: float,
+    train_rows: int,
+    holdout_rows: int,
+) -> str:
+    """Record a candidate that could not train as a nested run closed ``FAILED``; returns its run id."""
+    mlflow_client = client(settings)
+    run = mlflow_client.create_run(
+        ensure_experiment(settings, mlflow_client),
+        run_name=name,
+        tags={
+            **context.tags(),
+            **_data_tags(snapshot, train_rows, holdout_rows),
+            "mlflow.parentRunId": parent_run_id,
+            "covertype.candidate": name,
+            "covertype.kind": "candidate",
+            "covertype.error": error[:5000],
+        },
+    )
+    for key, value in {"candidate": name, "time_budget": time_budget, "seed": settings.seed}.items():
+        mlflow_client.log_param(run.info.run_id, key, value)
+    mlflow_client.set_terminated(run.info.run_id, "FAILED")
+    return str(run.info.run_id)
+
+
 def _model_input(frame: pd.DataFrame) -> pd.DataFrame:
     """The 12 feature columns as the inference API sends them (64-bit integers, plain strings)."""
     features = frame[list(FEATURE_COLUMNS)].reset_index(drop=True)
@@ -212,14 +244,27 @@ def _pip_requirements() -> list[str]:
     return [f"{name}=={version(name)}" for name in ("scikit-learn", "cloudpickle", "pandas", "numpy")]
 
 
-def _experiment_id(settings: Settings, mlflow_client: MlflowClient) -> str:
+#: The MLflow UI opens an experiment with this tag on its runs, not on the GenAI view (traces, assistant).
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
+
+
+def ensure_experiment(settings: Settings, mlflow_client: MlflowClient) -> str:
+    """The id of ``settings.experiment_name``, created with :data:`EXPERIMENT_KIND` when missing; an
+    existing experiment without that tag gets it."""
     experiment = mlflow_client.get_experiment_by_name(settings.experiment_name)
     if experiment is not None:
+        for key, value in EXPERIMENT_KIND.items():
+            if experiment.tags.get(key) != value:
+                mlflow_client.set_experiment_tag(experiment.experiment_id, key, value)
         return str(experiment.experiment_id)
     # A tracking server chooses its own artifact root; an embedded SQLite store would use ./mlruns of the cwd.
     local = settings.tracking_uri.startswith("sqlite:")
     artifacts = settings.mlflow_artifacts if local else None
-    return str(mlflow_client.create_experiment(settings.experiment_name, artifact_location=artifacts))
+    return str(
+        mlflow_client.create_experiment(
+            settings.experiment_name, artifact_location=artifacts, tags=EXPERIMENT_KIND
+        )
+    )
 
 
 def _data_tags(snapshot: SnapshotInfo, train_rows: int, holdout_rows: int) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""The UI's HTTP calls to the inference API and the data API, with their errors made readable."""
+"""The UI's HTTP calls to the inference API, the data API and Airflow's REST API, with readable errors."""
 
 from __future__ import annotations
 
@@ -47,6 +47,46 @@ def group_schedules(settings: Settings) -> list[dict[str, Any]]:
     """``GET /groups`` of the data API: each group's current batch and when the next opens."""
     answer: list[dict[str, Any]] = _call("data API", "GET", f"{settings.data_api_url}/groups")
     return answer
+
+
+def reload_model(settings: Settings, token: str) -> dict[str, Any]:
+    """``POST /model/reload`` with the operator's token: the inference API checks the alias at once."""
+    answer: dict[str, Any] = _call(
+        "inference API",
+        "POST",
+        f"{settings.inference_api_url}/model/reload",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    return answer
+
+
+def dag_runs(settings: Settings, dag_ids: Sequence[str], *, limit: int = 10) -> list[dict[str, Any]]:
+    """The ``limit`` latest runs of each DAG (newest first) from Airflow's REST API v2.
+
+    Logs in with ``settings.airflow_username``/``airflow_password`` (``POST /auth/token``, a JWT).
+    """
+    if not settings.airflow_password:
+        raise ServiceError(
+            f"no Airflow login is configured: set COVERTYPE_AIRFLOW_PASSWORD (and COVERTYPE_AIRFLOW_USERNAME,"
+            f" now {settings.airflow_username!r}) for Airflow at {settings.airflow_api_url}"
+        )
+    base = settings.airflow_api_url.rstrip("/")
+    login = {"username": settings.airflow_username, "password": settings.airflow_password}
+    try:
+        token = _call("Airflow API", "POST", f"{base}/auth/token", json=login)["access_token"]
+    except ServiceError as exc:
+        raise ServiceError(f"{exc} (login as {settings.airflow_username!r})") from exc
+    runs: list[dict[str, Any]] = []
+    for dag_id in dag_ids:
+        answer = _call(
+            "Airflow API",
+            "GET",
+            f"{base}/api/v2/dags/{dag_id}/dagRuns",
+            params={"order_by": "-run_after", "limit": limit},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        runs.extend(answer["dag_runs"])
+    return runs
 
 
 def _call(service: str, method: str, url: str, **kwargs: Any) -> Any:

@@ -7,8 +7,10 @@ from pathlib import Path
 import streamlit as st
 
 VIEWS = Path(__file__).with_name("views")
+#: A file of the package: with a ``:material/...:`` page icon, browsers fetch it from fonts.gstatic.com.
+FAVICON = Path(__file__).with_name("favicon.png")
 
-st.set_page_config(page_title="covertype", page_icon=":material/forest:", layout="wide")
+st.set_page_config(page_title="covertype", page_icon=str(FAVICON), layout="wide")
 page = st.navigation(
     [
         st.Page(VIEWS / "predict.py", title="Predict", icon=":material/forest:", default=True),

@@ -9,16 +9,22 @@ _SERIES = {"rows_inserted": "stored", "duplicates": "duplicates", "rejected": "r
 
 
 def ingestion_chart(runs: pd.DataFrame) -> alt.Chart:
-    """Stacked rows per poll (stored, duplicates, rejected), one bar per run in time order."""
-    frame = runs.sort_values(["started_at", "group_number", "batch_number"]).copy()
-    batches = frame["batch_number"].astype("Int64").astype(str).replace("<NA>", "-")
-    frame["poll"] = (
+    """Stacked rows per poll (stored, duplicates, rejected), one bar per run in time order.
+
+    ``runs`` come newest first (as :func:`covertype.ui.store_queries.recent_ingestion_runs` reads them);
+    a poll without a batch (a failed one) shows ``b-``, and polls in the same second get ``(2)``, ``(3)``.
+    """
+    frame = runs.iloc[::-1].copy()
+    batches = frame["batch_number"].map(lambda batch: "-" if pd.isna(batch) else str(int(batch)))
+    label = (
         frame["started_at"].dt.strftime("%H:%M:%S")
         + " g"
         + frame["group_number"].astype(str)
         + " b"
         + batches
     )
+    repeat = label.groupby(label).cumcount()
+    frame["poll"] = label + repeat.map(lambda n: f" ({n + 1})" if n else "")
     long = frame.melt(id_vars=["poll"], value_vars=list(_SERIES), var_name="rows", value_name="count")
     long["rows"] = long["rows"].map(_SERIES)
     return (

@@ -9,6 +9,7 @@ import pandas as pd
 from sqlalchemy import Engine, func, select
 
 from covertype.schema import COLUMNS
+from covertype.store.batches import RunStatus
 from covertype.store.tables import forest_cover_data, forest_cover_rejected, ingestion_runs
 
 _RUN_COLUMNS = (
@@ -27,14 +28,30 @@ _RUN_COLUMNS = (
 
 
 def recent_ingestion_runs(engine: Engine, *, limit: int = 500) -> pd.DataFrame:
-    """The latest polls (newest first): rows received, stored, duplicates and rejected per run."""
+    """The latest polls (newest first): rows received, stored, duplicates and rejected per run, and the
+    ``outcome`` an operator reads (see :func:`ingestion_outcome`): failed and skipped polls included."""
     query = (
         select(*(ingestion_runs.c[name] for name in _RUN_COLUMNS))
         .order_by(ingestion_runs.c.started_at.desc(), ingestion_runs.c.id.desc())
         .limit(limit)
     )
     with engine.connect() as conn:
-        return pd.DataFrame(conn.execute(query).mappings().all(), columns=list(_RUN_COLUMNS))
+        runs = pd.DataFrame(conn.execute(query).mappings().all(), columns=list(_RUN_COLUMNS))
+    runs.insert(
+        3,
+        "outcome",
+        [ingestion_outcome(s, n) for s, n in zip(runs["status"], runs["rows_inserted"], strict=True)],
+    )
+    return runs.drop(columns="status")
+
+
+def ingestion_outcome(status: str, rows_inserted: int | None) -> str:
+    """What a poll came to, in the words of the ingest DAG: stored, skipped (and why) or failed."""
+    if status == RunStatus.FAILED:
+        return "failed"
+    if status == RunStatus.EXHAUSTED:
+        return "skipped: all batches delivered"
+    return "stored" if rows_inserted else "skipped: no new rows"
 
 
 def recent_rejected_rows(engine: Engine, *, limit: int = 200) -> pd.DataFrame:

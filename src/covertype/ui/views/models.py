@@ -1,11 +1,12 @@
-"""Models: the registered versions and their scores, the promotion decisions, and the Roll back lever."""
+"""Models: the registered versions and their scores, the promotion decisions, and the Roll back lever
+(for a signed-in operator only, see :mod:`covertype.ui.operator`)."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from covertype.promotion import UnknownVersion, promote_version
-from covertype.ui import api_client, charts, registry_queries, resources
+from covertype.ui import api_client, charts, operator, registry_queries, resources, tables
 
 settings = resources.settings()
 st.title("Models")
@@ -39,7 +40,7 @@ if "promotion" in st.session_state:
 
 st.subheader("Registered versions")
 st.dataframe(
-    versions,
+    tables.readable(versions, keep=("mlflow",)),
     hide_index=True,
     column_order=[
         "version",
@@ -59,7 +60,7 @@ st.dataframe(
         "holdout_macro_f1": st.column_config.NumberColumn("holdout macro-F1", format="%.4f"),
         "decision": "promotion decision",
         "reason": st.column_config.TextColumn("why", width="large"),
-        "created": st.column_config.DatetimeColumn("registered (UTC)", format="YYYY-MM-DD HH:mm"),
+        "created": "registered (UTC)",
         "mlflow": st.column_config.LinkColumn("MLflow run", display_text="open run"),
     },
 )
@@ -81,23 +82,48 @@ with slices:
         st.bar_chart(by_area, x="area", y="accuracy", color="version", stack=False, height=300)
 
 st.subheader("Roll back")
-others = [
-    version for version in versions["version"] if champion.empty or version != champion["version"].iloc[0]
-]
-with st.form("rollback"):
-    chosen = st.selectbox("Version to serve", others, format_func=lambda version: f"v{version}")
-    reason = st.text_input("Why (recorded on the version)", placeholder="e.g. v3 misclassifies Cache stands")
-    if st.form_submit_button("Make this version champion", type="primary", icon=":material/history:"):
-        try:
-            result = promote_version(settings, str(chosen), reason=reason or None)
-        except UnknownVersion as exc:
-            st.error(str(exc), icon=":material/error:")
-        else:
-            st.session_state["promotion"] = (
-                f"v{result['version']} is now champion ({result['decision']}, was v{result['previous']}). "
-                f"The inference API follows within {settings.model_poll_interval:g} s."
-            )
-            st.rerun()
+signed_in = operator.accepts(settings, st.session_state.get("operator_token"))
+if not operator.writes_enabled(settings):
+    st.info(operator.READ_ONLY, icon=":material/lock:")
+elif not signed_in:
+    st.caption("Moving the champion changes what production serves: sign in as operator first.")
+    with st.form("operator"):
+        token = st.text_input("Operator token (COVERTYPE_API_TOKEN)", type="password")
+        if st.form_submit_button("Sign in", icon=":material/login:"):
+            if operator.accepts(settings, token):
+                st.session_state["operator_token"] = token
+                st.rerun()
+            st.error("Wrong operator token: roll back stays off.", icon=":material/lock:")
+else:
+    others = [
+        version for version in versions["version"] if champion.empty or version != champion["version"].iloc[0]
+    ]
+    with st.form("rollback"):
+        chosen = st.selectbox("Version to serve", others, format_func=lambda version: f"v{version}")
+        reason = st.text_input(
+            "Why (recorded on the version)", placeholder="e.g. v3 misclassifies Cache stands"
+        )
+        if st.form_submit_button("Make this version champion", type="primary", icon=":material/history:"):
+            try:
+                result = promote_version(settings, str(chosen), reason=reason or None)
+            except UnknownVersion as exc:
+                st.error(str(exc), icon=":material/error:")
+            else:
+                message = (
+                    f"v{result['version']} is now champion ({result['decision']}, was v{result['previous']})."
+                )
+                try:  # the inference API checks the alias at once instead of at its next poll
+                    reloaded = api_client.reload_model(settings, st.session_state["operator_token"])
+                    message += f" The inference API serves v{reloaded['model']['version']}."
+                except api_client.ServiceError as exc:
+                    message += (
+                        f" The inference API follows within {settings.model_poll_interval:g} s ({exc})."
+                    )
+                st.session_state["promotion"] = message
+                st.rerun()
+    if st.button("Sign out", icon=":material/logout:"):
+        st.session_state.pop("operator_token", None)
+        st.rerun()
 st.caption(
     "The inference API polls the alias and switches by itself; `covertype promote --version N` "
     "does the same from a shell."

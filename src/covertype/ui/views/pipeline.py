@@ -1,4 +1,5 @@
-"""Pipeline: the data API's schedule per group, every ingestion poll, and the rows that were rejected."""
+"""Pipeline: the data API's schedule per group, Airflow's latest DAG runs, every ingestion poll (failed and
+skipped ones too) and the rows that were rejected."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
-from covertype.ui import api_client, charts, resources, store_queries
+from covertype.ui import api_client, charts, resources, store_queries, tables
 
 settings = resources.settings()
 st.title("Pipeline")
+
+DAG_IDS = ("covertype_ingest", "covertype_train")
 
 
 def _when(moment: object, batch_number: object) -> str:
@@ -42,56 +45,104 @@ else:
         _when(moment, batch)
         for moment, batch in zip(schedules["next_batch_at"], schedules["batch_number"], strict=True)
     ]
+    for column in ("batch_started_at", "next_batch_at"):
+        schedules[column] = pd.to_datetime(schedules[column], utc=True)
     st.caption(f"{settings.data_api_url} — this deployment ingests group {settings.group}.")
     st.dataframe(
-        schedules[["group_number", "state", "batch_started_at", "next_batch_at", "next batch opens"]],
+        tables.readable(
+            schedules[["group_number", "state", "batch_started_at", "next_batch_at", "next batch opens"]]
+        ),
         hide_index=True,
         column_config={
             "group_number": st.column_config.NumberColumn("group"),
-            "batch_started_at": st.column_config.DatetimeColumn(
-                "batch began (UTC)", format="YYYY-MM-DD HH:mm:ss"
-            ),
-            "next_batch_at": st.column_config.DatetimeColumn(
-                "next batch at (UTC)", format="YYYY-MM-DD HH:mm:ss"
-            ),
+            "batch_started_at": "batch began (UTC)",
+            "next_batch_at": "next batch at (UTC)",
         },
     )
 
+st.subheader("Airflow: latest DAG runs")
+try:
+    dag_runs = pd.DataFrame(api_client.dag_runs(settings, DAG_IDS, limit=10))
+except api_client.ServiceError as exc:
+    st.warning(f"Airflow's DAG runs cannot be shown: {exc}", icon=":material/cloud_off:")
+else:
+    states = st.columns(len(DAG_IDS))
+    for column, dag_id in zip(states, DAG_IDS, strict=True):
+        latest = dag_runs[dag_runs["dag_id"] == dag_id] if not dag_runs.empty else dag_runs
+        column.metric(f"{dag_id}: latest run", latest["state"].iloc[0] if not latest.empty else "no run yet")
+    if not dag_runs.empty:
+        failed = dag_runs[dag_runs["state"] == "failed"]
+        if not failed.empty:
+            st.error(
+                f"{len(failed)} of these runs failed; the newest: {failed['dag_id'].iloc[0]} "
+                f"{failed['dag_run_id'].iloc[0]}. Its task logs are in the Airflow UI.",
+                icon=":material/error:",
+            )
+        for column in ("run_after", "start_date", "end_date"):
+            dag_runs[column] = pd.to_datetime(dag_runs[column], utc=True, format="ISO8601")
+        st.dataframe(
+            tables.readable(
+                dag_runs[["dag_id", "state", "run_type", "run_after", "start_date", "end_date", "dag_run_id"]]
+            ),
+            hide_index=True,
+            column_config={
+                "dag_id": "DAG",
+                "run_type": "type",
+                "run_after": "run after (UTC)",
+                "start_date": "started (UTC)",
+                "end_date": "ended (UTC)",
+                "dag_run_id": "run id",
+            },
+        )
+    st.caption(f"From Airflow's REST API at {settings.airflow_api_url} (login {settings.airflow_username}).")
+
 engine = resources.store()
 runs = store_queries.recent_ingestion_runs(engine)
-st.subheader(f"Ingestion runs ({len(runs):,} latest)")
+st.subheader("Ingestion runs")
 if runs.empty:
     st.info("No ingestion run yet: `covertype ingest` or the covertype_ingest DAG stores the first batch.")
 else:
-    totals = runs[["rows_received", "rows_inserted", "duplicates", "rejected"]].sum()
-    metrics = st.columns(5)
-    metrics[0].metric("Rows stored", f"{store_queries.stored_row_count(engine):,}")
-    for column, (name, value) in zip(metrics[1:], totals.items(), strict=True):
-        column.metric(name.replace("_", " ").capitalize(), f"{int(value):,}")
+    st.caption(f"The latest {len(runs):,} polls, newest first; failed and skipped polls included.")
+    outcomes = runs["outcome"].value_counts()
+    counts = st.columns(4)
+    counts[0].metric("Rows stored", f"{store_queries.stored_row_count(engine):,}")
+    counts[1].metric("Polls that stored rows", f"{outcomes.get('stored', 0):,}")
+    counts[2].metric("Skipped polls", f"{outcomes.filter(like='skipped').sum():,}")
+    counts[3].metric("Failed polls", f"{outcomes.get('failed', 0):,}")
+    failed = runs[runs["outcome"] == "failed"]
+    if not failed.empty:
+        newest = failed.iloc[0]
+        st.error(
+            f"{len(failed):,} of these polls failed; the newest, at {newest['started_at']:%Y-%m-%d %H:%M:%S}"
+            f" UTC: {newest['error']}",
+            icon=":material/error:",
+        )
     st.altair_chart(charts.ingestion_chart(runs))
     st.dataframe(
-        runs,
+        tables.readable(runs),
         hide_index=True,
         column_config={
-            "started_at": st.column_config.DatetimeColumn("started (UTC)", format="YYYY-MM-DD HH:mm:ss"),
-            "finished_at": st.column_config.DatetimeColumn("finished (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+            "started_at": "started (UTC)",
+            "finished_at": "finished (UTC)",
             "group_number": "group",
             "batch_number": "batch",
             "rows_received": "received",
             "rows_inserted": "stored",
+            "error": st.column_config.TextColumn("detail", width="large"),
         },
     )
 
 rejected = store_queries.recent_rejected_rows(engine)
-st.subheader(f"Rejected rows ({len(rejected):,} latest)")
+st.subheader("Rejected rows")
 if rejected.empty:
     st.success("No row was rejected: every row received passed validation.", icon=":material/verified:")
 else:
+    st.caption(f"The latest {len(rejected):,} rows that failed validation, newest first.")
     st.dataframe(
-        rejected,
+        tables.readable(rejected),
         hide_index=True,
         column_config={
-            "rejected_at": st.column_config.DatetimeColumn("rejected (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+            "rejected_at": "rejected (UTC)",
             "group_number": "group",
             "batch_number": "batch",
             "row_number": "row",

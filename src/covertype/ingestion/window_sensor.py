@@ -1,0 +1,45 @@
+"""The ``wait_for_window`` task of ``covertype_ingest``: wait for the group's next batch window.
+
+A long wait (the default interval is 5 minutes) is deferred to Airflow's triggerer, so no worker slot is
+held; the task wakes :data:`RESUME_LEAD` before the opening, leaving time for Airflow to resume it and
+start the ingest task, which sleeps the last seconds (:func:`covertype.ingestion.cadence.wait_for_poll`).
+A wait shorter than the lead is not deferred at all: the ingest task sleeps it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+from airflow.sdk import BaseOperator
+
+from covertype.settings import get_settings
+
+#: How long before the opening a deferred wait ends: resuming it and starting the next task takes Airflow
+#: a few seconds, more on a busy machine.
+RESUME_LEAD = timedelta(seconds=30)
+
+
+class WaitForBatchWindow(BaseOperator):
+    """Returns the poll plan (XCom) once the next poll is less than :data:`RESUME_LEAD` away."""
+
+    ui_color = "#e8f0fe"
+
+    def execute(self, context: Any) -> dict[str, object]:
+        plan = self._plan()
+        wake = datetime.fromisoformat(str(plan["poll_at"])) - RESUME_LEAD
+        if wake > datetime.now(UTC):
+            self.defer(trigger=DateTimeTrigger(moment=wake), method_name="execute_complete")
+        return plan
+
+    def execute_complete(self, context: Any, event: Any = None) -> dict[str, object]:
+        """Back from the triggerer: plan again (the data API may have moved meanwhile)."""
+        return self._plan()
+
+    def _plan(self) -> dict[str, object]:
+        from covertype.ingestion.cadence import plan_next_poll  # pandas and SQLAlchemy: not at parse time
+
+        plan = plan_next_poll(get_settings())
+        self.log.info("next poll of group %s at %s: %s", plan.group_number, plan.poll_at, plan.reason)
+        return plan.as_dict()

@@ -1,0 +1,56 @@
+"""The ``covertype`` command as typed: help texts and one-line errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import free_port
+
+from covertype.training import CANDIDATE_NAMES
+
+COVERTYPE = str(Path(sys.executable).parent / "covertype")
+
+
+def _run(*args: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("COVERTYPE_", "MLFLOW_"))}
+    return subprocess.run(
+        [COVERTYPE, *args],
+        env={**clean, "COVERTYPE_DATA_DIR": str(tmp_path), "COLUMNS": "100", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+
+
+def test_help_shows_no_bool_type_and_train_lists_the_candidates(tmp_path: Path) -> None:
+    for command in ([], ["ingest"], ["train"], ["up"], ["demo"]):
+        result = _run(*command, "--help", tmp_path=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert "<bool>" not in result.stdout, result.stdout
+        assert "--help" in result.stdout
+    train_help = " ".join(_run("train", "--help", tmp_path=tmp_path).stdout.split())
+    assert f"from: {', '.join(CANDIDATE_NAMES)}" in train_help
+
+
+def test_ingest_against_a_dead_data_api_is_one_line_unless_verbose(tmp_path: Path) -> None:
+    dead = {"COVERTYPE_DATA_API_URL": f"http://127.0.0.1:{free_port()}", "COVERTYPE_HTTP_BACKOFF": "0"}
+
+    quiet = _run("ingest", tmp_path=tmp_path, COVERTYPE_HTTP_RETRIES="3", **dead)
+    assert quiet.returncode == 1
+    [line] = quiet.stderr.splitlines()
+    assert (
+        line.startswith("error: data API http://127.0.0.1:")
+        and "gave up after 3 attempts, last: Conn" in line
+    )
+
+    verbose = _run("ingest", "--verbose", tmp_path=tmp_path, COVERTYPE_HTTP_RETRIES="3", **dead)
+    assert verbose.returncode == 1
+    assert sum("Retrying" in line for line in verbose.stderr.splitlines()) == 2, verbose.stderr
+    assert verbose.stderr.splitlines()[-1] == line
+
+    once = _run("ingest", tmp_path=tmp_path, COVERTYPE_HTTP_RETRIES="1", **dead)
+    assert "gave up after 1 attempt, last:" in once.stderr and len(once.stderr.splitlines()) == 1
