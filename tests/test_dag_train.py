@@ -119,12 +119,17 @@ RUN_FAILING = """
 import json, os
 from airflow.dag_processing.dagbag import DagBag
 from airflow.utils.db import initdb
+from covertype.model.pipelines import logreg
+from covertype.training.candidates import CANDIDATES, Candidate
+
+# A candidate that really fails to train: scikit-learn refuses C=-1 when the search fits it.
+CANDIDATES["broken"] = Candidate("broken", logreg, {"C": -1.0}, {"C": [-1.0]})
 initdb()
 dag = DagBag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]).dags["covertype_train"]
 runs = []
 for conf in (
-    {"candidates": "extra_trees,logreg", "time_budget": 1},
-    {"candidates": "logreg", "time_budget": 1, "force": True},
+    {"candidates": "extra_trees,broken", "time_budget": 1},
+    {"candidates": "broken", "time_budget": 1, "force": True},
 ):
     run = dag.test(run_conf=conf)
     states = {f"{ti.task_id}[{ti.map_index}]": str(ti.state) for ti in run.get_task_instances()}
@@ -137,11 +142,10 @@ print(json.dumps(runs))
 def test_a_failing_candidate_fails_alone_and_a_failed_task_fails_the_parent_run(
     tmp_path: Path, sample_csv: Path
 ) -> None:
-    """Rows of one cover type only: logistic regression cannot train on them (it needs two classes)."""
+    """A candidate whose fit raises fails alone; with nothing else to register, the run fails at once."""
     data_dir = tmp_path / "data"
     settings = Settings(data_dir=data_dir)
-    sample = load_dataset(sample_csv)
-    fill_store(settings.database, sample[sample["Cover_Type"] == 2].head(1_000))
+    fill_store(settings.database, load_dataset(sample_csv).head(1_000))
 
     mixed, alone = _python(RUN_FAILING, _airflow_env(tmp_path / "airflow", data_dir), tmp_path)
 
@@ -154,20 +158,20 @@ def test_a_failing_candidate_fails_alone_and_a_failed_task_fails_the_parent_run(
         )
         return {run.data.tags.get("covertype.candidate", "parent"): run for run in found}
 
-    # extra_trees + logreg: logreg fails alone, recorded in its run; the run registers extra_trees.
+    # extra_trees + broken: broken fails alone, recorded in its run; the run registers extra_trees.
     assert mixed["state"] == "success", mixed
     assert set(mixed["tasks"].values()) == {"success"}, mixed
     runs = runs_of(mixed["run_id"])
-    assert runs["logreg"].info.status == "FAILED"
-    assert "only one class" in runs["logreg"].data.tags["covertype.error"]
-    assert runs["logreg"].data.tags["mlflow.parentRunId"] == runs["parent"].info.run_id
+    assert runs["broken"].info.status == "FAILED"
+    assert "'C' parameter" in runs["broken"].data.tags["covertype.error"]
+    assert runs["broken"].data.tags["mlflow.parentRunId"] == runs["parent"].info.run_id
     assert runs["extra_trees"].info.status == "FINISHED"
     assert runs["parent"].info.status == "FINISHED"
-    assert runs["parent"].data.tags["covertype.failed_candidates"] == "logreg"
+    assert runs["parent"].data.tags["covertype.failed_candidates"] == "broken"
     champion = client.get_model_version_by_alias("covertype", "champion")
     assert (str(champion.version), champion.tags["covertype.candidate"]) == ("1", "extra_trees")
 
-    # logreg alone: nothing to register, so register fails (no retry) and the parent run is FAILED.
+    # broken alone: nothing to register, so register fails (no retry) and the parent run is FAILED.
     assert alone["state"] == "failed", alone
     assert alone["tasks"]["train_candidate[0]"] == "success"
     assert (alone["tasks"]["register[-1]"], alone["tasks"]["promote[-1]"]) == ("failed", "upstream_failed")

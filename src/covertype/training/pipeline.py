@@ -172,12 +172,21 @@ def train_candidate(
 def register_best_candidate(
     settings: Settings, *, prepared: dict[str, Any], results: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    """Register the best of the candidates that trained as a new model version; fail if none did."""
+    """Register the best of the candidates that trained as a new model version; fail if none did.
+
+    Only a candidate whose ONNX export passed its check can be served, so one that trained without it
+    counts as not trained here: the same snapshot would fail the same way, so this is no error to retry.
+    """
     results = list(results)
     trained = [result for result in results if result["status"] == TRAINED]
-    if not trained:
-        failures = "; ".join(f"{result['name']}: {result.get('error')}" for result in results)
-        raise NoCandidateTrained(f"no candidate trained ({failures or 'none was given'})")
+    if not registry.servable_only(trained):
+        failures = "; ".join(
+            f"{result['name']}: {result.get('error') or result.get('onnx_reason', 'not exported')}"
+            for result in results
+        )
+        raise NoCandidateTrained(
+            f"no candidate trained with a faithful ONNX export ({failures or 'none was given'})"
+        )
     registered = registry.register_best(settings, results=trained, snapshot_digest=prepared["digest"])
     failed = sorted(result["name"] for result in results if result not in trained)
     return {**registered, "failed_candidates": failed}

@@ -34,12 +34,14 @@ SIZE_GATE_TAG = "covertype.size_gate"
 _MB = 1_000_000
 
 
-def servable(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The candidates whose ONNX export passed its faithfulness check: only these may become champion.
+def servable_only(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The candidates whose ONNX export passed its faithfulness check: only these may become champion."""
+    return [result for result in results if result.get("onnx_faithful")]
 
-    Raises ``ValueError`` naming every candidate and why its export failed when none passed.
-    """
-    eligible = [result for result in results if result.get("onnx_faithful")]
+
+def servable(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """:func:`servable_only`, raising ``ValueError`` naming every candidate's reason when none passed."""
+    eligible = servable_only(results)
     if results and not eligible:
         reasons = "; ".join(f"{r['name']}: {r.get('onnx_reason', 'not exported')}" for r in results)
         raise ValueError(f"no candidate has a faithful ONNX export, none can be served ({reasons})")
