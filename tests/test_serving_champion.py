@@ -67,6 +67,11 @@ def covertype_train(settings: Settings, *args: str, **env: str) -> dict[str, Any
     return json.loads(result.stdout[result.stdout.index("{\n") :])
 
 
+def registry_client(settings: Settings) -> MlflowClient:
+    """A client of this module's server for tracking and registry alike (never a process-wide default)."""
+    return MlflowClient(settings.tracking_uri, registry_uri=settings.tracking_uri)
+
+
 @pytest.fixture(scope="module")
 def trained(settings: Settings) -> dict[str, Any]:
     return covertype_train(settings, "--candidates", "extra_trees,hgb")
@@ -78,7 +83,9 @@ def test_the_served_champion_answers_the_classes_of_its_scikit_learn_flavor(
     assert trained["promotion"]["promoted"]
     version = trained["registered"]["version"]
     features = sample[list(FEATURE_COLUMNS)]
+    # Both URIs: training code in this process (earlier tests) sets a process-wide registry URI.
     mlflow.set_tracking_uri(settings.tracking_uri)
+    mlflow.set_registry_uri(settings.tracking_uri)
     expected = mlflow.sklearn.load_model(f"models:/covertype/{version}").predict(features)
     records = [
         {c: (v if isinstance(v, str) else int(v)) for c, v in zip(FEATURE_COLUMNS, row, strict=True)}
@@ -103,7 +110,7 @@ def test_the_version_carries_its_graph_and_the_check_figures(
     trained: dict[str, Any], settings: Settings
 ) -> None:
     tags = (
-        MlflowClient(settings.tracking_uri)
+        registry_client(settings)
         .get_model_version("covertype", trained["registered"]["version"])
         .tags
     )
@@ -121,7 +128,7 @@ def test_the_size_gate_refuses_a_version_over_the_limit(trained: dict[str, Any],
     promotion = refused["promotion"]
     assert not promotion["promoted"]
     assert "exceeds COVERTYPE_MAX_MODEL_MB=0.001" in promotion["reason"]
-    registry = MlflowClient(settings.tracking_uri)
+    registry = registry_client(settings)
     tags = registry.get_model_version("covertype", refused["registered"]["version"]).tags
     assert (
         tags["covertype.size_gate"].startswith("refused: ONNX graph 0.0")
