@@ -409,7 +409,7 @@ def part_boxes(rows: list[list[str]]) -> dict[str, Box]:
     usable = WIDTH - LEFT_MARGIN - 3
     widest = max(len(row) for row in rows)
     width = min(22.0, (usable - PART_GAP * (widest - 1)) / widest)
-    pitch = min(15.0, (PACKAGE_HEIGHT - 16) / len(rows))
+    pitch = min(15.0, (PACKAGE_HEIGHT - 14) / len(rows))
     height = min(8.0, pitch * 0.55)
     boxes = {}
     for layer, row in enumerate(rows):
@@ -421,20 +421,46 @@ def part_boxes(rows: list[list[str]]) -> dict[str, Box]:
     return boxes
 
 
+def draw_import_arrows(ax: Axes, graph: dict[str, set[str]], boxes: dict[str, Box]) -> None:
+    """One arrow per importing pair, from the importer's bottom edge to the imported part's top edge,
+    the ends spread along each edge in the order of the boxes at their other ends."""
+    importers = {
+        part: sorted((s for s in graph if part in graph[s]), key=lambda s: boxes[s].x) for part in graph
+    }
+    for part in sorted(graph):
+        targets = sorted(graph[part], key=lambda target: boxes[target].x)
+        for index, target in enumerate(targets):
+            arrivals = importers[target]
+            ax.add_patch(
+                FancyArrowPatch(
+                    boxes[part].at((index + 1) / (len(targets) + 1), 0),
+                    boxes[target].at((arrivals.index(part) + 1) / (len(arrivals) + 1), 1),
+                    arrowstyle="-|>",
+                    mutation_scale=11,
+                    color=ROLES.get(part, HELPER)[1].edge,
+                    alpha=0.75,
+                    linewidth=1.1,
+                    zorder=1.5,  # under the boxes: an arrow passing a layer hides behind its boxes
+                    shrinkA=0,
+                    shrinkB=0,
+                )
+            )
+
+
 def draw_package(ax: Axes, source: Path) -> None:
-    """The package panel: one box per part of covertype, one arrow per importing pair, all pointing down."""
+    """The package panel: one box per part of covertype in its layer, one arrow per importing pair."""
     graph = package_graph(source)
-    layer_of = layers(graph)
-    rows = ordered_layers(graph, layer_of)
+    rows = ordered_layers(graph, layers(graph))
     boxes = part_boxes(rows)
-    sizes = Counter(module.part for module in modules(source))
-    packages = {part for part in graph if (source / part).is_dir()}
-    write(
-        ax, 4, PACKAGE_HEIGHT - 3, "the package: src/covertype", size=17, color=INK, bold=True, align="left"
-    )
-    legend = "  ·  ".join(
+    scanned = modules(source)
+    sizes = Counter(module.part for module in scanned)
+    packages = {module.part for module in scanned if module.is_package}
+    roles = "  ·  ".join(
         f"{role}: {', '.join(sorted(p for p, (r, _) in ROLES.items() if r == role and p in graph))}"
         for role in ("entry point", "service", "pipeline", "foundation")
+    )
+    write(
+        ax, 4, PACKAGE_HEIGHT - 3, "the package: src/covertype", size=17, color=INK, bold=True, align="left"
     )
     write(
         ax,
@@ -445,45 +471,15 @@ def draw_package(ax: Axes, source: Path) -> None:
         size=10.5,
         align="left",
     )
-    write(ax, 4, PACKAGE_HEIGHT - 9.8, legend + "  ·  grey: helpers", size=9.5, align="left")
+    write(ax, 4, PACKAGE_HEIGHT - 9.8, roles + "  ·  grey: helpers", size=9.5, align="left")
     for layer, row in enumerate(rows):
-        box = boxes[row[0]]
-        write(ax, 4, box.y + box.h / 2, f"layer {layer}", size=10, color=MUTED, align="left")
+        first = boxes[row[0]]
+        write(ax, 4, first.y + first.h / 2, f"layer {layer}", size=10, align="left")
     for part, box in boxes.items():
-        role, palette = ROLES.get(part, HELPER)
-        count = sizes[part]
-        detail = f"{count} modules" if part in packages else "module"
-        draw_box(
-            ax,
-            box,
-            palette,
-            part + ("/" if part in packages else ""),
-            (detail,),
-            title_size=10.5,
-            line_size=8.5,
-        )
-    for source_part in sorted(graph):
-        start_box = boxes[source_part]
-        targets = sorted(graph[source_part], key=lambda target: boxes[target].x)
-        for index, target in enumerate(targets):
-            end_box = boxes[target]
-            incoming = sorted((s for s in graph if target in graph[s]), key=lambda s: boxes[s].x)
-            start = start_box.at((index + 1) / (len(targets) + 1), 0)
-            end = end_box.at((incoming.index(source_part) + 1) / (len(incoming) + 1), 1)
-            ax.add_patch(
-                FancyArrowPatch(
-                    start,
-                    end,
-                    arrowstyle="-|>",
-                    mutation_scale=11,
-                    color=ROLES.get(source_part, HELPER)[1].edge,
-                    alpha=0.75,
-                    linewidth=1.1,
-                    zorder=1.5,  # under the boxes: an arrow passing a layer hides behind its boxes
-                    shrinkA=0,
-                    shrinkB=0,
-                )
-            )
+        detail = f"{sizes[part]} module{'s' if sizes[part] > 1 else ''}" if part in packages else "module"
+        name = part + ("/" if part in packages else "")
+        draw_box(ax, box, ROLES.get(part, HELPER)[1], name, (detail,), title_size=10.5, line_size=8.5)
+    draw_import_arrows(ax, graph, boxes)
 
 
 def panel(figure: plt.Figure, bottom: float, height: float) -> Axes:
