@@ -390,7 +390,7 @@ def ordered_layers(graph: dict[str, set[str]], layer_of: dict[str, int]) -> list
     def resort(row: list[str], neighbours: dict[str, set[str]]) -> list[str]:
         where = positions()
         mean = {
-            part: sum(where[n] for n in neighbours[part]) / len(neighbours[part])
+            part: sum(where[n] for n in sorted(neighbours[part])) / len(neighbours[part])
             for part in row
             if neighbours[part]
         }
@@ -425,10 +425,10 @@ def draw_import_arrows(ax: Axes, graph: dict[str, set[str]], boxes: dict[str, Bo
     """One arrow per importing pair, from the importer's bottom edge to the imported part's top edge,
     the ends spread along each edge in the order of the boxes at their other ends."""
     importers = {
-        part: sorted((s for s in graph if part in graph[s]), key=lambda s: boxes[s].x) for part in graph
+        part: sorted((s for s in graph if part in graph[s]), key=lambda s: (boxes[s].x, s)) for part in graph
     }
     for part in sorted(graph):
-        targets = sorted(graph[part], key=lambda target: boxes[target].x)
+        targets = sorted(graph[part], key=lambda target: (boxes[target].x, target))
         for index, target in enumerate(targets):
             arrivals = importers[target]
             ax.add_patch(
