@@ -26,7 +26,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch  # noqa: E402
 from matplotlib.path import Path as MplPath  # noqa: E402
-from package_imports import DEFAULT_SOURCE, ImportCycle, layers, modules, package_graph  # noqa: E402
+from package_imports import DEFAULT_SOURCE, ImportCycle, describe, layers, modules, package_graph  # noqa: E402
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parents[1] / "images" / "architecture.png"
 WIDTH, HEIGHT = 160.0, 100.0  # the services panel, in diagram units (10 per inch)
@@ -447,9 +447,8 @@ def draw_import_arrows(ax: Axes, graph: dict[str, set[str]], boxes: dict[str, Bo
             )
 
 
-def draw_package(ax: Axes, source: Path) -> None:
+def draw_package(ax: Axes, source: Path, graph: dict[str, set[str]]) -> None:
     """The package panel: one box per part of covertype in its layer, one arrow per importing pair."""
-    graph = package_graph(source)
     rows = ordered_layers(graph, layers(graph))
     boxes = part_boxes(rows)
     scanned = modules(source)
@@ -494,12 +493,14 @@ def panel(figure: plt.Figure, bottom: float, height: float) -> Axes:
 
 def render(output: Path = DEFAULT_OUTPUT, source: Path = DEFAULT_SOURCE) -> Path:
     """Draw both panels into `output` (PNG) and return the path; ImportCycle if the package has a cycle."""
+    graph = package_graph(source)
     figure = plt.figure(figsize=(16, 18), dpi=110)
     inches_high = 18.0
-    draw_package(panel(figure, 0.1 / inches_high, PACKAGE_HEIGHT / 10 / inches_high * 0.98), source)
+    draw_package(panel(figure, 0.1 / inches_high, PACKAGE_HEIGHT / 10 / inches_high * 0.98), source, graph)
     draw_services(panel(figure, (PACKAGE_HEIGHT / 10 + 0.1) / inches_high, HEIGHT / 10 / inches_high * 0.98))
     output.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(output, facecolor="white", metadata={"Software": None})
+    # The drawn imports as text, so that a test can tell a picture the code has outgrown.
+    figure.savefig(output, facecolor="white", metadata={"Software": None, "Description": describe(graph)})
     plt.close(figure)
     return output
 

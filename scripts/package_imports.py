@@ -164,6 +164,11 @@ def package_graph(source: Path = DEFAULT_SOURCE) -> dict[str, set[str]]:
     return graph
 
 
+def describe(graph: dict[str, set[str]]) -> str:
+    """The graph as sorted text, one ``part -> imported, parts`` line per part (stored in the picture)."""
+    return "\n".join(f"{part} -> {', '.join(sorted(graph[part]))}" for part in sorted(graph))
+
+
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     """One import cycle as a closed path (``[a, b, a]``), or None when the graph has none."""
     state: dict[str, str] = {}  # "open" while on the current path, "done" after

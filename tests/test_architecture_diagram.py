@@ -10,9 +10,10 @@ from pathlib import Path
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 sys.path.insert(0, str(SCRIPTS))
-from package_imports import find_cycle, layers, package_graph  # noqa: E402
+from package_imports import describe, find_cycle, layers, package_graph  # noqa: E402
 
 SCRIPT = SCRIPTS / "architecture_diagram.py"
+README_PICTURE = SCRIPTS.parent / "images" / "architecture.png"
 
 
 def draw(output: Path, *options: str) -> subprocess.CompletedProcess[str]:
@@ -22,6 +23,18 @@ def draw(output: Path, *options: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=120,
     )
+
+
+def png_texts(data: bytes) -> dict[str, str]:
+    """The tEXt chunks of a PNG (keyword -> text), where matplotlib writes the ``metadata`` it is given."""
+    texts, offset = {}, 8
+    while offset < len(data):
+        (length,), kind = struct.unpack(">I", data[offset : offset + 4]), data[offset + 4 : offset + 8]
+        if kind == b"tEXt":
+            keyword, _, text = data[offset + 8 : offset + 8 + length].partition(b"\0")
+            texts[keyword.decode("latin-1")] = text.decode("latin-1")
+        offset += 12 + length
+    return texts
 
 
 def fake_package(root: Path, files: dict[str, str]) -> Path:
@@ -44,6 +57,15 @@ def test_diagram_is_written_as_a_png(tmp_path: Path) -> None:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = struct.unpack(">II", data[16:24])  # IHDR
     assert (width, height) == (1760, 1980)
+
+
+def test_the_readme_picture_shows_the_current_imports() -> None:
+    drawn = png_texts(README_PICTURE.read_bytes()).get("Description")
+
+    assert drawn == describe(package_graph()), (
+        "images/architecture.png shows other imports than src/covertype has: "
+        "uv run python scripts/architecture_diagram.py"
+    )
 
 
 def test_an_import_cycle_is_named_and_fails_the_drawing(tmp_path: Path) -> None:
