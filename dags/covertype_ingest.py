@@ -59,12 +59,11 @@ def covertype_ingest() -> None:
 
         from covertype.ingestion import ingest_once
         from covertype.ingestion.cadence import PollPlan, wait_for_poll
-        from covertype.store.batches import RunStatus
 
         waited = wait_for_poll(PollPlan.from_dict(plan), longest=2 * RESUME_LEAD)
         print(f"waited {waited:.1f} s for the poll planned at {plan['poll_at']} ({plan['reason']})")
         result = ingest_once(get_settings(), run_id=get_current_context()["run_id"])
-        if result.status is RunStatus.EXHAUSTED:
+        if result.exhausted:
             raise AirflowSkipException(f"all batches were delivered: {result.detail}")
         if result.rows_inserted == 0:
             raise AirflowSkipException(

@@ -14,7 +14,7 @@ from covertype.ui.batch_csv import BadUpload, read_records, records, to_csv, wit
 from covertype.ui.charts import ingestion_chart
 from covertype.ui.labels import SOIL_NAMES, soil_label, wilderness_label
 from covertype.ui.registry_queries import champion_history, slice_accuracy
-from covertype.ui.store_queries import ingestion_outcome
+from covertype.store.run_log import ingestion_outcome
 from covertype.ui.tables import MISSING, readable
 
 
