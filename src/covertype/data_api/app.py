@@ -53,6 +53,8 @@ def _bad_request(reason: ErrorReason) -> Callable[[Request, Exception], Awaitabl
     """A handler answering 400 with an :class:`ErrorDetail`: the exception's message and ``reason``."""
 
     async def handler(_: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse(status_code=400, content=ErrorDetail(detail=str(exc), reason=reason).model_dump(mode="json"))
+        return JSONResponse(
+            status_code=400, content=ErrorDetail(detail=str(exc), reason=reason).model_dump(mode="json")
+        )
 
     return handler
