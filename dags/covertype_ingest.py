@@ -23,12 +23,11 @@ from __future__ import annotations
 from collections.abc import Generator
 from datetime import UTC, datetime, timedelta
 
-from airflow.sdk import Asset, Metadata, dag, get_current_context, task
+from airflow.sdk import Metadata, dag, get_current_context, task
 
+from covertype.ingestion.assets import covertype_raw
 from covertype.ingestion.window_sensor import RESUME_LEAD, WaitForBatchWindow
 from covertype.settings import get_settings
-
-covertype_raw = Asset("covertype_raw")
 
 #: The run timeout needs the interval at parse time; reading the settings is a few environment look-ups.
 _INTERVAL = timedelta(seconds=max(get_settings().batch_interval, 1.0))
