@@ -21,8 +21,8 @@ from covertype.dataset import load_dataset
 from covertype.schema import FEATURE_COLUMNS
 from covertype.settings import Settings
 from covertype.store.engine import create_store_engine
-from covertype.training.pipeline import check_new_data, run_training
 from covertype.store.rows import read_stored_rows
+from covertype.training.pipeline import check_new_data, run_training
 from covertype.training.snapshot import content_digest, read_snapshot, take_snapshot
 from covertype.training.tracking import ensure_experiment
 

@@ -16,10 +16,10 @@ from covertype.schema import COVER_TYPES, FEATURE_COLUMNS, TARGET_COLUMN
 from covertype.settings import Settings
 from covertype.store.engine import create_store_engine
 from covertype.store.row_hash import row_hashes
+from covertype.store.rows import read_stored_rows
 from covertype.training.candidates import CANDIDATES, build_pipeline, resolve_candidates, search_candidate
 from covertype.training.evaluation import evaluate, operational_metrics, save_confusion_matrix
 from covertype.training.registry import wins
-from covertype.store.rows import read_stored_rows
 from covertype.training.snapshot import content_digest, read_snapshot, take_snapshot
 from covertype.training.split import holdout_mask, split_by_hash
 
