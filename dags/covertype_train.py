@@ -24,11 +24,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from airflow.sdk import Asset, Param, dag, get_current_context, task
+from airflow.sdk import Param, dag, get_current_context, task
 
+from covertype.ingestion.assets import covertype_raw
 from covertype.settings import get_settings
-
-covertype_raw = Asset("covertype_raw")
 
 
 def _fail_parent_run(context: Any) -> None:

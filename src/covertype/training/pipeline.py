@@ -19,10 +19,11 @@ from covertype.model.onnx_export import export_and_check
 from covertype.schema import FEATURE_COLUMNS, TARGET_COLUMN
 from covertype.settings import Settings
 from covertype.store.engine import store_engine
+from covertype.store.reads import count_stored_rows
 from covertype.training import registry, tracking
 from covertype.training.candidates import resolve_candidates, search_candidate
 from covertype.training.evaluation import evaluate, operational_metrics
-from covertype.training.snapshot import SnapshotInfo, count_stored_rows, read_snapshot, take_snapshot
+from covertype.training.snapshot import SnapshotInfo, read_snapshot, take_snapshot
 from covertype.training.split import split_by_hash
 
 log = logging.getLogger(__name__)
