@@ -189,10 +189,10 @@ def test_new_rows_make_training_due(
     shutil.copy(settings.database.removeprefix("sqlite:///"), copy)
     grown = settings.model_copy(update={"database_url": f"sqlite:///{copy}", "min_new_rows": 500})
     fill_store(grown.database, sample.iloc[FIRST_ROWS : FIRST_ROWS + 499])
-    assert not check_new_data(grown)["train"]
+    assert not check_new_data(grown).train
     fill_store(grown.database, sample.iloc[FIRST_ROWS + 499 :])
-    check = check_new_data(grown)
-    assert check["train"] and check["new_rows"] == len(sample) - FIRST_ROWS
+    decision = check_new_data(grown)
+    assert decision.train and decision.new_rows == len(sample) - FIRST_ROWS
 
 
 def test_snapshot_round_trips_through_s3(settings: Settings, servers: dict[str, str]) -> None:
