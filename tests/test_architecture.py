@@ -136,7 +136,7 @@ def test_every_package_declares_its_boundary() -> None:
 
 @pytest.mark.parametrize(
     "package",
-    [pytest.param("store", marks=UNTIL_MERGED), *sorted(BOUNDARIES.keys() - {"store"})],
+    sorted(BOUNDARIES),
 )
 def test_other_parts_import_only_the_public_api(package: str) -> None:
     boundary = BOUNDARIES[package]
@@ -209,8 +209,8 @@ def sql_execution(module: Module) -> list[str]:
 @pytest.mark.parametrize(
     "finder",
     [
-        pytest.param(sql_constructs, marks=UNTIL_MERGED, id="statement-builders"),
-        pytest.param(sql_execution, marks=UNTIL_MERGED, id="statement-execution"),
+        pytest.param(sql_constructs, id="statement-builders"),
+        pytest.param(sql_execution, id="statement-execution"),
     ],
 )
 def test_only_the_store_runs_sql(finder: Callable[[Module], list[str]]) -> None:
