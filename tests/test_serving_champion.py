@@ -26,8 +26,8 @@ from mlflow import MlflowClient
 
 from covertype.dataset import load_dataset
 from covertype.inference.app import create_app
-from covertype.inference.registry_reader import RestRegistryReader
-from covertype.model.version_tags import ONNX_AGREEMENT_TAG, ONNX_ARTIFACT_TAG, ONNX_SIZE_TAG
+from covertype.registry.reader import RestRegistryReader
+from covertype.registry.tags import ONNX_AGREEMENT_TAG, ONNX_ARTIFACT_TAG, ONNX_SIZE_TAG
 from covertype.schema import FEATURE_COLUMNS
 from covertype.settings import Settings
 

@@ -179,7 +179,8 @@ def register_best_candidate(
     """
     results = list(results)
     trained = [result for result in results if result["status"] == TRAINED]
-    if not registry.servable_only(trained):
+    servable = registry.servable_only(trained)
+    if not servable:
         failures = "; ".join(
             f"{result['name']}: {result.get('error') or result.get('onnx_reason', 'not exported')}"
             for result in results
@@ -187,7 +188,7 @@ def register_best_candidate(
         raise NoCandidateTrained(
             f"no candidate trained with a faithful ONNX export ({failures or 'none was given'})"
         )
-    registered = registry.register_best(settings, results=trained, snapshot_digest=prepared["digest"])
+    registered = registry.register_best(settings, servable=servable, snapshot_digest=prepared["digest"])
     failed = sorted(result["name"] for result in results if result not in trained)
     return {**registered, "failed_candidates": failed}
 
