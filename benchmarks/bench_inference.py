@@ -343,8 +343,8 @@ def main() -> None:
                 },
                 "version": version,
             }
-        from covertype.inference.registry_reader import registry_reader
-        from covertype.model.version_tags import ONNX_ARTIFACT_TAG, ONNX_SIZE_TAG
+        from covertype.registry.reader import registry_reader
+        from covertype.registry.tags import ONNX_ARTIFACT_TAG, ONNX_SIZE_TAG
 
         reader = registry_reader(_settings(workdir, tracking_uri))
         ref = reader.version_by_alias("covertype", "champion")

@@ -41,6 +41,7 @@ from sqlalchemy.engine import make_url
 from covertype.dataset import load_dataset
 from covertype.ingestion import PollStatus, ingest_once
 from covertype.processes import Service
+from covertype.registry.client import mlflow_client
 from covertype.settings import Settings
 from covertype.store.batches import DEFAULT_CHUNK_ROWS
 from covertype.store.tables import forest_cover_data, ingestion_runs, metadata
@@ -317,7 +318,7 @@ def test_moving_the_champion_under_load_fails_no_request(tmp_path: Path, registr
         "COVERTYPE_MODEL_POLL_INTERVAL": "0.5",
         "PATH": os.environ["PATH"],
     }
-    aliases = MlflowClient(registry.tracking_uri)
+    aliases = mlflow_client(registry)
     aliases.set_registered_model_alias("covertype", "champion", "1")
     with serving("inference-api", env, "/ready", tmp_path) as server:
         url = f"http://127.0.0.1:{server.port}"
@@ -353,7 +354,7 @@ def test_a_training_run_killed_halfway_registers_nothing_and_keeps_the_champion(
         "COVERTYPE_DATABASE_URL": store,
         "COVERTYPE_DATA_DIR": str(tmp_path),
     }
-    mlflow = MlflowClient(registry.tracking_uri)
+    mlflow = mlflow_client(registry)
     experiment = mlflow.get_experiment_by_name("covertype")
     assert experiment is not None
     with (tmp_path / "train.log").open("wb") as log:

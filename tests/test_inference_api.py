@@ -16,7 +16,6 @@ import pytest
 from _inference_fixtures import GOOD, registry_settings, train_version
 from conftest import assert_docs_work_offline
 from fastapi.testclient import TestClient
-from mlflow import MlflowClient
 from sqlalchemy import func, select
 
 from covertype.dataset import load_dataset
@@ -24,6 +23,7 @@ from covertype.inference.app import create_app
 from covertype.inference.metrics import ServiceMetrics
 from covertype.inference.prediction_log import AnsweredRecords, PredictionLog
 from covertype.inference.schemas import CoverFeatures
+from covertype.registry.client import mlflow_client
 from covertype.schema import COVER_TYPES, FEATURE_COLUMNS
 from covertype.settings import Settings
 from covertype.store.engine import store_engine
@@ -261,7 +261,7 @@ def test_a_version_without_an_onnx_graph_is_a_503_naming_it_and_what_to_do(
 ) -> None:
     settings = registry_settings(tmp_path)
     train_version(settings, frame.iloc[:3_000], candidates="logreg")
-    registry = MlflowClient(settings.tracking_uri)
+    registry = mlflow_client(settings)
     # Stand-in for a version registered before the ONNX export: the same logged model (scikit-learn
     # flavor) registered again without the ONNX tags, as training registered every version then.
     source = registry.get_model_version("covertype", "1").source

@@ -15,10 +15,10 @@ import pytest
 from _hostile_values import NON_FINITE_TOKENS, json_with_token
 from _inference_fixtures import GOOD, registry_settings, train_version
 from conftest import free_port
-from mlflow import MlflowClient
 
 from covertype.dataset import load_dataset
 from covertype.processes import Service
+from covertype.registry.client import mlflow_client
 from covertype.settings import Settings
 
 pytestmark = pytest.mark.slow
@@ -100,7 +100,7 @@ def wait_for(condition, timeout: float) -> None:  # noqa: ANN001
 def test_moving_the_alias_swaps_the_model_while_requests_keep_succeeding(
     server: str, settings: Settings
 ) -> None:
-    registry = MlflowClient(settings.tracking_uri)
+    registry = mlflow_client(settings)
     with Traffic(server) as traffic:
         wait_for(lambda: "1" in traffic.versions(), timeout=10)
         registry.set_registered_model_alias("covertype", "champion", "2")

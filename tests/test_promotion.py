@@ -12,7 +12,8 @@ import pytest
 from _inference_fixtures import registry_settings, train_version
 
 from covertype.dataset import load_dataset
-from covertype.promotion import UnknownVersion, champion_version, client, promote_version
+from covertype.registry.aliases import UnknownVersion, champion_version, promote_version
+from covertype.registry.client import mlflow_client
 from covertype.settings import Settings
 
 COVERTYPE = str(Path(sys.executable).parent / "covertype")
@@ -24,11 +25,11 @@ def two_versions(tmp_path_factory: pytest.TempPathFactory, sample_csv: Path) -> 
     settings = registry_settings(tmp_path_factory.mktemp("registry"))
     frame: pd.DataFrame = load_dataset(sample_csv).head(600)
     first = train_version(settings, frame, candidates="logreg")["registered"]["version"]
-    client(settings).set_model_version_tag(
+    mlflow_client(settings).set_model_version_tag(
         settings.model_name, first, "covertype.promotion_decision", "promoted"
     )
     second = train_version(settings, frame, candidates="logreg")["registered"]["version"]
-    client(settings).set_registered_model_alias(settings.model_name, settings.model_alias, second)
+    mlflow_client(settings).set_registered_model_alias(settings.model_name, settings.model_alias, second)
     return settings
 
 
@@ -50,7 +51,7 @@ def test_rolling_back_moves_the_alias_and_records_the_decision(two_versions: Set
         "reason": "v2 looks worse on Cache",
     }
     assert champion_version(settings) == "1"
-    tags = client(settings).get_model_version(settings.model_name, "1").tags
+    tags = mlflow_client(settings).get_model_version(settings.model_name, "1").tags
     assert tags["covertype.promotion_decision"] == "rollback"
     assert tags["covertype.promotion_reason"] == "v2 looks worse on Cache"
     assert tags["covertype.training_decision"] == "promoted"  # what training decided is kept
@@ -64,10 +65,10 @@ def test_rolling_back_moves_the_alias_and_records_the_decision(two_versions: Set
 
 def test_a_challenger_made_champion_is_no_longer_the_challenger(two_versions: Settings) -> None:
     settings = two_versions
-    mlflow_client = client(settings)
-    mlflow_client.set_registered_model_alias(settings.model_name, "challenger", "1")
+    client = mlflow_client(settings)
+    client.set_registered_model_alias(settings.model_name, "challenger", "1")
     promote_version(settings, "1")
-    assert mlflow_client.get_model_version(settings.model_name, "1").aliases == ["champion"]
+    assert client.get_model_version(settings.model_name, "1").aliases == ["champion"]
     promote_version(settings, "2")  # leave the module's registry as the other tests expect it
 
 

@@ -181,12 +181,12 @@ def test_an_mlflow_server_refuses_a_foreign_host_header(tmp_path: Path) -> None:
 def test_mlflow_basic_auth_lets_only_the_training_and_operator_users_move_the_alias(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The shipped auth config and covertype.registry_access on a real `mlflow server --app-name basic-auth`
+    """The shipped auth config and covertype.registry.access on a real `mlflow server --app-name basic-auth`
     (SQLite stores here; tests/test_topology.py runs it with compose's MariaDB backend)."""
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
-    from covertype.registry_access import Account, provision
+    from covertype.registry.access import Account, provision
     from covertype.settings import Settings
 
     port = free_port()

@@ -22,12 +22,12 @@ import pytest
 from _training_fixtures import fill_store, mlflow_server, moto_server
 from conftest import free_port
 from fastapi.testclient import TestClient
-from mlflow import MlflowClient
 
 from covertype.dataset import load_dataset
 from covertype.inference.app import create_app
-from covertype.inference.registry_reader import RestRegistryReader
-from covertype.model.version_tags import ONNX_AGREEMENT_TAG, ONNX_ARTIFACT_TAG, ONNX_SIZE_TAG
+from covertype.registry.client import mlflow_client
+from covertype.registry.reader import RestRegistryReader
+from covertype.registry.tags import ONNX_AGREEMENT_TAG, ONNX_ARTIFACT_TAG, ONNX_SIZE_TAG
 from covertype.schema import FEATURE_COLUMNS
 from covertype.settings import Settings
 
@@ -67,11 +67,6 @@ def covertype_train(settings: Settings, *args: str, **env: str) -> dict[str, Any
     return json.loads(result.stdout[result.stdout.index("{\n") :])
 
 
-def registry_client(settings: Settings) -> MlflowClient:
-    """A client of this module's server for tracking and registry alike (never a process-wide default)."""
-    return MlflowClient(settings.tracking_uri, registry_uri=settings.tracking_uri)
-
-
 @pytest.fixture(scope="module")
 def trained(settings: Settings) -> dict[str, Any]:
     return covertype_train(settings, "--candidates", "extra_trees,hgb")
@@ -109,11 +104,7 @@ def test_the_served_champion_answers_the_classes_of_its_scikit_learn_flavor(
 def test_the_version_carries_its_graph_and_the_check_figures(
     trained: dict[str, Any], settings: Settings
 ) -> None:
-    tags = (
-        registry_client(settings)
-        .get_model_version("covertype", trained["registered"]["version"])
-        .tags
-    )
+    tags = mlflow_client(settings).get_model_version("covertype", trained["registered"]["version"]).tags
     assert tags[ONNX_ARTIFACT_TAG] == "onnx/model.onnx"
     assert float(tags[ONNX_AGREEMENT_TAG]) >= 0.999
     assert 0 < int(tags[ONNX_SIZE_TAG]) < 50_000_000
@@ -128,7 +119,7 @@ def test_the_size_gate_refuses_a_version_over_the_limit(trained: dict[str, Any],
     promotion = refused["promotion"]
     assert not promotion["promoted"]
     assert "exceeds COVERTYPE_MAX_MODEL_MB=0.001" in promotion["reason"]
-    registry = registry_client(settings)
+    registry = mlflow_client(settings)
     tags = registry.get_model_version("covertype", refused["registered"]["version"]).tags
     assert (
         tags["covertype.size_gate"].startswith("refused: ONNX graph 0.0")

@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 from _training_fixtures import S3_KEYS, boto_keys, fill_store, mlflow_server, moto_server
 from conftest import free_port
-from mlflow.tracking import MlflowClient
 from playwright.sync_api import expect, sync_playwright
 
 from covertype.dataset import load_dataset
+from covertype.registry.client import mlflow_client
 from covertype.schema import FEATURE_COLUMNS
 from covertype.settings import Settings
 from covertype.store.engine import create_store_engine
@@ -80,13 +80,14 @@ def test_full_training_registers_a_champion_that_loads_and_predicts(
     assert promotion["promoted"] and promotion["alias"] == "champion" and promotion["reason"] == "first model"
 
     mlflow.set_tracking_uri(settings.tracking_uri)
+    mlflow.set_registry_uri(settings.tracking_uri)
     model = mlflow.sklearn.load_model("models:/covertype@champion")
     records = sample[list(FEATURE_COLUMNS)].tail(5).astype({"Elevation": "int64"})
     probabilities = model.predict_proba(records)
     assert probabilities.shape == (5, 7) and np.allclose(probabilities.sum(axis=1), 1)
     assert list(model.classes_) == [1, 2, 3, 4, 5, 6, 7]
 
-    client = MlflowClient()
+    client = mlflow_client(settings)
     version = client.get_model_version_by_alias("covertype", "champion")
     run = client.get_run(version.run_id)
     assert run.data.metrics["holdout_accuracy"] > 0.8
@@ -115,7 +116,7 @@ def test_the_experiment_is_a_model_training_one_and_opens_on_its_runs(
 ) -> None:
     """The tag ``mlflow.experimentKind`` is set on a new experiment and on an old one that lacks it; in
     Chromium, the MLflow UI's model-training view of the experiment lists the training's parent run."""
-    client = MlflowClient(settings.tracking_uri)
+    client = mlflow_client(settings)
     experiment = client.get_experiment_by_name(settings.experiment_name)
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     old = settings.model_copy(update={"experiment_name": "covertype-before-the-tag"})
@@ -145,7 +146,7 @@ def test_worse_candidate_becomes_challenger(first_training: dict[str, Any], sett
     result = run_training(settings, candidates="logreg", force=True)
     promotion = result["promotion"]
     assert not promotion["promoted"] and promotion["alias"] == "challenger"
-    client = MlflowClient()
+    client = mlflow_client(settings)
     assert client.get_model_version_by_alias("covertype", "champion").version == champion
     challenger = client.get_model_version_by_alias("covertype", "challenger")
     assert challenger.version == result["registered"]["version"]
@@ -173,7 +174,7 @@ def test_a_tie_keeps_the_champion_and_says_so(first_training: dict[str, Any], se
         f"accuracy {promotion['challenger_accuracy']:.4f} does not beat champion v{champion} "
         f"{promotion['champion_accuracy']:.4f} by more than the margin 0.0 (gain +0.0000)"
     )
-    client = MlflowClient()
+    client = mlflow_client(tie)
     assert client.get_model_version_by_alias("covertype-tie", "champion").version == champion
     rejected = client.get_model_version_by_alias("covertype-tie", "challenger")
     assert rejected.version == challenger

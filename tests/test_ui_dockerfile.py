@@ -48,9 +48,10 @@ def test_the_ui_needs_nothing_beyond_its_extra() -> None:
         "import sys\n"
         "for name in ('sklearn', 'airflow', 'matplotlib', 'lightgbm', 'minio', 'mlflow.sklearn'):\n"
         "    sys.modules[name] = None\n"
-        "import covertype.promotion, covertype.cli\n"
+        "import covertype.registry.aliases, covertype.cli\n"
         "from covertype.ui import api_client, batch_csv, charts, examples, labels\n"
-        "from covertype.ui import registry_queries, resources\n"
+        "from covertype.registry import queries\n"
+        "from covertype.ui import resources\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from covertype.dataset import load_dataset
 from covertype.processes import Service
-from covertype.promotion import champion_version
+from covertype.registry.aliases import champion_version
 from covertype.schema import COLUMNS, COVER_TYPES, FEATURE_COLUMNS
 from covertype.ui import streamlit_command
 from covertype.ui.examples import BUILT_IN_EXAMPLE

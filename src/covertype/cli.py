@@ -112,7 +112,7 @@ def promote(
     reason: Annotated[str | None, typer.Option(help="why, recorded as a tag on the version")] = None,
 ) -> None:
     """Point the champion alias at a registered version (a roll back); the inference API follows."""
-    from covertype.promotion import UnknownVersion, promote_version
+    from covertype.registry.aliases import UnknownVersion, promote_version
 
     try:
         result = promote_version(get_settings(), version, reason=reason)

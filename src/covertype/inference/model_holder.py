@@ -14,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from covertype.inference.registry_reader import RegistryReader, VersionRef, registry_reader
 from covertype.inference.schemas import ServedModelInfo
 from covertype.model.runtime import GraphPredictor
-from covertype.model.version_tags import ONNX_ARTIFACT_TAG
+from covertype.registry.reader import RegistryReader, VersionRef, registry_reader
+from covertype.registry.tags import ONNX_ARTIFACT_TAG
 from covertype.schema import COVER_TYPES
 from covertype.settings import Settings
 

@@ -5,8 +5,8 @@
 - :mod:`covertype.model.onnx_export`: one ONNX graph per fitted pipeline, and the check that it is faithful.
 - :mod:`covertype.model.graph_inputs`: how records are fed to that graph (numpy only).
 - :mod:`covertype.model.runtime`: the graph run by ONNX Runtime (what the inference API serves).
-- :mod:`covertype.model.version_tags`: the registry tags the exporter writes and the inference API reads.
 
-Training builds and registers these; inference, tests and benchmarks load what training registered.
-Only ``graph_inputs``, ``runtime`` and ``version_tags`` import without scikit-learn (the inference extra).
+Training builds and registers these (the registry's tags for the graph: :mod:`covertype.registry.tags`);
+inference, tests and benchmarks load what training registered. Only ``graph_inputs`` and ``runtime``
+import without scikit-learn (the inference extra).
 """

@@ -20,6 +20,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from covertype.model.onnx_export import export_and_check
+from covertype.registry import tags
 from covertype.schema import FEATURE_COLUMNS, TARGET_COLUMN
 from covertype.settings import Settings
 from covertype.store.engine import store_engine
@@ -181,7 +182,8 @@ def register_best_candidate(
     """
     results = list(results)
     trained = [result.to_dict() for result in results if result.trained]
-    if not registry.servable_only(trained):
+    servable = registry.servable_only(trained)
+    if not servable:
         failures = "; ".join(
             f"{result.name}: {result.error or (result.export.reason if result.export else 'not exported')}"
             for result in results
@@ -189,7 +191,7 @@ def register_best_candidate(
         raise NoCandidateTrained(
             f"no candidate trained with a faithful ONNX export ({failures or 'none was given'})"
         )
-    registered = registry.register_best(settings, results=trained, snapshot_digest=prepared.snapshot.digest)
+    registered = registry.register_best(settings, servable=servable, snapshot_digest=prepared.snapshot.digest)
     failed = sorted(result.name for result in results if not result.trained)
     return Registered(**registered, failed_candidates=tuple(failed))
 
@@ -212,7 +214,7 @@ def promote(settings: Settings, *, prepared: PreparedTraining, registered: Regis
         tags={
             "covertype.registered_version": registered.version,
             "covertype.best_candidate": registered.candidate,
-            "covertype.promotion_decision": "promoted" if outcome.promoted else "rejected",
+            tags.DECISION_TAG: tags.PROMOTED if outcome.promoted else tags.REJECTED,
             "covertype.failed_candidates": ",".join(registered.failed_candidates),
         },
         metrics={"holdout_accuracy": registered.holdout_accuracy},

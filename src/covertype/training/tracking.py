@@ -2,7 +2,7 @@
 
 Each candidate run holds two forms of the same model: the scikit-learn flavor (for ``mlflow models
 serve``, pyfunc users and the champion comparison) and, when the export passed its faithfulness check,
-the ONNX graph at :data:`~covertype.model.version_tags.ONNX_ARTIFACT_PATH`, which the inference API
+the ONNX graph at :data:`~covertype.registry.tags.ONNX_ARTIFACT_PATH`, which the inference API
 serves without unpickling anything. The check's verdict is on the run either way (tags
 ``covertype.onnx_faithful`` and ``covertype.onnx_reason``).
 
@@ -11,6 +11,10 @@ skops, which refuses on load any type not explicitly trusted (every tree ensembl
 ``TerrainFeatures`` step), so ``models:/covertype@champion`` would not load without passing
 ``skops_trusted_types`` everywhere. Cloudpickle loads anything, so only load models from this trusted
 registry; unpickling needs scikit-learn and the ``covertype`` package (for ``TerrainFeatures``).
+
+Runs are created and closed through the registry package's client (explicit URIs). Only a candidate's run
+is logged with MLflow's fluent API (``mlflow.start_run``, ``mlflow.sklearn.log_model``), which knows no
+other tracking URI than the process-wide one: :func:`log_candidate` sets it, and is the only code that does.
 """
 
 from __future__ import annotations
@@ -30,7 +34,14 @@ from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
 from covertype.model.onnx_export import ExportCheck
-from covertype.model.version_tags import ONNX_ARTIFACT_PATH, ONNX_FAITHFUL_TAG, ONNX_REASON_TAG
+from covertype.registry.client import mlflow_client
+from covertype.registry.tags import (
+    CANDIDATE_TAG,
+    ONNX_ARTIFACT_PATH,
+    ONNX_FAITHFUL_TAG,
+    ONNX_REASON_TAG,
+    SNAPSHOT_DIGEST_TAG,
+)
 from covertype.schema import FEATURE_COLUMNS, NUMERIC_COLUMNS
 from covertype.settings import Settings
 from covertype.training.candidates import SearchResult
@@ -68,20 +79,13 @@ def git_commit() -> str:
     return result.stdout.strip() if result.returncode == 0 else "unknown"
 
 
-def client(settings: Settings) -> MlflowClient:
-    """A client on the settings' tracking server and registry (also set as the process default)."""
-    mlflow.set_tracking_uri(settings.tracking_uri)
-    mlflow.set_registry_uri(settings.tracking_uri)
-    return MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
-
-
 def start_parent_run(
     settings: Settings, *, snapshot: SnapshotInfo, context: RunContext, train_rows: int, holdout_rows: int
 ) -> str:
     """Open (status RUNNING) the training's parent run; :func:`finish_parent_run` closes it."""
-    mlflow_client = client(settings)
-    experiment_id = ensure_experiment(settings, mlflow_client)
-    run = mlflow_client.create_run(
+    client = mlflow_client(settings)
+    experiment_id = ensure_experiment(settings, client)
+    run = client.create_run(
         experiment_id,
         run_name=f"training {snapshot.rows} rows",
         tags={
@@ -91,10 +95,10 @@ def start_parent_run(
         },
     )
     dataset = _dataset(snapshot)._to_mlflow_entity()  # what mlflow.log_input does, without a fluent run
-    mlflow_client.log_inputs(
+    client.log_inputs(
         run.info.run_id, datasets=[DatasetInput(dataset, tags=[InputTag("mlflow.data.context", "training")])]
     )
-    mlflow_client.log_param(run.info.run_id, "holdout_fraction", settings.holdout_fraction)
+    client.log_param(run.info.run_id, "holdout_fraction", settings.holdout_fraction)
     return str(run.info.run_id)
 
 
@@ -107,12 +111,12 @@ def finish_parent_run(
     status: str = "FINISHED",
 ) -> None:
     """Record the training's outcome on its parent run and close it (``FINISHED`` or ``FAILED``)."""
-    mlflow_client = client(settings)
+    client = mlflow_client(settings)
     for key, value in tags.items():
-        mlflow_client.set_tag(run_id, key, value)
+        client.set_tag(run_id, key, value)
     for key, value in metrics.items():
-        mlflow_client.log_metric(run_id, key, value)
-    mlflow_client.set_terminated(run_id, status)
+        client.log_metric(run_id, key, value)
+    client.set_terminated(run_id, status)
 
 
 def log_candidate(
@@ -132,9 +136,11 @@ def log_candidate(
 ) -> dict[str, str]:
     """Log one trained candidate as a run nested in ``parent_run_id``; returns its run id and model URI.
 
-    ``graph`` (the ONNX export) is logged only when ``export`` found it faithful.
+    ``graph`` (the ONNX export) is logged only when ``export`` found it faithful. The fluent API used
+    here logs to the process-wide tracking URI, so this sets it to the settings' one.
     """
-    experiment_id = ensure_experiment(settings, client(settings))
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    experiment_id = ensure_experiment(settings, mlflow_client(settings))
     metrics = {
         **evaluation.metrics,
         **operational,
@@ -147,7 +153,7 @@ def log_candidate(
     tags = {
         **context.tags(),
         **_data_tags(snapshot, len(train), holdout_rows),
-        "covertype.candidate": result.name,
+        CANDIDATE_TAG: result.name,
         "covertype.kind": "candidate",
         ONNX_FAITHFUL_TAG: str(export.faithful).lower(),
         ONNX_REASON_TAG: export.reason,
@@ -207,22 +213,22 @@ def log_failed_candidate(
     holdout_rows: int,
 ) -> str:
     """Record a candidate that could not train as a nested run closed ``FAILED``; returns its run id."""
-    mlflow_client = client(settings)
-    run = mlflow_client.create_run(
-        ensure_experiment(settings, mlflow_client),
+    client = mlflow_client(settings)
+    run = client.create_run(
+        ensure_experiment(settings, client),
         run_name=name,
         tags={
             **context.tags(),
             **_data_tags(snapshot, train_rows, holdout_rows),
             "mlflow.parentRunId": parent_run_id,
-            "covertype.candidate": name,
+            CANDIDATE_TAG: name,
             "covertype.kind": "candidate",
             "covertype.error": error[:5000],
         },
     )
     for key, value in {"candidate": name, "time_budget": time_budget, "seed": settings.seed}.items():
-        mlflow_client.log_param(run.info.run_id, key, value)
-    mlflow_client.set_terminated(run.info.run_id, "FAILED")
+        client.log_param(run.info.run_id, key, value)
+    client.set_terminated(run.info.run_id, "FAILED")
     return str(run.info.run_id)
 
 
@@ -248,29 +254,27 @@ def _pip_requirements() -> list[str]:
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 
 
-def ensure_experiment(settings: Settings, mlflow_client: MlflowClient) -> str:
+def ensure_experiment(settings: Settings, client: MlflowClient) -> str:
     """The id of ``settings.experiment_name``, created with :data:`EXPERIMENT_KIND` when missing; an
     existing experiment without that tag gets it."""
-    experiment = mlflow_client.get_experiment_by_name(settings.experiment_name)
+    experiment = client.get_experiment_by_name(settings.experiment_name)
     if experiment is not None:
         for key, value in EXPERIMENT_KIND.items():
             if experiment.tags.get(key) != value:
-                mlflow_client.set_experiment_tag(experiment.experiment_id, key, value)
+                client.set_experiment_tag(experiment.experiment_id, key, value)
         return str(experiment.experiment_id)
     # A tracking server chooses its own artifact root; an embedded SQLite store would use ./mlruns of the cwd.
     local = settings.tracking_uri.startswith("sqlite:")
     artifacts = settings.mlflow_artifacts if local else None
     return str(
-        mlflow_client.create_experiment(
-            settings.experiment_name, artifact_location=artifacts, tags=EXPERIMENT_KIND
-        )
+        client.create_experiment(settings.experiment_name, artifact_location=artifacts, tags=EXPERIMENT_KIND)
     )
 
 
 def _data_tags(snapshot: SnapshotInfo, train_rows: int, holdout_rows: int) -> dict[str, str]:
     return {
         "covertype.snapshot_uri": snapshot.uri,
-        "covertype.snapshot_digest": snapshot.digest,
+        SNAPSHOT_DIGEST_TAG: snapshot.digest,
         "covertype.rows": str(snapshot.rows),
         "covertype.train_rows": str(train_rows),
         "covertype.holdout_rows": str(holdout_rows),

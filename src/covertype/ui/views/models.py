@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from covertype.promotion import UnknownVersion, promote_version
-from covertype.ui import api_client, charts, operator, registry_queries, resources, tables
+from covertype.registry import queries
+from covertype.registry.aliases import UnknownVersion, promote_version
+from covertype.ui import api_client, charts, operator, resources, tables
 
 settings = resources.settings()
 st.title("Models")
 
-versions = registry_queries.registered_versions(settings)
+versions = queries.registered_versions(settings)
 if versions.empty:
     st.info(
         f"No version of model `{settings.model_name}` is registered yet: `covertype train` or the "
@@ -68,14 +69,14 @@ st.dataframe(
 history, slices = st.columns(2)
 with history:
     st.subheader("Champion accuracy per training run")
-    runs = registry_queries.champion_history(versions)
+    runs = queries.champion_history(versions)
     if runs.empty:
         st.caption("No training run has recorded a promotion decision yet.")
     else:
         st.altair_chart(charts.history_chart(runs))
 with slices:
     st.subheader("Holdout accuracy per wilderness area")
-    by_area = registry_queries.slice_accuracy(versions)
+    by_area = queries.slice_accuracy(versions)
     if by_area.empty:
         st.caption("The registered runs logged no per-wilderness accuracy.")
     else:

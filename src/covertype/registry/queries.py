@@ -1,4 +1,6 @@
-"""What the Models page reads from the MLflow registry: versions, their scores and promotion evidence."""
+"""What the web UI's Models page reads from the registry: versions, their scores and promotion evidence.
+
+Needs pandas and mlflow-skinny only (the UI image has no scikit-learn and no full MLflow)."""
 
 from __future__ import annotations
 
@@ -7,12 +9,12 @@ from typing import Any
 import pandas as pd
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
 
-from covertype.promotion import DECISION_TAG, TRAINING_DECISION_TAG, TRAINING_DECISIONS, client
+from covertype.registry import tags
+from covertype.registry.client import mlflow_client
 from covertype.schema import WILDERNESS_AREAS
 from covertype.settings import Settings
-
-_TAG = "covertype."
 
 
 def registered_versions(settings: Settings) -> pd.DataFrame:
@@ -21,16 +23,19 @@ def registered_versions(settings: Settings) -> pd.DataFrame:
     Scores come from the version's run metrics (``holdout_accuracy``, ``holdout_macro_f1`` and
     ``holdout_accuracy_<area>``); a version whose run is gone keeps empty scores rather than failing.
     """
-    mlflow_client = client(settings)
+    client = mlflow_client(settings)
     try:
-        aliases = mlflow_client.get_registered_model(settings.model_name).aliases
-        versions = mlflow_client.search_model_versions(f"name = '{settings.model_name}'")
+        aliases = client.get_registered_model(settings.model_name).aliases
+        versions = client.search_model_versions(f"name = '{settings.model_name}'")
     except MlflowException:
         return pd.DataFrame(columns=_version_columns())
     by_version: dict[str, list[str]] = {}
     for alias, version in aliases.items():
         by_version.setdefault(str(version), []).append(alias)
-    rows = [_version_row(settings, version, by_version.get(str(version.version), [])) for version in versions]
+    rows = [
+        _version_row(settings, client, version, by_version.get(str(version.version), []))
+        for version in versions
+    ]
     frame = pd.DataFrame(rows, columns=_version_columns())
     return frame.sort_values("version", ascending=False, key=lambda s: s.astype(int)).reset_index(drop=True)
 
@@ -38,12 +43,14 @@ def registered_versions(settings: Settings) -> pd.DataFrame:
 def champion_history(versions: pd.DataFrame) -> pd.DataFrame:
     """Per training run (one registered version each, oldest first): the new version's and the champion's
     holdout accuracy once the run decided. Hand-made promotions are not training runs and are left out."""
-    trained = versions[versions["training_decision"].isin(TRAINING_DECISIONS)].copy()
+    trained = versions[versions["training_decision"].isin(tags.TRAINING_DECISIONS)].copy()
     trained["version_number"] = trained["version"].astype(int)
     trained = trained.sort_values("version_number")
     trained["champion after the run"] = trained.apply(
         lambda row: (
-            row["challenger_accuracy"] if row["training_decision"] == "promoted" else row["champion_accuracy"]
+            row["challenger_accuracy"]
+            if row["training_decision"] == tags.PROMOTED
+            else row["champion_accuracy"]
         ),
         axis=1,
     )
@@ -91,13 +98,15 @@ def _version_columns() -> list[str]:
     ]
 
 
-def _version_row(settings: Settings, version: ModelVersion, aliases: list[str]) -> dict[str, Any]:
-    tags = version.tags or {}
+def _version_row(
+    settings: Settings, client: MlflowClient, version: ModelVersion, aliases: list[str]
+) -> dict[str, Any]:
+    labels = version.tags or {}
     metrics: dict[str, float] = {}
     experiment_id = None
     if version.run_id:
         try:
-            run = client(settings).get_run(version.run_id)
+            run = client.get_run(version.run_id)
             metrics, experiment_id = run.data.metrics, run.info.experiment_id
         except MlflowException:
             pass
@@ -105,15 +114,15 @@ def _version_row(settings: Settings, version: ModelVersion, aliases: list[str]) 
         "version": str(version.version),
         "champion": settings.model_alias in aliases,
         "aliases": ", ".join(sorted(aliases)),
-        "candidate": tags.get(f"{_TAG}candidate", ""),
-        "holdout_accuracy": metrics.get("holdout_accuracy", _float(tags.get("holdout_accuracy"))),
+        "candidate": labels.get(tags.CANDIDATE_TAG, ""),
+        "holdout_accuracy": metrics.get("holdout_accuracy", _float(labels.get(tags.HOLDOUT_ACCURACY_TAG))),
         "holdout_macro_f1": metrics.get("holdout_macro_f1"),
         **{f"accuracy {area}": metrics.get(f"holdout_accuracy_{area}") for area in WILDERNESS_AREAS},
-        "decision": tags.get(DECISION_TAG, ""),
-        "reason": tags.get(f"{_TAG}promotion_reason", ""),
-        "training_decision": tags.get(TRAINING_DECISION_TAG, tags.get(DECISION_TAG, "")),
-        "challenger_accuracy": _float(tags.get(f"{_TAG}challenger_holdout_accuracy")),
-        "champion_accuracy": _float(tags.get(f"{_TAG}champion_holdout_accuracy")),
+        "decision": labels.get(tags.DECISION_TAG, ""),
+        "reason": labels.get(tags.REASON_TAG, ""),
+        "training_decision": labels.get(tags.TRAINING_DECISION_TAG, labels.get(tags.DECISION_TAG, "")),
+        "challenger_accuracy": _float(labels.get(tags.CHALLENGER_ACCURACY_TAG)),
+        "champion_accuracy": _float(labels.get(tags.CHAMPION_ACCURACY_TAG)),
         "created": pd.Timestamp(version.creation_timestamp, unit="ms", tz="UTC"),
         "run_id": version.run_id,
         "mlflow": run_link(settings, experiment_id, version.run_id),

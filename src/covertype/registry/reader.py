@@ -1,16 +1,16 @@
-"""What the inference API reads from the MLflow registry: the alias's version, run metrics, one artifact.
+"""What the inference API reads from the registry: the alias's version, run metrics, one artifact.
 
 Over HTTP (every deployment: compose, ``covertype up``) it speaks MLflow's REST API with httpx, so the
-service installs no MLflow client (which would bring cloudpickle). A local tracking URI (the embedded
-SQLite store of development and tests) is read through the ``mlflow`` package where it is installed.
+service installs no MLflow client (which would bring cloudpickle): this module must not import ``mlflow``.
+A local tracking URI (the embedded SQLite store of development and tests) is read by
+:class:`~covertype.registry.local_reader.LocalRegistryReader` through the ``mlflow`` package where it is
+installed.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Protocol
 
 import httpx
@@ -102,40 +102,16 @@ class _BearerAuth(httpx.Auth):
         yield request
 
 
-class LocalRegistryReader:
-    """A local tracking store (``sqlite:``, ``file:``) through the ``mlflow`` package."""
-
-    def __init__(self, tracking_uri: str) -> None:
-        try:
-            from mlflow import MlflowClient
-        except ImportError as exc:
-            raise RegistryError(
-                f"MLFLOW_TRACKING_URI {tracking_uri!r} is a local store, which only the mlflow package reads "
-                "(the inference extra installs no MLflow client): point it at an MLflow server"
-            ) from exc
-        self._uri = tracking_uri
-        self._client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-
-    def version_by_alias(self, name: str, alias: str) -> VersionRef:
-        version = self._client.get_model_version_by_alias(name, alias)
-        return VersionRef(version.name, str(version.version), version.run_id or None, dict(version.tags))
-
-    def run_metrics(self, run_id: str) -> dict[str, float]:
-        return dict(self._client.get_run(run_id).data.metrics)
-
-    def run_artifact(self, run_id: str, path: str) -> bytes:
-        from mlflow.artifacts import download_artifacts
-
-        with tempfile.TemporaryDirectory(prefix="covertype-model-") as folder:
-            local = download_artifacts(
-                run_id=run_id, artifact_path=path, dst_path=folder, tracking_uri=self._uri
-            )
-            return Path(local).read_bytes()
-
-
 def registry_reader(settings: Settings) -> RegistryReader:
     """The reader for the settings' tracking URI: REST for http(s), the mlflow package otherwise."""
     uri = settings.tracking_uri
     if uri.startswith(("http://", "https://")):
         return RestRegistryReader(uri, timeout=settings.http_timeout)
-    return LocalRegistryReader(uri)
+    try:
+        from covertype.registry.local_reader import LocalRegistryReader
+    except ImportError as exc:
+        raise RegistryError(
+            f"MLFLOW_TRACKING_URI {uri!r} is a local store, which only the mlflow package reads "
+            "(the inference extra installs no MLflow client): point it at an MLflow server"
+        ) from exc
+    return LocalRegistryReader(settings)

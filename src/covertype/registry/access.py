@@ -1,7 +1,7 @@
 """Who may do what on the MLflow server of the full stack (MLflow's built-in ``basic-auth`` app).
 
 The ``champion`` alias is the production switch, so only the training pipeline and an operator may move
-it. Run once by the admin (compose service ``mlflow-setup``, ``python -m covertype.registry_access``);
+it. Run once by the admin (compose service ``mlflow-setup``, ``python -m covertype.registry.access``);
 running it again is safe: users that exist get the password from the environment, grants are re-set.
 
 1. As admin, create the experiment and the registered model if they are missing. MLflow lets *any*
@@ -29,10 +29,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from mlflow.exceptions import MlflowException
-from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
 from mlflow.server.auth.client import AuthServiceClient
-from mlflow.tracking import MlflowClient
 
+from covertype.registry.client import already_exists, mlflow_client
 from covertype.settings import Settings
 
 
@@ -71,13 +70,9 @@ def accounts_from_env(env: Mapping[str, str]) -> list[Account]:
     return accounts
 
 
-def _exists(exc: MlflowException) -> bool:
-    return exc.error_code == ErrorCode.Name(RESOURCE_ALREADY_EXISTS)
-
-
 def ensure_resources(settings: Settings) -> str:
     """The experiment and the registered model, created by the caller (the admin) when missing."""
-    client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
+    client = mlflow_client(settings)
     experiment = client.get_experiment_by_name(settings.experiment_name)
     experiment_id = (
         experiment.experiment_id if experiment else client.create_experiment(settings.experiment_name)
@@ -85,7 +80,7 @@ def ensure_resources(settings: Settings) -> str:
     try:
         client.create_registered_model(settings.model_name)
     except MlflowException as exc:
-        if not _exists(exc):
+        if not already_exists(exc):
             raise
     return str(experiment_id)
 
@@ -94,7 +89,7 @@ def _grant(auth: AuthServiceClient, username: str, kind: str, resource: str, per
     try:
         auth.grant_user_permission(username, kind, resource, permission)
     except MlflowException as exc:
-        if not _exists(exc):
+        if not already_exists(exc):
             raise
         auth.revoke_user_permission(username, kind, resource)
         auth.grant_user_permission(username, kind, resource, permission)
@@ -108,7 +103,7 @@ def provision(settings: Settings, accounts: Sequence[Account]) -> str:
         try:
             auth.create_user(account.username, account.password)
         except MlflowException as exc:
-            if not _exists(exc):
+            if not already_exists(exc):
                 raise
             auth.update_user_password(account.username, account.password)
         _grant(auth, account.username, "experiment", experiment_id, account.experiment)

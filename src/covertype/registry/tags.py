@@ -1,0 +1,64 @@
+"""Names of the tags and aliases the registry carries, for the code that writes them and the code that reads.
+
+Version tags are written by training (registration, promotion) and by the operator's promotion, and read
+by the inference API (the ONNX graph) and the web UI (scores, decisions). Imports nothing but ``typing``.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# --- aliases ------------------------------------------------------------------------------------------
+#: Alias of the newest version that lost against the champion; a version made champion stops being it.
+#: (The serving alias itself is ``Settings.model_alias``, ``champion`` by default.)
+CHALLENGER_ALIAS: Final = "challenger"
+
+# --- registration: what a version was trained from and how it scored --------------------------------------
+CANDIDATE_TAG: Final = "covertype.candidate"
+SNAPSHOT_DIGEST_TAG: Final = "covertype.snapshot_digest"
+HOLDOUT_ACCURACY_TAG: Final = "holdout_accuracy"
+VALIDATION_ACCURACY_TAG: Final = "validation_accuracy"
+
+# --- the ONNX graph (writer: training; reader: serving and the size gate) --------------------------------
+#: Path, inside the version's run, of the ONNX graph of the whole pipeline.
+ONNX_ARTIFACT_TAG: Final = "covertype.onnx_artifact"
+#: Where training puts the graph inside the candidate's run.
+ONNX_ARTIFACT_PATH: Final = "onnx/model.onnx"
+#: Size of the graph in bytes (the size gate reads it).
+ONNX_SIZE_TAG: Final = "covertype.onnx_size_bytes"
+#: Share of holdout rows where the graph and the scikit-learn pipeline predict the same class.
+ONNX_AGREEMENT_TAG: Final = "covertype.onnx_label_agreement"
+#: Largest absolute difference of any class probability between the graph and the pipeline on the holdout.
+ONNX_MAX_DIFF_TAG: Final = "covertype.onnx_max_probability_diff"
+#: Median single-row latency of the graph in ONNX Runtime (one thread), milliseconds.
+ONNX_LATENCY_TAG: Final = "covertype.onnx_latency_ms"
+#: On the candidate's run: ``true`` when the graph passed the faithfulness check, else ``false`` (and the
+#: reason tag says why).
+ONNX_FAITHFUL_TAG: Final = "covertype.onnx_faithful"
+ONNX_REASON_TAG: Final = "covertype.onnx_reason"
+
+# --- promotion evidence ---------------------------------------------------------------------------------
+#: ``passed`` or why the version's graph is too large to serve (``COVERTYPE_MAX_MODEL_MB``).
+SIZE_GATE_TAG: Final = "covertype.size_gate"
+#: One of :data:`TRAINING_DECISIONS` (written by training) or of :data:`MANUAL_DECISIONS` (by an operator).
+DECISION_TAG: Final = "covertype.promotion_decision"
+#: The decision a training run wrote, kept when a hand-made promotion overwrites :data:`DECISION_TAG`.
+TRAINING_DECISION_TAG: Final = "covertype.training_decision"
+REASON_TAG: Final = "covertype.promotion_reason"
+CHALLENGER_ACCURACY_TAG: Final = "covertype.challenger_holdout_accuracy"
+CHAMPION_ACCURACY_TAG: Final = "covertype.champion_holdout_accuracy"
+#: The champion's version when the decision was made (empty when there was none).
+CHAMPION_VERSION_TAG: Final = "covertype.champion_version"
+MARGIN_TAG: Final = "covertype.promotion_margin"
+PROMOTED_AT_TAG: Final = "covertype.promoted_at"
+
+PROMOTED: Final = "promoted"
+REJECTED: Final = "rejected"
+TRAINING_DECISIONS: Final = (PROMOTED, REJECTED)
+ROLLBACK: Final = "rollback"
+MANUAL: Final = "manual"
+MANUAL_DECISIONS: Final = (ROLLBACK, MANUAL)
+
+# --- on the registered model: the data the last completed training saw -----------------------------------
+LAST_TRAINED_ROWS_TAG: Final = "covertype.last_trained_rows"
+LAST_TRAINED_DIGEST_TAG: Final = "covertype.last_trained_digest"
