@@ -23,6 +23,9 @@ from covertype.monitoring.profile import CATEGORIES, ReferenceProfile, bin_share
 
 #: Floor of a bin's share, so an empty bin on either side adds a large but finite term.
 EPSILON = 1e-4
+#: Codes rarer than this in the reference are pooled into one bin: with 40 soil types, a batch of a few
+#: hundred rows misses many rare ones by chance, which alone pushed a clean batch's PSI above 0.2.
+RARE_SHARE = 0.02
 
 
 @dataclass(frozen=True)
@@ -51,8 +54,12 @@ def feature_psi(profile: ReferenceProfile, batch: pd.DataFrame) -> dict[str, flo
     }
     for name, categorical in profile.categorical.items():
         codes = CATEGORIES[name]
-        reference = [categorical.frequencies.get(code, 0.0) for code in codes]
-        psi[name] = population_stability_index(reference, category_shares(batch[name], codes))
+        reference = np.asarray([categorical.frequencies.get(code, 0.0) for code in codes])
+        actual = category_shares(batch[name], codes)
+        rare = reference < RARE_SHARE
+        psi[name] = population_stability_index(
+            np.append(reference[~rare], reference[rare].sum()), np.append(actual[~rare], actual[rare].sum())
+        )
     return psi
 
 

@@ -16,6 +16,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from covertype.model.onnx_export import export_and_check
+from covertype.monitoring.tracking import log_profile
 from covertype.schema import FEATURE_COLUMNS, TARGET_COLUMN
 from covertype.settings import Settings
 from covertype.store.engine import store_engine
@@ -188,6 +189,12 @@ def register_best_candidate(
             f"no candidate trained with a faithful ONNX export ({failures or 'none was given'})"
         )
     registered = registry.register_best(settings, results=trained, snapshot_digest=prepared["digest"])
+    log_profile(
+        settings,
+        run_id=registered["run_id"],
+        version=registered["version"],
+        train=_load_split(settings, prepared)[0],
+    )
     failed = sorted(result["name"] for result in results if result not in trained)
     return {**registered, "failed_candidates": failed}
 
