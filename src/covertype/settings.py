@@ -80,7 +80,9 @@ class Settings(BaseSettings):
         0.2, gt=0, description="population stability index above which a feature (and a batch) has drifted"
     )
     accuracy_drop: float = Field(
-        0.03, ge=0, description="batch accuracy this far below the champion's holdout accuracy calls for training"
+        0.03,
+        ge=0,
+        description="batch accuracy this far below the champion's holdout accuracy calls for training",
     )
 
     # -- inference API

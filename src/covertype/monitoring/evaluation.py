@@ -13,11 +13,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import httpx
 import numpy as np
 import pandas as pd
+from mlflow.exceptions import MlflowException
+from sqlalchemy.exc import SQLAlchemyError
 
-from covertype.inference.model_holder import ServedModel, load_version
-from covertype.inference.registry_reader import RegistryReader, VersionRef, registry_reader
+from covertype.inference.model_holder import NoOnnxGraph, ServedModel, load_version
+from covertype.inference.registry_reader import RegistryError, RegistryReader, VersionRef, registry_reader
 from covertype.monitoring.drift import drift_report
 from covertype.monitoring.profile import PROFILE_TAG, ReferenceProfile
 from covertype.monitoring.tracking import log_batch_metrics
@@ -29,6 +32,10 @@ from covertype.store.engine import store_engine
 from covertype.store.quality import BatchQuality, read_batch_rows, record_batch_quality
 
 log = logging.getLogger(__name__)
+
+
+class EvaluationFailed(RuntimeError):
+    """The registry, the champion's artifacts or the store could not be read or written."""
 
 
 @dataclass(frozen=True)
@@ -77,7 +84,17 @@ def evaluate_batch(settings: Settings, group_number: int, batch_number: int) -> 
     """Score the champion on the rows stored with this batch and record it (see the module docstring).
 
     Skipped (nothing recorded, the reason returned) when there is no champion or the batch stored no row.
+    Raises :class:`EvaluationFailed` when MLflow, the champion's graph or the store fail.
     """
+    try:
+        return _evaluate(settings, group_number, batch_number)
+    except (MlflowException, RegistryError, NoOnnxGraph, SQLAlchemyError, httpx.HTTPError, OSError) as exc:
+        raise EvaluationFailed(
+            f"group {group_number} batch {batch_number}: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def _evaluate(settings: Settings, group_number: int, batch_number: int) -> BatchEvaluation:
     version = champion_version(settings)
     if version is None:
         return _skipped(f"no champion ({settings.model_name}@{settings.model_alias}) to evaluate yet")

@@ -1,4 +1,4 @@
-"""Engines for the store: pymysql for MySQL/MariaDB, SQLite (WAL, tables created) as the embedded default."""
+"""Engines for the store: pymysql for MySQL/MariaDB, SQLite (WAL, schema migrated) as the embedded default."""
 
 from __future__ import annotations
 
@@ -9,17 +9,17 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
 from covertype.settings import Settings
-from covertype.store.tables import metadata
+from covertype.store.migrate import upgrade_schema
 
 #: MySQL URLs without a driver would pick mysqlclient (a C build we do not ship); pymysql is the driver.
 _PURE_PYTHON_DRIVERS = {"mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql"}
 
 
 def create_store_engine(database_url: str | URL) -> Engine:
-    """An engine for ``database_url``; for SQLite also the file's folder, WAL mode and the tables.
+    """An engine for ``database_url``; for SQLite also the file's folder, WAL mode and the migrated schema.
 
-    MySQL tables come from ``mysql-init/init.sql`` (the pipeline user may not create tables), so they
-    are never created here.
+    MySQL tables come from ``mysql-init/init.sql`` and ``covertype db upgrade`` (the pipeline user may not
+    create tables), so they are never created here.
     """
     url = make_url(database_url)
     if url.drivername in _PURE_PYTHON_DRIVERS:
@@ -39,7 +39,7 @@ def _sqlite_engine(url: URL) -> Engine:
         Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 30})
     event.listen(engine, "connect", _sqlite_pragmas)
-    metadata.create_all(engine)
+    upgrade_schema(engine)
     return engine
 
 
