@@ -15,9 +15,9 @@ training-data store (`COVERTYPE_DATABASE_URL`), right after its window opens. Ru
 3. **evaluate_batch** scores the current champion on the stored batch before any training sees it
    (accuracy, macro-F1, drift per feature) into `batch_quality` and MLflow; re-running it changes nothing.
 
-`ingest_batch` (and so `evaluate_batch`) is **skipped** when all batches were delivered (then the next run looks again one
-`COVERTYPE_BATCH_INTERVAL` later) or when the poll brought no new row; otherwise it updates the asset
-`covertype_raw` (with the counts), which schedules `covertype_train`.
+`ingest_batch` (and so `evaluate_batch`) is **skipped** when all batches were delivered (then the next run
+looks again one `COVERTYPE_BATCH_INTERVAL` later) or when the poll brought no new row; otherwise it updates
+the asset `covertype_raw` (with the counts), which schedules `covertype_train`.
 Network and database errors are retried with exponential back-off.
 """
 
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from airflow.sdk import Asset, Metadata, dag, get_current_context, task
 
@@ -85,12 +86,11 @@ def covertype_ingest() -> None:
         return result.as_dict()
 
     @task
-    def evaluate_batch(ingested: dict[str, object]) -> dict[str, object]:
+    def evaluate_batch(ingested: dict[str, Any]) -> dict[str, object]:
         """Test-then-train: the champion scores the stored batch; one ``batch_quality`` row (idempotent)."""
         from covertype.monitoring.evaluation import evaluate_batch
 
-        batch = (int(ingested["group_number"]), int(ingested["batch_number"]))  # type: ignore[call-overload]
-        evaluation = evaluate_batch(get_settings(), *batch)
+        evaluation = evaluate_batch(get_settings(), ingested["group_number"], ingested["batch_number"])
         print(f"{evaluation.status}: {evaluation.detail}")
         return evaluation.as_dict()
 
