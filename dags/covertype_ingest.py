@@ -15,9 +15,9 @@ training-data store (`COVERTYPE_DATABASE_URL`), right after its window opens. Ru
 3. **evaluate_batch** scores the current champion on the stored batch before any training sees it
    (accuracy, macro-F1, drift per feature) into `batch_quality` and MLflow; re-running it changes nothing.
 
-`ingest_batch` (and so `evaluate_batch`) is **skipped** when all batches were delivered (then the next run
-looks again one `COVERTYPE_BATCH_INTERVAL` later) or when the poll brought no new row; otherwise it updates
-the asset `covertype_raw` (with the counts), which schedules `covertype_train`.
+`ingest_batch` is **skipped** when all batches were delivered (then the next run looks again one
+`COVERTYPE_BATCH_INTERVAL` later) or when the poll brought no new row; otherwise it updates the asset
+`covertype_raw` (with the counts), which schedules `covertype_train`.
 Network and database errors are retried with exponential back-off.
 """
 
