@@ -131,7 +131,7 @@ def db_upgrade(
 
     url = database_url or get_settings().migration_database
     try:
-        engine = create_store_engine(url)
+        engine = create_store_engine(url, migrate=False)
         try:
             result = upgrade_schema(engine)
         finally:

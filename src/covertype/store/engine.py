@@ -15,8 +15,9 @@ from covertype.store.migrate import upgrade_schema
 _PURE_PYTHON_DRIVERS = {"mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql"}
 
 
-def create_store_engine(database_url: str | URL) -> Engine:
-    """An engine for ``database_url``; for SQLite also the file's folder, WAL mode and the migrated schema.
+def create_store_engine(database_url: str | URL, *, migrate: bool = True) -> Engine:
+    """An engine for ``database_url``; for SQLite also the file's folder, WAL mode and, unless ``migrate``
+    is False (``covertype db upgrade`` migrates itself), the schema brought to the newest revision.
 
     MySQL tables come from ``mysql-init/init.sql`` and ``covertype db upgrade`` (the pipeline user may not
     create tables), so they are never created here.
@@ -25,7 +26,7 @@ def create_store_engine(database_url: str | URL) -> Engine:
     if url.drivername in _PURE_PYTHON_DRIVERS:
         url = url.set(drivername=_PURE_PYTHON_DRIVERS[url.drivername])
     if url.get_backend_name() == "sqlite":
-        return _sqlite_engine(url)
+        return _sqlite_engine(url, migrate=migrate)
     return create_engine(url, pool_pre_ping=True, pool_recycle=3600)
 
 
@@ -34,12 +35,13 @@ def store_engine(settings: Settings) -> Engine:
     return create_store_engine(settings.database)
 
 
-def _sqlite_engine(url: URL) -> Engine:
+def _sqlite_engine(url: URL, *, migrate: bool) -> Engine:
     if url.database and url.database != ":memory:":
         Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 30})
     event.listen(engine, "connect", _sqlite_pragmas)
-    upgrade_schema(engine)
+    if migrate:
+        upgrade_schema(engine)
     return engine
 
 
