@@ -13,9 +13,11 @@ from typing import Any
 import mlflow.sklearn
 import pandas as pd
 import pytest
+from _data_api_fixtures import data_api_server, data_api_settings
 from _inference_fixtures import registry_settings, train_version
-from _store_fixtures import STORES
+from _store_fixtures import STORES, count_rows
 from _training_fixtures import fill_store
+from conftest import free_port
 from mlflow.artifacts import download_artifacts
 from mlflow.tracking import MlflowClient
 from sklearn.metrics import accuracy_score, f1_score
@@ -200,18 +202,17 @@ def test_re_running_an_evaluation_changes_nothing(
     assert steps.count(number) == 1
 
 
-def test_monitor_lists_the_rows_as_json_and_as_a_table(settings: Settings, evaluated: dict[int, Any]) -> None:
-    command = str(Path(sys.executable).parent / "covertype")
+def _covertype(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The ``covertype`` command as typed, with only ``env``'s settings."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("COVERTYPE_", "MLFLOW_"))}
-    env = {**clean, "COVERTYPE_DATABASE_URL": settings.database, "COLUMNS": "150"}
+    command = [str(Path(sys.executable).parent / "covertype"), *args]
+    return subprocess.run(command, env={**clean, "COLUMNS": "150", **env}, capture_output=True, text=True)
 
-    listed = subprocess.run(
-        [command, "monitor", "--json", "--group", "1"], env=env, capture_output=True, text=True
-    )
-    table = subprocess.run([command, "monitor"], env=env, capture_output=True, text=True)
-    other_group = subprocess.run(
-        [command, "monitor", "--json", "--group", "2"], env=env, capture_output=True, text=True
-    )
+
+def test_monitor_lists_the_rows_as_json_and_as_a_table(settings: Settings, evaluated: dict[int, Any]) -> None:
+    listed = _covertype("monitor", "--json", "--group", "1", COVERTYPE_DATABASE_URL=settings.database)
+    table = _covertype("monitor", COVERTYPE_DATABASE_URL=settings.database)
+    other_group = _covertype("monitor", "--json", "--group", "2", COVERTYPE_DATABASE_URL=settings.database)
 
     assert listed.returncode == 0, listed.stderr
     rows = {row["batch_number"]: row for row in json.loads(listed.stdout)}
@@ -219,3 +220,24 @@ def test_monitor_lists_the_rows_as_json_and_as_a_table(settings: Settings, evalu
     assert rows[CLEAN]["accuracy"] == pytest.approx(evaluated[CLEAN].quality.accuracy)
     assert "Elevation" in table.stdout and f"{evaluated[CLEAN].quality.accuracy:.4f}" in table.stdout
     assert json.loads(other_group.stdout) == []
+
+
+def test_covertype_ingest_evaluates_the_batch_it_stored(
+    settings: Settings, sample_csv: Path, tmp_path: Path
+) -> None:
+    store = f"sqlite:///{tmp_path / 'store.db'}"
+    api_settings = data_api_settings(tmp_path, sample_csv, groups=1, batches=3)
+    with data_api_server(api_settings, port=free_port()) as url:
+        ingested = _covertype(
+            "ingest",
+            COVERTYPE_DATABASE_URL=store,
+            COVERTYPE_DATA_API_URL=url,
+            MLFLOW_TRACKING_URI=settings.tracking_uri,
+        )
+    assert ingested.returncode == 0, ingested.stderr
+    answer = json.loads(ingested.stdout)
+    evaluation = answer["evaluation"]
+    assert evaluation["status"] == "evaluated", evaluation
+    assert (evaluation["group_number"], evaluation["batch_number"]) == (1, answer["batch_number"])
+    assert evaluation["rows"] == answer["rows_inserted"] > 0
+    assert count_rows(store, "batch_quality") == 1
