@@ -9,7 +9,6 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
 from covertype.settings import Settings
-from covertype.store.migrate import upgrade_schema
 
 #: MySQL URLs without a driver would pick mysqlclient (a C build we do not ship); pymysql is the driver.
 _PURE_PYTHON_DRIVERS = {"mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql"}
@@ -41,6 +40,9 @@ def _sqlite_engine(url: URL, *, migrate: bool) -> Engine:
     engine = create_engine(url, connect_args={"timeout": 30})
     event.listen(engine, "connect", _sqlite_pragmas)
     if migrate:
+        # Imported here: Alembic is in the pipeline extra; the inference and UI images reach MySQL only.
+        from covertype.store.migrate import upgrade_schema
+
         upgrade_schema(engine)
     return engine
 
