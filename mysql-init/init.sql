@@ -101,7 +101,7 @@ CREATE TABLE IF NOT EXISTS `covertype`.`predictions` (
 ) ENGINE = InnoDB;
 
 -- The champion tested on each stored batch before it is trained on: one row per group, batch and version.
--- drifted_features is a comma-separated list; class_recall and feature_psi are JSON objects.
+-- drifted_features is a JSON list of column names; class_recall and feature_psi are JSON objects.
 CREATE TABLE IF NOT EXISTS `covertype`.`batch_quality` (
     `id` BIGINT NOT NULL AUTO_INCREMENT,
     `group_number` SMALLINT NOT NULL,

@@ -165,7 +165,7 @@ def test_after_the_upgrade_the_pipeline_user_writes_batch_quality_but_still_has_
         cursor.execute(
             "INSERT INTO batch_quality (group_number, batch_number, model_version, `rows`, accuracy,"
             " macro_f1, drift_score, drifted_features, class_recall, feature_psi, evaluated_at)"
-            " VALUES (1, 1, '1', 10, 0.9, 0.8, NULL, '', '{}', '{}', NOW())"
+            " VALUES (1, 1, '1', 10, 0.9, 0.8, NULL, '[]', '{}', '{}', NOW())"
         )
         cursor.execute("SELECT accuracy FROM batch_quality")
         assert cursor.fetchall() == ((0.9,),)

@@ -62,7 +62,7 @@ def record_batch_quality(engine: Engine, quality: BatchQuality) -> bool:
             statement,
             {
                 **asdict(quality),
-                "drifted_features": ",".join(quality.drifted_features),
+                "drifted_features": json.dumps(quality.drifted_features),
                 "class_recall": json.dumps(quality.class_recall, sort_keys=True),
                 "feature_psi": json.dumps(quality.feature_psi, sort_keys=True),
             },
@@ -104,7 +104,7 @@ def _from_row(row: object) -> BatchQuality:
         accuracy=float(values["accuracy"]),
         macro_f1=float(values["macro_f1"]),
         drift_score=None if values["drift_score"] is None else float(values["drift_score"]),
-        drifted_features=[name for name in values["drifted_features"].split(",") if name],
+        drifted_features=json.loads(values["drifted_features"]),
         class_recall=json.loads(values["class_recall"]),
         feature_psi=json.loads(values["feature_psi"]),
         evaluated_at=values["evaluated_at"],

@@ -110,7 +110,8 @@ predictions = Table(
 )
 
 #: The champion tested on each stored batch before it is trained on (prequential evaluation): one row per
-#: group, batch and model version. ``drift_score`` is None when the version has no reference profile.
+#: group, batch and model version. ``drift_score`` is None when the version has no reference profile;
+#: ``drifted_features`` is a JSON list of column names, ``class_recall`` and ``feature_psi`` JSON objects.
 batch_quality = Table(
     "batch_quality",
     metadata,
