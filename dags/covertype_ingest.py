@@ -27,12 +27,11 @@ from collections.abc import Generator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from airflow.sdk import Asset, Metadata, dag, get_current_context, task
+from airflow.sdk import Metadata, dag, get_current_context, task
 
+from covertype.ingestion.assets import covertype_raw
 from covertype.ingestion.window_sensor import RESUME_LEAD, WaitForBatchWindow
 from covertype.settings import get_settings
-
-covertype_raw = Asset("covertype_raw")
 
 #: The run timeout needs the interval at parse time; reading the settings is a few environment look-ups.
 _INTERVAL = timedelta(seconds=max(get_settings().batch_interval, 1.0))
@@ -63,12 +62,11 @@ def covertype_ingest() -> None:
 
         from covertype.ingestion import ingest_once
         from covertype.ingestion.cadence import PollPlan, wait_for_poll
-        from covertype.store.batches import RunStatus
 
         waited = wait_for_poll(PollPlan.from_dict(plan), longest=2 * RESUME_LEAD)
         print(f"waited {waited:.1f} s for the poll planned at {plan['poll_at']} ({plan['reason']})")
         result = ingest_once(get_settings(), run_id=get_current_context()["run_id"])
-        if result.status is RunStatus.EXHAUSTED:
+        if result.exhausted:
             raise AirflowSkipException(f"all batches were delivered: {result.detail}")
         if result.rows_inserted == 0:
             raise AirflowSkipException(

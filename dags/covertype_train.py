@@ -15,8 +15,9 @@ when triggered by hand with the params `candidates` (comma-separated: `hgb,rando
 5. **promote**: alias `champion` only if it beats the champion re-evaluated on the same holdout by more
    than `COVERTYPE_PROMOTION_MARGIN` (a tie keeps the champion), otherwise alias `challenger`.
 
-Every task calls one function of `covertype.training.pipeline`; XComs carry only URIs, digests, run ids
-and scores. A task that fails for good closes the MLflow parent run `FAILED` with the error.
+Every task calls one function of `covertype.training.pipeline` (the steps `covertype train` chains) with
+the typed values of `covertype.training.steps`; XComs carry them as JSON (URIs, digests, run ids, scores).
+A task that fails for good closes the MLflow parent run `FAILED` with the error, as `covertype train` does.
 """
 
 from __future__ import annotations
@@ -24,23 +25,27 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from airflow.sdk import Asset, Param, dag, get_current_context, task
+from airflow.sdk import Param, dag, get_current_context, task
 
+from covertype.ingestion.assets import covertype_raw
 from covertype.settings import get_settings
-
-covertype_raw = Asset("covertype_raw")
 
 
 def _fail_parent_run(context: Any) -> None:
-    """Failure callback of every task: once the snapshot opened the MLflow parent run, close it FAILED."""
+    """Failure callback of every task (Airflow calls it when a task fails for good, not before a retry):
+    once the snapshot opened the MLflow parent run, close it FAILED through the CLI's failure path."""
+    from airflow.sdk.exceptions import AirflowFailException
+
     from covertype.training.pipeline import fail_training
+    from covertype.training.steps import PreparedTraining
 
     ti = context["ti"]
     prepared = ti.xcom_pull(task_ids="snapshot")
     if prepared:
-        exc = context.get("exception")
-        reason = f"{ti.task_id}: {type(exc).__name__}: {exc}" if exc else f"{ti.task_id} failed"
-        fail_training(get_settings(), parent_run_id=prepared["parent_run_id"], error=reason)
+        error = context.get("exception")
+        if isinstance(error, AirflowFailException) and error.__cause__:  # raised only to skip the retries
+            error = error.__cause__
+        fail_training(get_settings(), PreparedTraining.from_dict(prepared), step=ti.task_id, error=error)
 
 
 @dag(
@@ -75,11 +80,11 @@ def covertype_train() -> None:
         from covertype.training.pipeline import check_new_data
 
         params = get_current_context()["params"]
-        check = check_new_data(get_settings(), candidates=params["candidates"], force=params["force"])
-        if not check["train"]:
-            raise AirflowSkipException(check["reason"])
-        print(f"training {', '.join(check['candidates'])}: {check['reason']} ({check['rows']} rows stored)")
-        return check["candidates"]
+        decision = check_new_data(get_settings(), candidates=params["candidates"], force=params["force"])
+        if not decision.train:
+            raise AirflowSkipException(decision.reason)
+        print(f"training {', '.join(decision.candidates)}: {decision.reason} ({decision.rows} rows stored)")
+        return list(decision.candidates)
 
     @task
     def snapshot() -> dict[str, Any]:
@@ -88,15 +93,19 @@ def covertype_train() -> None:
         from covertype.training.tracking import RunContext
 
         context = get_current_context()
-        return prepare_training(get_settings(), context=RunContext(context["dag"].dag_id, context["run_id"]))
+        run = RunContext(context["dag"].dag_id, context["run_id"])
+        return prepare_training(get_settings(), context=run).to_dict()
 
     @task
     def train_candidate(name: str, prepared: dict[str, Any]) -> dict[str, Any]:
         """Train, evaluate and log one candidate (mapped: one task instance per candidate)."""
         from covertype.training.pipeline import train_candidate
+        from covertype.training.steps import PreparedTraining
 
         budget = get_current_context()["params"]["time_budget"]
-        return train_candidate(get_settings(), name=name, prepared=prepared, time_budget=budget)
+        return train_candidate(
+            get_settings(), name=name, prepared=PreparedTraining.from_dict(prepared), time_budget=budget
+        ).to_dict()
 
     @task
     def register(prepared: dict[str, Any], results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -104,18 +113,29 @@ def covertype_train() -> None:
         from airflow.sdk.exceptions import AirflowFailException
 
         from covertype.training.pipeline import NoCandidateTrained, register_best_candidate
+        from covertype.training.steps import CandidateResult, PreparedTraining
 
         try:
-            return register_best_candidate(get_settings(), prepared=prepared, results=results)
+            registered = register_best_candidate(
+                get_settings(),
+                prepared=PreparedTraining.from_dict(prepared),
+                results=[CandidateResult.from_dict(result) for result in results],
+            )
         except NoCandidateTrained as exc:  # the same snapshot would fail the same way: no retry
             raise AirflowFailException(str(exc)) from exc
+        return registered.to_dict()
 
     @task
     def promote(prepared: dict[str, Any], registered: dict[str, Any]) -> dict[str, Any]:
         """Move the champion alias if the new version wins, else mark it challenger."""
         from covertype.training.pipeline import promote
+        from covertype.training.steps import PreparedTraining, Registered
 
-        return promote(get_settings(), prepared=prepared, registered=registered)
+        return promote(
+            get_settings(),
+            prepared=PreparedTraining.from_dict(prepared),
+            registered=Registered.from_dict(registered),
+        ).to_dict()
 
     candidates = check_new_data()
     prepared = snapshot()

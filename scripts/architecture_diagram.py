@@ -1,15 +1,20 @@
-"""Draw the architecture of the covertype stack into images/architecture.png (used by README.md).
+"""Draw the architecture of covertype into images/architecture.png (used by README.md).
 
-The picture is the compose stack of docker-compose.yaml: the data API feeding the two Airflow DAGs, the
-stores they write (MySQL, MinIO), the MLflow registry, and the load-balanced inference API, with the four
-ways people use the system. Matplotlib only, no network, deterministic output:
+Two panels. Above, the compose stack of docker-compose.yaml: the data API feeding the two Airflow DAGs,
+the stores they write (MySQL, MinIO), the MLflow registry, and the load-balanced inference API, with the
+four ways people use the system. Below, the package: src/covertype's top-level packages and modules and
+who imports whom, computed by an ast scan (:mod:`package_imports`), laid out in layers so that every
+arrow points down; an import cycle has no such layout, so the script names it and exits with status 1.
+Matplotlib only, no network, deterministic output:
 
-    uv run --frozen python scripts/architecture_diagram.py [--output images/architecture.png]
+    uv run --frozen python scripts/architecture_diagram.py [--output images/architecture.png] [--source DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,9 +26,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch  # noqa: E402
 from matplotlib.path import Path as MplPath  # noqa: E402
+from package_imports import DEFAULT_SOURCE, ImportCycle, describe, layers, modules, package_graph  # noqa: E402
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parents[1] / "images" / "architecture.png"
-WIDTH, HEIGHT = 160.0, 100.0
+WIDTH, HEIGHT = 160.0, 100.0  # the services panel, in diagram units (10 per inch)
+PACKAGE_HEIGHT = 80.0  # the package panel below it
 INK = "#1f2937"
 MUTED = "#4b5563"
 
@@ -218,7 +225,7 @@ def user(ax: Axes, box: Box, who: str, what: str) -> Box:
     return draw_box(ax, box, USER, who, (what,), title_size=10.5, line_size=9.5)
 
 
-def draw(ax: Axes) -> None:
+def draw_services(ax: Axes) -> None:
     """Lay out every component and flow of the stack on `ax`."""
     write(
         ax,
@@ -356,16 +363,144 @@ def draw(ax: Axes) -> None:
     )
 
 
-def render(output: Path = DEFAULT_OUTPUT) -> Path:
-    """Draw the diagram into `output` (PNG) and return the path."""
-    figure, ax = plt.subplots(figsize=(16, 10), dpi=110)
+#: The role of each part of the package, for its colour; parts not listed are shared helpers (grey).
+ROLES: dict[str, tuple[str, Palette]] = {
+    **dict.fromkeys(("schema", "settings", "store", "registry"), ("foundation", STORE)),
+    **dict.fromkeys(("model", "ingestion", "training", "monitoring"), ("pipeline", AIRFLOW)),
+    **dict.fromkeys(("data_api", "inference", "ui"), ("service", SERVING)),
+    **dict.fromkeys(("cli", "local_stack", "demo"), ("entry point", REGISTRY)),
+}
+HELPER = ("helper", USER)
+PART_GAP = 3.0
+LEFT_MARGIN = 14.0
+
+
+def ordered_layers(graph: dict[str, set[str]], layer_of: dict[str, int]) -> list[list[str]]:
+    """The parts of each layer (bottom first), ordered so arrows cross little: each part near the mean
+    position of the parts it imports (sweeping up), then of those importing it (sweeping down)."""
+    rows = [
+        sorted(part for part, layer in layer_of.items() if layer == index)
+        for index in range(max(layer_of.values()) + 1)
+    ]
+    importers = {part: {source for source, targets in graph.items() if part in targets} for part in graph}
+
+    def positions() -> dict[str, float]:
+        return {part: (index + 0.5) / len(row) for row in rows for index, part in enumerate(row)}
+
+    def resort(row: list[str], neighbours: dict[str, set[str]]) -> list[str]:
+        where = positions()
+        mean = {
+            part: sum(where[n] for n in sorted(neighbours[part])) / len(neighbours[part])
+            for part in row
+            if neighbours[part]
+        }
+        return sorted(row, key=lambda part: (mean.get(part, where[part]), part))
+
+    for _ in range(2):
+        for index in range(1, len(rows)):
+            rows[index] = resort(rows[index], graph)
+        for index in range(len(rows) - 2, -1, -1):
+            rows[index] = resort(rows[index], importers)
+    return rows
+
+
+def part_boxes(rows: list[list[str]]) -> dict[str, Box]:
+    """One box per part, each layer a row (layer 0 at the bottom), rows centred in the panel."""
+    usable = WIDTH - LEFT_MARGIN - 3
+    widest = max(len(row) for row in rows)
+    width = min(22.0, (usable - PART_GAP * (widest - 1)) / widest)
+    pitch = min(15.0, (PACKAGE_HEIGHT - 14) / len(rows))
+    height = min(8.0, pitch * 0.55)
+    boxes = {}
+    for layer, row in enumerate(rows):
+        span = len(row) * width + (len(row) - 1) * PART_GAP
+        left = LEFT_MARGIN + (usable - span) / 2
+        y = 3 + layer * pitch
+        for index, part in enumerate(row):
+            boxes[part] = Box(left + index * (width + PART_GAP), y, width, height)
+    return boxes
+
+
+def draw_import_arrows(ax: Axes, graph: dict[str, set[str]], boxes: dict[str, Box]) -> None:
+    """One arrow per importing pair, from the importer's bottom edge to the imported part's top edge,
+    the ends spread along each edge in the order of the boxes at their other ends."""
+    importers = {
+        part: sorted((s for s in graph if part in graph[s]), key=lambda s: (boxes[s].x, s)) for part in graph
+    }
+    for part in sorted(graph):
+        targets = sorted(graph[part], key=lambda target: (boxes[target].x, target))
+        for index, target in enumerate(targets):
+            arrivals = importers[target]
+            ax.add_patch(
+                FancyArrowPatch(
+                    boxes[part].at((index + 1) / (len(targets) + 1), 0),
+                    boxes[target].at((arrivals.index(part) + 1) / (len(arrivals) + 1), 1),
+                    arrowstyle="-|>",
+                    mutation_scale=11,
+                    color=ROLES.get(part, HELPER)[1].edge,
+                    alpha=0.75,
+                    linewidth=1.1,
+                    zorder=1.5,  # under the boxes: an arrow passing a layer hides behind its boxes
+                    shrinkA=0,
+                    shrinkB=0,
+                )
+            )
+
+
+def draw_package(ax: Axes, source: Path, graph: dict[str, set[str]]) -> None:
+    """The package panel: one box per part of covertype in its layer, one arrow per importing pair."""
+    rows = ordered_layers(graph, layers(graph))
+    boxes = part_boxes(rows)
+    scanned = modules(source)
+    sizes = Counter(module.part for module in scanned)
+    packages = {module.part for module in scanned if module.is_package}
+    roles = "  ·  ".join(
+        f"{role}: {', '.join(sorted(p for p, (r, _) in ROLES.items() if r == role and p in graph))}"
+        for role in ("entry point", "service", "pipeline", "foundation")
+    )
+    write(
+        ax, 4, PACKAGE_HEIGHT - 3, "the package: src/covertype", size=17, color=INK, bold=True, align="left"
+    )
+    write(
+        ax,
+        4,
+        PACKAGE_HEIGHT - 6.8,
+        "one box per top-level package (/) or module  ·  A → B: a module of A imports from B (ast scan)  ·  "
+        "layer: the longest import path down",
+        size=10.5,
+        align="left",
+    )
+    write(ax, 4, PACKAGE_HEIGHT - 9.8, roles + "  ·  grey: helpers", size=9.5, align="left")
+    for layer, row in enumerate(rows):
+        first = boxes[row[0]]
+        write(ax, 4, first.y + first.h / 2, f"layer {layer}", size=10, align="left")
+    for part, box in boxes.items():
+        detail = f"{sizes[part]} module{'s' if sizes[part] > 1 else ''}" if part in packages else "module"
+        name = part + ("/" if part in packages else "")
+        draw_box(ax, box, ROLES.get(part, HELPER)[1], name, (detail,), title_size=10.5, line_size=8.5)
+    draw_import_arrows(ax, graph, boxes)
+
+
+def panel(figure: plt.Figure, bottom: float, height: float) -> Axes:
+    """An axes across the figure from `bottom` up `height` (figure fractions), 10 diagram units per inch."""
+    inches_wide, inches_high = figure.get_size_inches()
+    ax = figure.add_axes((0.01, bottom, 0.98, height))
     ax.set_xlim(0, WIDTH)
-    ax.set_ylim(0, HEIGHT)
+    ax.set_ylim(0, WIDTH * (height * inches_high) / (0.98 * inches_wide))
     ax.set_axis_off()
-    figure.subplots_adjust(left=0.01, right=0.99, top=0.99, bottom=0.01)
-    draw(ax)
+    return ax
+
+
+def render(output: Path = DEFAULT_OUTPUT, source: Path = DEFAULT_SOURCE) -> Path:
+    """Draw both panels into `output` (PNG) and return the path; ImportCycle if the package has a cycle."""
+    graph = package_graph(source)
+    figure = plt.figure(figsize=(16, 18), dpi=110)
+    inches_high = 18.0
+    draw_package(panel(figure, 0.1 / inches_high, PACKAGE_HEIGHT / 10 / inches_high * 0.98), source, graph)
+    draw_services(panel(figure, (PACKAGE_HEIGHT / 10 + 0.1) / inches_high, HEIGHT / 10 / inches_high * 0.98))
     output.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(output, facecolor="white", metadata={"Software": None})
+    # The drawn imports as text, so that a test can tell a picture the code has outgrown.
+    figure.savefig(output, facecolor="white", metadata={"Software": None, "Description": describe(graph)})
     plt.close(figure)
     return output
 
@@ -373,7 +508,12 @@ def render(output: Path = DEFAULT_OUTPUT) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="PNG file to write")
-    print(render(parser.parse_args().output))
+    parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="the covertype package directory")
+    arguments = parser.parse_args()
+    try:
+        print(render(arguments.output, arguments.source))
+    except ImportCycle as cycle:
+        sys.exit(f"{cycle}: the parts have no layers with every arrow pointing down; break the cycle first")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,17 @@ from covertype.processes import Service
 from covertype.store.batches import insert_rows
 from covertype.store.engine import create_store_engine
 
+#: Python run first in a test's Airflow or CLI subprocess: a candidate ``broken`` that really fails to
+#: train (scikit-learn refuses C=-1 when the search fits it).
+WITH_BROKEN_CANDIDATE = """
+from covertype.model.pipelines import logreg
+from covertype.training.candidates import CANDIDATES, Candidate
+CANDIDATES["broken"] = Candidate("broken", logreg, {"C": -1.0}, {"C": [-1.0]})
+"""
+
+#: How the MLflow parent run of a training with no candidate to register is closed, in the CLI and the DAG.
+NOTHING_TO_REGISTER = "register: NoCandidateTrained: no candidate trained with a faithful ONNX export"
+
 S3_BUCKET = "mlflows3"
 S3_KEYS = {
     "AWS_ACCESS_KEY_ID": "testing",

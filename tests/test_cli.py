@@ -7,17 +7,24 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from _training_fixtures import NOTHING_TO_REGISTER, WITH_BROKEN_CANDIDATE, fill_store
 from conftest import free_port
+from mlflow.tracking import MlflowClient
 
+from covertype.dataset import load_dataset
+from covertype.settings import Settings
 from covertype.training import CANDIDATE_NAMES
 
 COVERTYPE = str(Path(sys.executable).parent / "covertype")
 
 
-def _run(*args: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+def _run(
+    *args: str, tmp_path: Path, command: tuple[str, ...] = (COVERTYPE,), **env: str
+) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("COVERTYPE_", "MLFLOW_"))}
     return subprocess.run(
-        [COVERTYPE, *args],
+        [*command, *args],
         env={**clean, "COVERTYPE_DATA_DIR": str(tmp_path), "COLUMNS": "100", **env},
         capture_output=True,
         text=True,
@@ -54,3 +61,32 @@ def test_ingest_against_a_dead_data_api_is_one_line_unless_verbose(tmp_path: Pat
 
     once = _run("ingest", tmp_path=tmp_path, COVERTYPE_HTTP_RETRIES="1", **dead)
     assert "gave up after 1 attempt, last:" in once.stderr and len(once.stderr.splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_train_with_nothing_to_register_fails_its_parent_run_as_the_dag_does(
+    tmp_path: Path, sample_csv: Path
+) -> None:
+    """``covertype train`` with only a candidate that fails: one-line error, exit 1, and the MLflow parent
+    run closed FAILED with the tag the DAG's register task leaves (tests/test_dag_train.py)."""
+    fill_store(Settings(data_dir=tmp_path).database, load_dataset(sample_csv).head(1_000))
+    with_broken = (sys.executable, "-c", f"{WITH_BROKEN_CANDIDATE}\nfrom covertype.cli import app\napp()")
+
+    result = _run("train", "--candidates", "broken", tmp_path=tmp_path, command=with_broken)
+
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.splitlines()[-1].startswith(
+        "error: no candidate trained with a faithful ONNX export"
+    )
+    tracking_uri = Settings(data_dir=tmp_path).tracking_uri
+    client = MlflowClient(tracking_uri)
+    experiment = client.get_experiment_by_name("covertype")
+    runs = {
+        run.data.tags["covertype.kind"]: run
+        for run in client.search_runs(
+            [experiment.experiment_id], filter_string="tags.`covertype.dag_id` = 'cli'"
+        )
+    }
+    assert runs["candidate"].info.status == "FAILED"
+    assert runs["training"].info.status == "FAILED"
+    assert runs["training"].data.tags["covertype.error"].startswith(NOTHING_TO_REGISTER)

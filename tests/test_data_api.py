@@ -98,6 +98,7 @@ def test_a_group_walks_through_every_batch_then_gets_400(
     final = client.get("/data", params={"group_number": 3})
     assert final.status_code == 400
     assert "all 7 batches were delivered" in final.json()["detail"]
+    assert final.json()["reason"] == "all_batches_delivered"
 
 
 def test_the_last_batch_is_served_for_its_whole_window(client: TestClient, clock: FakeClock) -> None:
@@ -180,7 +181,10 @@ def test_a_group_outside_the_range_is_a_400_naming_it(client: TestClient, path: 
     response = client.get(path, params={"group_number": group})
 
     assert response.status_code == 400
-    assert response.json()["detail"] == f"group_number {group} is outside 1..3"
+    assert response.json() == {
+        "detail": f"group_number {group} is outside 1..3",
+        "reason": "group_out_of_range",
+    }
 
 
 @pytest.mark.parametrize("path", ["/data", "/restart_data_generation"])

@@ -10,7 +10,7 @@ from threading import Barrier
 import pytest
 from _data_api_fixtures import FakeClock
 
-from covertype.data_api.state import AllBatchesDelivered, GroupSchedule, Window
+from covertype.data_api.state import AllBatchesDelivered, GroupSchedule, Progress, Window
 
 
 @pytest.fixture
@@ -47,6 +47,32 @@ def test_a_state_left_by_more_batches_counts_as_finished(tmp_path: Path, clock: 
 
     with pytest.raises(AllBatchesDelivered):
         GroupSchedule(path, batches=3, interval=100, clock=clock).poll(1)
+
+
+def test_progress_reads_without_polling_and_ends_when_polls_do(tmp_path: Path, clock: FakeClock) -> None:
+    schedule = GroupSchedule(tmp_path / "s.sqlite", batches=2, interval=10, clock=clock)
+    assert schedule.progress(1) == Progress(window=None, next_batch_at=None, finished=False)
+    schedule.poll(1)
+    assert schedule.progress(1) == Progress(window=Window(1, 0.0), next_batch_at=10.0, finished=False)
+    clock.advance(10)
+    assert schedule.progress(1).window == Window(1, 0.0), "reading moved the group on"
+
+    schedule.poll(1)
+    clock.advance(9.9)
+    assert schedule.progress(1) == Progress(window=Window(2, 10.0), next_batch_at=None, finished=False)
+    clock.advance(0.1)
+    assert schedule.progress(1).finished
+    with pytest.raises(AllBatchesDelivered):
+        schedule.poll(1)
+
+
+def test_progress_of_a_state_left_by_more_batches_is_finished(tmp_path: Path, clock: FakeClock) -> None:
+    path = tmp_path / "s.sqlite"
+    longer = GroupSchedule(path, batches=5, interval=0, clock=clock)
+    for _ in range(4):
+        longer.poll(1)
+
+    assert GroupSchedule(path, batches=3, interval=100, clock=clock).progress(1).finished
 
 
 def test_restart_forgets_only_that_group(tmp_path: Path, clock: FakeClock) -> None:

@@ -39,10 +39,10 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import make_url
 
 from covertype.dataset import load_dataset
-from covertype.ingestion import ingest_once
+from covertype.ingestion import PollStatus, ingest_once
 from covertype.processes import Service
 from covertype.settings import Settings
-from covertype.store.batches import DEFAULT_CHUNK_ROWS, RunStatus
+from covertype.store.batches import DEFAULT_CHUNK_ROWS
 from covertype.store.tables import forest_cover_data, ingestion_runs, metadata
 
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
@@ -171,7 +171,7 @@ def test_a_database_restart_mid_ingestion_is_retried_and_every_row_stored_once(
 
     assert proxy.cuts == 1
     assert elapsed > 2.5  # it waited for the "server" to come back
-    assert result.status is RunStatus.SUCCESS
+    assert result.status is PollStatus.SUCCESS
     assert result.rows_inserted + result.duplicates == rows
     stored = count_rows(mariadb_url, "forest_cover_data")
     check = create_engine(mariadb_url)

@@ -7,6 +7,7 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
+from _data_api_fixtures import FakeClock, data_api_settings
 from _store_fixtures import (
     STORES,
     batch_rows,
@@ -17,8 +18,10 @@ from _store_fixtures import (
     sample_frame,
 )
 from conftest import free_port
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, event, select
 
+from covertype.data_api import create_app
 from covertype.ingestion import IngestionFailed, ingest_once
 from covertype.ingestion.client import Batch, BatchesExhausted, DataApiError, fetch_batch
 from covertype.ingestion.validation import validate_batch
@@ -28,7 +31,12 @@ from covertype.store.batches import DEFAULT_CHUNK_ROWS
 from covertype.store.engine import create_store_engine
 from covertype.store.tables import forest_cover_rejected, ingestion_runs
 
-EXHAUSTED = orjson.dumps({"detail": "group 1: all 10 batches were delivered; GET /restart_data_generation"})
+EXHAUSTED = orjson.dumps(
+    {
+        "detail": "group 1: all 10 batches were delivered; GET /restart_data_generation",
+        "reason": "all_batches_delivered",
+    }
+)
 
 
 @pytest.fixture(params=STORES)
@@ -150,6 +158,28 @@ def test_all_batches_delivered_is_an_outcome(tmp_path: Path) -> None:
     outcome = fetch_batch(_settings(tmp_path), client=fixed_client(400, EXHAUSTED))
     assert isinstance(outcome, BatchesExhausted)
     assert "all 10 batches were delivered" in outcome.detail
+
+
+def test_exhaustion_is_read_from_the_reason_not_from_the_words(tmp_path: Path) -> None:
+    worded = orjson.dumps({"detail": "all batches were delivered", "reason": "group_out_of_range"})
+    with pytest.raises(DataApiError, match="HTTP 400: all batches were delivered"):
+        fetch_batch(_settings(tmp_path), client=fixed_client(400, worded))
+
+
+def test_the_data_apis_last_answer_is_recognised_as_exhaustion(tmp_path: Path, sample_csv: Path) -> None:
+    clock = FakeClock()
+    settings = data_api_settings(tmp_path, sample_csv, batches=1, groups=1)
+    data_api = TestClient(create_app(settings, clock=clock, frame=sample_frame(sample_csv, 1_000)))
+    assert isinstance(fetch_batch(_settings(tmp_path), client=data_api), Batch)
+    clock.advance(settings.batch_interval)
+
+    outcome = fetch_batch(_settings(tmp_path), client=data_api)
+
+    assert outcome == BatchesExhausted(
+        group_number=1,
+        detail="group 1: all 1 batches were delivered; GET /restart_data_generation?group_number=1 starts "
+        "again at batch 1",
+    )
 
 
 # -- ingest_once on SQLite and MariaDB ---------------------------------------------------------------------

@@ -21,8 +21,9 @@ from covertype.dataset import load_dataset
 from covertype.schema import FEATURE_COLUMNS
 from covertype.settings import Settings
 from covertype.store.engine import create_store_engine
+from covertype.store.rows import read_stored_rows
 from covertype.training.pipeline import check_new_data, run_training
-from covertype.training.snapshot import content_digest, read_snapshot, read_store, take_snapshot
+from covertype.training.snapshot import content_digest, read_snapshot, take_snapshot
 from covertype.training.tracking import ensure_experiment
 
 pytestmark = pytest.mark.slow
@@ -188,10 +189,10 @@ def test_new_rows_make_training_due(
     shutil.copy(settings.database.removeprefix("sqlite:///"), copy)
     grown = settings.model_copy(update={"database_url": f"sqlite:///{copy}", "min_new_rows": 500})
     fill_store(grown.database, sample.iloc[FIRST_ROWS : FIRST_ROWS + 499])
-    assert not check_new_data(grown)["train"]
+    assert not check_new_data(grown).train
     fill_store(grown.database, sample.iloc[FIRST_ROWS + 499 :])
-    check = check_new_data(grown)
-    assert check["train"] and check["new_rows"] == len(sample) - FIRST_ROWS
+    decision = check_new_data(grown)
+    assert decision.train and decision.new_rows == len(sample) - FIRST_ROWS
 
 
 def test_snapshot_round_trips_through_s3(settings: Settings, servers: dict[str, str]) -> None:
@@ -202,5 +203,5 @@ def test_snapshot_round_trips_through_s3(settings: Settings, servers: dict[str, 
     assert info.uri.removeprefix(f"s3://{SNAPSHOT_BUCKET}/") in keys
     frame = read_snapshot(info.uri, settings)
     assert len(frame) == info.rows and content_digest(frame) == info.digest
-    stored = read_store(create_store_engine(settings.database))
+    stored = read_stored_rows(create_store_engine(settings.database))
     assert content_digest(stored) == info.digest

@@ -16,10 +16,11 @@ from covertype.schema import COVER_TYPES, FEATURE_COLUMNS, TARGET_COLUMN
 from covertype.settings import Settings
 from covertype.store.engine import create_store_engine
 from covertype.store.row_hash import row_hashes
+from covertype.store.rows import read_stored_rows
 from covertype.training.candidates import CANDIDATES, build_pipeline, resolve_candidates, search_candidate
 from covertype.training.evaluation import evaluate, operational_metrics, save_confusion_matrix
 from covertype.training.registry import wins
-from covertype.training.snapshot import content_digest, read_snapshot, read_store, take_snapshot
+from covertype.training.snapshot import content_digest, read_snapshot, take_snapshot
 from covertype.training.split import holdout_mask, split_by_hash
 
 
@@ -58,7 +59,7 @@ def test_local_snapshot_dedups_and_round_trips(sample: pd.DataFrame, tmp_path: P
     fill_store(settings.database, sample.head(400), batch_number=1)
     fill_store(settings.database, sample.head(600), batch_number=2)  # 400 rows seen twice
     engine = create_store_engine(settings.database)
-    stored = read_store(engine)
+    stored = read_stored_rows(engine)
     assert len(stored) == 600
     info = take_snapshot(settings, engine)
     assert info.rows == 600 and info.uri.startswith(str(tmp_path / "snapshots"))

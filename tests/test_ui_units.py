@@ -10,11 +10,11 @@ from _hostile_values import NON_FINITE_TOKENS
 
 from covertype.dataset import load_dataset
 from covertype.schema import COLUMNS, FEATURE_COLUMNS, SOIL_TYPES, WILDERNESS_AREAS
+from covertype.store.run_log import ingestion_outcome
 from covertype.ui.batch_csv import BadUpload, read_records, records, to_csv, with_predictions
 from covertype.ui.charts import ingestion_chart
 from covertype.ui.labels import SOIL_NAMES, soil_label, wilderness_label
 from covertype.ui.registry_queries import champion_history, slice_accuracy
-from covertype.ui.store_queries import ingestion_outcome
 from covertype.ui.tables import MISSING, readable
 
 

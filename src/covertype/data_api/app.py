@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 
 import pandas as pd
 from fastapi import FastAPI, Request
@@ -11,6 +12,7 @@ from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 
 from covertype import __version__
+from covertype.data_api.models import ErrorDetail, ErrorReason
 from covertype.data_api.routes import data, groups, health
 from covertype.data_api.service import AllBatchesDelivered, Clock, DataService, GroupOutOfRange
 from covertype.dataset import load_dataset
@@ -24,7 +26,7 @@ The dataset is shuffled once with `COVERTYPE_SEED` and cut into `COVERTYPE_BATCH
 `GET /data?group_number=N` returns a sample (`COVERTYPE_SAMPLE_FRACTION`) of the group's current slice;
 repeated polls in the same window return the same rows. The group moves to its next batch on the first
 poll at least `COVERTYPE_BATCH_INTERVAL` seconds after its current batch began; after the last batch
-polls answer 400 until `GET /restart_data_generation?group_number=N`.
+polls answer 400 with the reason `all_batches_delivered` until `GET /restart_data_generation?group_number=N`.
 """
 
 
@@ -41,11 +43,18 @@ def create_app(settings: Settings, *, clock: Clock = time.time, frame: pd.DataFr
     app.include_router(data.router)
     app.include_router(health.router)
     app.include_router(groups.router)
-    app.add_exception_handler(GroupOutOfRange, _bad_request)
-    app.add_exception_handler(AllBatchesDelivered, _bad_request)
+    app.add_exception_handler(GroupOutOfRange, _bad_request(ErrorReason.GROUP_OUT_OF_RANGE))
+    app.add_exception_handler(AllBatchesDelivered, _bad_request(ErrorReason.ALL_BATCHES_DELIVERED))
     app.add_exception_handler(RequestValidationError, unprocessable)
     return app
 
 
-async def _bad_request(_: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse(status_code=400, content={"detail": str(exc)})
+def _bad_request(reason: ErrorReason) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    """A handler answering 400 with an :class:`ErrorDetail`: the exception's message and ``reason``."""
+
+    async def handler(_: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(
+            status_code=400, content=ErrorDetail(detail=str(exc), reason=reason).model_dump(mode="json")
+        )
+
+    return handler

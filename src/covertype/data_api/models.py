@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from pydantic import BaseModel, Field
 
 
@@ -29,5 +31,16 @@ class Health(BaseModel):
     batch_interval: float
 
 
+class ErrorReason(StrEnum):
+    """Why a request was refused, for programs (the ``detail`` says it for people)."""
+
+    GROUP_OUT_OF_RANGE = "group_out_of_range"
+    #: The group's last batch window has passed: only ``GET /restart_data_generation`` gives it data again.
+    ALL_BATCHES_DELIVERED = "all_batches_delivered"
+
+
 class ErrorDetail(BaseModel):
-    detail: str
+    """A refused request (HTTP 400)."""
+
+    detail: str = Field(description="what went wrong, in words", examples=["group_number 9 is outside 1..3"])
+    reason: ErrorReason = Field(description="what went wrong, as a code clients can test")

@@ -35,6 +35,17 @@ class Window:
     started_at: float
 
 
+@dataclass(frozen=True)
+class Progress:
+    """Where a group stands, read without polling: its window, when a poll moves it on, whether it ended."""
+
+    window: Window | None
+    #: Clock seconds from which a poll moves the group on; None before its first poll and in its last batch.
+    next_batch_at: float | None
+    #: The last batch's window has passed: polls raise :class:`AllBatchesDelivered` until a restart.
+    finished: bool
+
+
 class AllBatchesDelivered(Exception):
     """The group's last batch window has passed; only a restart gives it data again."""
 
@@ -105,9 +116,17 @@ class GroupSchedule:
         """The group's stored window, read only (no poll): None when the group never polled."""
         return self._read(self._connection(), group_number)
 
-    def now(self) -> float:
-        """The schedule's clock, for read-only views that compare against it."""
-        return self._clock()
+    def progress(self, group_number: int) -> Progress:
+        """The group's window, its next opening and whether it ended, by the rules :meth:`poll` follows."""
+        window = self.peek(group_number)
+        if window is None:
+            return Progress(window=None, next_batch_at=None, finished=False)
+        last = window.batch_number >= self._batches
+        return Progress(
+            window=window,
+            next_batch_at=None if last else window.started_at + self._interval,
+            finished=last and self._is_due(window, self._clock()),
+        )
 
     def _is_due(self, window: Window, now: float) -> bool:
         # A window stored under a larger COVERTYPE_BATCHES than today's counts as finished.

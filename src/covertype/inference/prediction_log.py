@@ -14,12 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine
-
 from covertype.inference.metrics import ServiceMetrics
 from covertype.model.graph_inputs import Row
 from covertype.schema import FEATURE_COLUMNS
-from covertype.store.tables import predictions
+from covertype.store.engine import Engine
+from covertype.store.predictions import PredictionWriter
 
 logger = logging.getLogger(__name__)
 
@@ -50,46 +49,13 @@ class AnsweredRecords:
         ]
 
 
-#: The columns the log fills (the id is the database's).
-_TABLE_KEYS = [column.name for column in predictions.columns if column.name != "id"]
-
-
-class DriverInsert:
-    """``INSERT INTO predictions`` rendered once for the engine's dialect, run by the driver's executemany.
-
-    SQLAlchemy's per-row parameter handling took 24 ms per 1,000 rows on SQLite (measured), time in which
-    the writer thread holds the GIL against the requests; the driver's own executemany takes 9 ms. Values
-    still go through each column type's bind processor (SQLite stores a DateTime as its string form).
-    """
-
-    def __init__(self, engine: Engine) -> None:
-        compiled = predictions.insert().compile(dialect=engine.dialect, column_keys=_TABLE_KEYS)
-        self.sql = str(compiled)
-        self._order = list(compiled.positiontup or []) if compiled.positional else None
-        self._processors = {
-            column.name: processor
-            for column in predictions.columns
-            if column.name in _TABLE_KEYS
-            and (processor := column.type.bind_processor(engine.dialect)) is not None
-        }
-
-    def parameters(self, rows: list[dict[str, object]]) -> list[dict[str, object]] | list[tuple[object, ...]]:
-        for row in rows:
-            for key, processor in self._processors.items():
-                row[key] = processor(row[key])
-        if self._order is None:
-            return rows
-        return [tuple(row[key] for key in self._order) for row in rows]
-
-
 class PredictionLog:
     """A bounded queue drained by one writer thread that inserts up to ``batch_rows`` rows at a time."""
 
     def __init__(
         self, engine: Engine, metrics: ServiceMetrics, *, capacity: int = 10_000, batch_rows: int = 5_000
     ) -> None:
-        self._engine = engine
-        self._insert = DriverInsert(engine)
+        self._writer = PredictionWriter(engine)
         self._metrics = metrics
         self._queue: queue.Queue[AnsweredRecords | None] = queue.Queue(maxsize=capacity)
         self._batch_rows = batch_rows
@@ -139,8 +105,7 @@ class PredictionLog:
 
     def _write(self, rows: list[dict[str, object]]) -> None:
         try:
-            with self._engine.begin() as connection:
-                connection.exec_driver_sql(self._insert.sql, self._insert.parameters(rows))
+            self._writer.write(rows)
         except Exception as exc:  # noqa: BLE001 - a database outage must not stop the service
             self._metrics.log_failed.inc(len(rows))
             logger.warning("could not write %d predictions: %s", len(rows), exc)

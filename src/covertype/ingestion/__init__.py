@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from covertype.ingestion.pipeline import IngestionFailed, IngestionResult, ingest_once
+    from covertype.ingestion.pipeline import IngestionFailed, IngestionResult, PollStatus, ingest_once
 
-__all__ = ["IngestionFailed", "IngestionResult", "ingest_once"]
+__all__ = ["IngestionFailed", "IngestionResult", "PollStatus", "ingest_once"]
 
 
 def __getattr__(name: str) -> Any:

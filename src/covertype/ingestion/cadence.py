@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from sqlalchemy import Engine
 
 from covertype.ingestion.client import fetch_group_window
 from covertype.settings import Settings
-from covertype.store.engine import store_engine
+from covertype.store.engine import Engine, store_engine
 from covertype.store.reads import last_stored_batch
 
 #: Polls go this long after the announced opening, so that the data API surely finds the window due.
@@ -72,8 +71,7 @@ def plan_next_poll(
     owned = engine is None
     engine = engine or store_engine(settings)
     try:
-        with engine.connect() as connection:
-            stored = last_stored_batch(connection, group_number=group)
+        stored = last_stored_batch(engine, group_number=group)
     finally:
         if owned:
             engine.dispose()

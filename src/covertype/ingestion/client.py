@@ -1,7 +1,8 @@
 """Polling the data API: ``GET /data?group_number=N`` with timeouts and retries.
 
 Connection errors, timeouts and 5xx answers are retried with exponential back-off; a 4xx answer is final.
-The 400 that says all batches were delivered is an outcome (:class:`BatchesExhausted`), not an error.
+The 400 whose ``reason`` is :data:`ALL_BATCHES_DELIVERED` is an outcome (:class:`BatchesExhausted`), not an
+error.
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ from tenacity import (
 from covertype.settings import Settings
 
 log = logging.getLogger(__name__)
+
+#: The ``reason`` of the data API's 400 for a group whose last batch window has passed (its OpenAPI
+#: contract: ``ErrorDetail.reason``); the ``detail`` beside it says the same in words.
+ALL_BATCHES_DELIVERED = "all_batches_delivered"
 
 
 @dataclass(frozen=True)
@@ -142,7 +147,7 @@ def _get(http: httpx.Client, group_number: int) -> httpx.Response:
 def _outcome(response: httpx.Response, group_number: int, where: str) -> Batch | BatchesExhausted:
     if response.status_code >= 400:
         detail = _detail(response)
-        if response.status_code == 400 and "delivered" in detail.lower():
+        if response.status_code == 400 and _error_field(response, "reason") == ALL_BATCHES_DELIVERED:
             return BatchesExhausted(group_number=group_number, detail=detail)
         raise DataApiError(f"{where} answered HTTP {response.status_code}: {detail}")
     try:
@@ -161,8 +166,13 @@ def _outcome(response: httpx.Response, group_number: int, where: str) -> Batch |
 
 def _detail(response: httpx.Response) -> str:
     """The ``detail`` of a FastAPI error answer, or the start of the body."""
-    try:
-        detail = orjson.loads(response.content).get("detail")
-    except (orjson.JSONDecodeError, AttributeError):
-        detail = None
+    detail = _error_field(response, "detail")
     return str(detail) if detail is not None else response.text[:500]
+
+
+def _error_field(response: httpx.Response, name: str) -> object:
+    """A field of a JSON error answer; None when the body is not a JSON object or lacks it."""
+    try:
+        return orjson.loads(response.content).get(name)
+    except (orjson.JSONDecodeError, AttributeError):
+        return None

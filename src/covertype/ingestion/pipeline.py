@@ -10,17 +10,17 @@ import logging
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from enum import StrEnum
 
 import httpx
-from sqlalchemy import Engine, make_url
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from tenacity import Retrying, before_sleep_log, retry_if_exception, stop_after_attempt, wait_exponential
 
 from covertype.ingestion.client import BatchesExhausted, DataApiError, fetch_batch
 from covertype.ingestion.validation import validate_batch
 from covertype.settings import Settings
-from covertype.store.batches import RunStatus, record_run, store_batch, utc_now
-from covertype.store.engine import store_engine
+from covertype.store.batches import record_exhausted, record_failure, store_batch, utc_now
+from covertype.store.engine import Engine, store_engine, store_location
+from covertype.store.errors import StoreError, connection_lost, describe
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,15 @@ class IngestionFailed(RuntimeError):
     """
 
 
+class PollStatus(StrEnum):
+    """How a poll that did not fail ended (the words of its ``ingestion_runs`` row)."""
+
+    #: The open batch was stored (new rows or not).
+    SUCCESS = "success"
+    #: The data API has delivered every batch of the group: nothing to store.
+    EXHAUSTED = "exhausted"
+
+
 @dataclass(frozen=True)
 class IngestionResult:
     """The summary of one poll: small enough for an XCom or a log line."""
@@ -39,12 +48,17 @@ class IngestionResult:
     run_id: str
     group_number: int
     batch_number: int | None
-    status: RunStatus
+    status: PollStatus
     rows_received: int = 0
     rows_inserted: int = 0
     duplicates: int = 0
     rejected: int = 0
     detail: str | None = None
+
+    @property
+    def exhausted(self) -> bool:
+        """All batches of the group were delivered: this poll stored nothing."""
+        return self.status is PollStatus.EXHAUSTED
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self) | {"status": str(self.status)}
@@ -69,9 +83,9 @@ def ingest_once(
     try:
         engine = engine or store_engine(settings)
         return _ingest(settings, engine, run_id=run_id, started_at=started_at, client=client)
-    except SQLAlchemyError as exc:  # the store is unreachable or refuses even the run row
-        url = engine.url if engine is not None else make_url(settings.database)
-        raise IngestionFailed(f"store {url.render_as_string(hide_password=True)}: {_describe(exc)}") from exc
+    except StoreError as exc:  # the store is unreachable or refuses even the run row
+        where = store_location(engine.url if engine is not None else settings.database)
+        raise IngestionFailed(f"store {where}: {describe(exc)}") from exc
     finally:
         if owned and engine is not None:
             engine.dispose()
@@ -88,18 +102,10 @@ def _ingest(
         raise IngestionFailed(str(exc)) from exc
 
     if isinstance(outcome, BatchesExhausted):
-        with engine.begin() as connection:
-            record_run(
-                connection,
-                run_id=run_id,
-                group_number=group,
-                batch_number=None,
-                status=RunStatus.EXHAUSTED,
-                started_at=started_at,
-                finished_at=utc_now(),
-                error=outcome.detail,
-            )
-        return IngestionResult(run_id, group, None, RunStatus.EXHAUSTED, detail=outcome.detail)
+        record_exhausted(
+            engine, run_id=run_id, group_number=group, started_at=started_at, detail=outcome.detail
+        )
+        return IngestionResult(run_id, group, None, PollStatus.EXHAUSTED, detail=outcome.detail)
 
     batch = validate_batch(outcome.columns, outcome.data)
     try:
@@ -114,8 +120,8 @@ def _ingest(
             received=batch.received,
             started_at=started_at,
         )
-    except SQLAlchemyError as exc:
-        error = f"storing batch {outcome.batch_number} of group {group} failed: {_describe(exc)}"
+    except StoreError as exc:
+        error = f"storing batch {outcome.batch_number} of group {group} failed: {describe(exc)}"
         _record_failure(
             engine, run_id=run_id, group=group, batch=outcome.batch_number, started_at=started_at, error=error
         )
@@ -124,7 +130,7 @@ def _ingest(
         run_id,
         group,
         outcome.batch_number,
-        RunStatus.SUCCESS,
+        PollStatus.SUCCESS,
         rows_received=batch.received,
         rows_inserted=stored.inserted,
         duplicates=stored.duplicates,
@@ -140,7 +146,7 @@ STORE_ATTEMPTS = 4
 def _store_retrying() -> Retrying:
     """Retry lost or refused database connections after 1, 2, 4 s; any other database error is final."""
     return Retrying(
-        retry=retry_if_exception(_connection_failed),
+        retry=retry_if_exception(connection_lost),
         stop=stop_after_attempt(STORE_ATTEMPTS),
         wait=wait_exponential(multiplier=1, max=30),
         before_sleep=before_sleep_log(log, logging.WARNING),
@@ -148,38 +154,13 @@ def _store_retrying() -> Retrying:
     )
 
 
-#: MySQL client errors of a server that cannot be reached or went away (2003, 2006, 2013).
-_CONNECTION_ERRORS = frozenset({2003, 2006, 2013})
-
-
-def _connection_failed(exc: BaseException) -> bool:
-    if not isinstance(exc, DBAPIError):
-        return False
-    code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
-    return exc.connection_invalidated or code in _CONNECTION_ERRORS
-
-
 def _record_failure(
     engine: Engine, *, run_id: str, group: int, batch: int | None, started_at: datetime, error: str
 ) -> None:
     """Log a failed poll in ``ingestion_runs``; if the store itself is down, say so in the log only."""
     try:
-        with engine.begin() as connection:
-            record_run(
-                connection,
-                run_id=run_id,
-                group_number=group,
-                batch_number=batch,
-                status=RunStatus.FAILED,
-                started_at=started_at,
-                finished_at=utc_now(),
-                error=error,
-            )
-    except SQLAlchemyError as exc:
-        log.error("could not record the failed poll %s in ingestion_runs: %s", run_id, _describe(exc))
-
-
-def _describe(exc: SQLAlchemyError) -> str:
-    """The driver's message without the statement (a batch's SQL runs to megabytes)."""
-    cause = exc.orig if isinstance(exc, DBAPIError) else exc
-    return f"{type(cause).__name__}: {cause}"
+        record_failure(
+            engine, run_id=run_id, group_number=group, batch_number=batch, started_at=started_at, error=error
+        )
+    except StoreError as exc:
+        log.error("could not record the failed poll %s in ingestion_runs: %s", run_id, describe(exc))

@@ -1,5 +1,7 @@
 """Writing polls into the store: new rows once (by ``row_hash``), rejected rows, one ``ingestion_runs`` row.
 
+A poll without rows (all batches delivered, or a failure) writes only its run row.
+
 Rows go in as multi-row ``INSERT IGNORE`` (MySQL) / ``INSERT OR IGNORE`` (SQLite) statements of a few
 thousand rows. Their VALUES text is rendered column-wise by Arrow instead of being escaped value by value by
 the driver (pymysql's ``executemany`` spends about 20 µs per row on that, more than the server needs to store
@@ -207,6 +209,65 @@ def record_run(
             error=error[:_MAX_TEXT] if error else None,
         )
     )
+
+
+def record_exhausted(
+    engine: Engine, *, run_id: str, group_number: int, started_at: datetime, detail: str
+) -> None:
+    """Log a poll that found every batch of the group delivered (an ``exhausted`` run row, no batch)."""
+    _record_empty_poll(
+        engine,
+        run_id=run_id,
+        group_number=group_number,
+        batch_number=None,
+        status=RunStatus.EXHAUSTED,
+        started_at=started_at,
+        error=detail,
+    )
+
+
+def record_failure(
+    engine: Engine,
+    *,
+    run_id: str,
+    group_number: int,
+    batch_number: int | None,
+    started_at: datetime,
+    error: str,
+) -> None:
+    """Log a poll that stored nothing because the data API or the store failed (a ``failed`` run row)."""
+    _record_empty_poll(
+        engine,
+        run_id=run_id,
+        group_number=group_number,
+        batch_number=batch_number,
+        status=RunStatus.FAILED,
+        started_at=started_at,
+        error=error,
+    )
+
+
+def _record_empty_poll(
+    engine: Engine,
+    *,
+    run_id: str,
+    group_number: int,
+    batch_number: int | None,
+    status: RunStatus,
+    started_at: datetime,
+    error: str,
+) -> None:
+    with engine.begin() as connection:
+        record_run(
+            connection,
+            run_id=run_id,
+            group_number=group_number,
+            batch_number=batch_number,
+            status=status,
+            started_at=started_at,
+            finished_at=utc_now(),
+            error=error,
+        )
 
 
 def ignore_duplicates(dialect: Dialect) -> str:

@@ -10,6 +10,9 @@ from sqlalchemy.engine import URL, make_url
 
 from covertype.settings import Settings
 
+#: The store's handle, named here so that callers need not import SQLAlchemy.
+__all__ = ["Engine", "create_store_engine", "store_engine", "store_location"]
+
 #: MySQL URLs without a driver would pick mysqlclient (a C build we do not ship); pymysql is the driver.
 _PURE_PYTHON_DRIVERS = {"mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql"}
 
@@ -32,6 +35,11 @@ def create_store_engine(database_url: str | URL, *, migrate: bool = True) -> Eng
 def store_engine(settings: Settings) -> Engine:
     """The engine of the configured store (``COVERTYPE_DATABASE_URL`` or the local SQLite file)."""
     return create_store_engine(settings.database)
+
+
+def store_location(database_url: str | URL) -> str:
+    """The store's URL without its password, for messages."""
+    return make_url(database_url).render_as_string(hide_password=True)
 
 
 def _sqlite_engine(url: URL, *, migrate: bool) -> Engine:

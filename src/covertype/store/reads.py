@@ -6,18 +6,28 @@ interval does not leave.)
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Engine, func, inspect, select
 
-from covertype.store.tables import RunStatus, ingestion_runs
+from covertype.store.tables import RunStatus, forest_cover_data, ingestion_runs
 
 
-def last_stored_batch(connection: Connection, *, group_number: int) -> int | None:
+def last_stored_batch(engine: Engine, *, group_number: int) -> int | None:
     """The batch of the group's latest successful poll (new rows or not), None before the first one."""
-    return connection.execute(
-        select(ingestion_runs.c.batch_number)
-        .where(
-            ingestion_runs.c.group_number == group_number, ingestion_runs.c.status == str(RunStatus.SUCCESS)
-        )
-        .order_by(ingestion_runs.c.id.desc())
-        .limit(1)
-    ).scalar()
+    with engine.connect() as connection:
+        return connection.execute(
+            select(ingestion_runs.c.batch_number)
+            .where(
+                ingestion_runs.c.group_number == group_number,
+                ingestion_runs.c.status == str(RunStatus.SUCCESS),
+            )
+            .order_by(ingestion_runs.c.id.desc())
+            .limit(1)
+        ).scalar()
+
+
+def count_stored_rows(engine: Engine) -> int:
+    """Rows in ``forest_cover_data``; 0 while the table does not exist yet."""
+    if not inspect(engine).has_table(forest_cover_data.name):
+        return 0
+    with engine.connect() as connection:
+        return int(connection.execute(select(func.count()).select_from(forest_cover_data)).scalar_one())

@@ -1,14 +1,18 @@
 """The training steps, each one Airflow task of ``covertype_train`` and, chained, ``covertype train``.
 
-Steps exchange only small dicts (URIs, digests, run ids, scores), so they fit in XCom:
+``check_new_data`` -> ``prepare_training`` (task ``snapshot``) -> ``train_candidate`` (once per
+candidate, mapped) -> ``register_best_candidate`` (task ``register``) -> ``promote``.
 
-``check_new_data`` -> ``prepare_training`` -> ``train_candidate`` (once per candidate, mapped) ->
-``register_best_candidate`` -> ``promote``.
+Each step takes and returns the typed values of :mod:`covertype.training.steps`; the DAG passes them
+between tasks as JSON XComs. A step that fails for good, in the CLI or in the DAG, ends in
+:func:`fail_training`: the MLflow parent run is closed ``FAILED`` with the step and the error.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,16 +24,23 @@ from covertype.monitoring.tracking import log_profile
 from covertype.schema import FEATURE_COLUMNS, TARGET_COLUMN
 from covertype.settings import Settings
 from covertype.store.engine import store_engine
+from covertype.store.reads import count_stored_rows
 from covertype.training import registry, tracking
 from covertype.training.candidates import resolve_candidates, search_candidate
 from covertype.training.evaluation import evaluate, operational_metrics
-from covertype.training.snapshot import SnapshotInfo, count_stored_rows, read_snapshot, take_snapshot
+from covertype.training.snapshot import read_snapshot, take_snapshot
 from covertype.training.split import split_by_hash
+from covertype.training.steps import (
+    FAILED,
+    TRAINED,
+    CandidateResult,
+    PreparedTraining,
+    PromotionOutcome,
+    Registered,
+    TrainingDecision,
+)
 
 log = logging.getLogger(__name__)
-
-#: ``status`` of a candidate's result.
-TRAINED, FAILED = "trained", "failed"
 
 
 class NoCandidateTrained(RuntimeError):
@@ -48,7 +59,7 @@ def candidate_names(settings: Settings, candidates: str | None = None) -> list[s
 
 def check_new_data(
     settings: Settings, *, candidates: str | None = None, force: bool = False
-) -> dict[str, Any]:
+) -> TrainingDecision:
     """Decide whether to train: at least ``settings.min_new_rows`` rows arrived since the last training.
 
     Counting is enough because the store only ever gains rows (``row_hash`` is unique). An empty store
@@ -69,17 +80,17 @@ def check_new_data(
         train, reason = True, f"{new_rows} new rows (at least {settings.min_new_rows} needed)"
     else:
         train, reason = False, f"{new_rows} new rows since the last training, {settings.min_new_rows} needed"
-    return {
-        "train": train,
-        "reason": reason,
-        "rows": rows,
-        "last_trained_rows": last,
-        "new_rows": new_rows,
-        "candidates": names,
-    }
+    return TrainingDecision(
+        train=train,
+        reason=reason,
+        rows=rows,
+        last_trained_rows=last,
+        new_rows=new_rows,
+        candidates=tuple(names),
+    )
 
 
-def prepare_training(settings: Settings, *, context: tracking.RunContext) -> dict[str, Any]:
+def prepare_training(settings: Settings, *, context: tracking.RunContext) -> PreparedTraining:
     """Snapshot the store and open the parent MLflow run the candidates nest under."""
     snapshot = take_snapshot(settings)
     train, holdout = split_by_hash(read_snapshot(snapshot.uri, settings), settings.holdout_fraction)
@@ -90,37 +101,27 @@ def prepare_training(settings: Settings, *, context: tracking.RunContext) -> dic
     parent_run_id = tracking.start_parent_run(
         settings, snapshot=snapshot, context=context, train_rows=len(train), holdout_rows=len(holdout)
     )
-    return {
-        **snapshot.as_dict(),
-        "parent_run_id": parent_run_id,
-        "dag_id": context.dag_id,
-        "dag_run_id": context.dag_run_id,
-    }
+    return PreparedTraining(snapshot=snapshot, parent_run_id=parent_run_id, context=context)
 
 
-def _load_split(settings: Settings, prepared: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    return split_by_hash(read_snapshot(prepared["uri"], settings), settings.holdout_fraction)
-
-
-def _snapshot(prepared: dict[str, Any]) -> SnapshotInfo:
-    return SnapshotInfo(uri=prepared["uri"], digest=prepared["digest"], rows=int(prepared["rows"]))
+def _load_split(settings: Settings, prepared: PreparedTraining) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return split_by_hash(read_snapshot(prepared.snapshot.uri, settings), settings.holdout_fraction)
 
 
 def train_candidate(
-    settings: Settings, *, name: str, prepared: dict[str, Any], time_budget: float | None = None
-) -> dict[str, Any]:
+    settings: Settings, *, name: str, prepared: PreparedTraining, time_budget: float | None = None
+) -> CandidateResult:
     """Search, fit, evaluate and export one candidate on the prepared snapshot; log it as a nested run.
 
-    The ONNX export is checked against the pipeline on the holdout; its verdict (``onnx_faithful``,
-    ``onnx_reason``) and figures travel in the result, so registration can skip an unfaithful export.
+    The ONNX export is checked against the pipeline on the holdout; its verdict travels in the result,
+    so registration can skip an unfaithful export.
 
     A candidate that cannot train on this data (its fit or evaluation raises) fails alone: its nested
-    run is closed ``FAILED`` with the reason, and the result says ``status: failed`` so that the others
+    run is closed ``FAILED`` with the reason, and the result's status is ``failed`` so that the others
     still compete. Errors reaching MLflow are not caught (a retry may help those).
     """
     budget = settings.train_time_budget if time_budget is None else time_budget
     train, holdout = _load_split(settings, prepared)
-    context = tracking.RunContext(prepared["dag_id"], prepared["dag_run_id"])
     try:
         result = search_candidate(
             name, train[list(FEATURE_COLUMNS)], train[TARGET_COLUMN], time_budget=budget, seed=settings.seed
@@ -133,9 +134,9 @@ def train_candidate(
         error = _describe(exc)
         run_id = tracking.log_failed_candidate(
             settings,
-            parent_run_id=prepared["parent_run_id"],
-            context=context,
-            snapshot=_snapshot(prepared),
+            parent_run_id=prepared.parent_run_id,
+            context=prepared.context,
+            snapshot=prepared.snapshot,
             name=name,
             error=error,
             time_budget=budget,
@@ -143,12 +144,12 @@ def train_candidate(
             holdout_rows=len(holdout),
         )
         log.error("candidate %s failed on %s rows: %s", name, len(train), error)
-        return {"name": name, "status": FAILED, "run_id": run_id, "error": error}
+        return CandidateResult(name=name, status=FAILED, run_id=run_id, error=error)
     logged = tracking.log_candidate(
         settings,
-        parent_run_id=prepared["parent_run_id"],
-        context=context,
-        snapshot=_snapshot(prepared),
+        parent_run_id=prepared.parent_run_id,
+        context=prepared.context,
+        snapshot=prepared.snapshot,
         result=result,
         evaluation=evaluation,
         operational=operational,
@@ -158,77 +159,105 @@ def train_candidate(
         train=train,
         holdout_rows=len(holdout),
     )
-    return {
-        "name": name,
-        "status": TRAINED,
-        **logged,
-        "validation_accuracy": result.validation_accuracy,
-        "holdout_accuracy": evaluation.metrics["holdout_accuracy"],
-        "holdout_macro_f1": evaluation.metrics["holdout_macro_f1"],
-        "training_seconds": result.fit_seconds,
-        **export.as_dict(),
-    }
+    return CandidateResult(
+        name=name,
+        status=TRAINED,
+        run_id=logged["run_id"],
+        model_uri=logged["model_uri"],
+        validation_accuracy=result.validation_accuracy,
+        holdout_accuracy=evaluation.metrics["holdout_accuracy"],
+        holdout_macro_f1=evaluation.metrics["holdout_macro_f1"],
+        training_seconds=result.fit_seconds,
+        export=export,
+    )
 
 
 def register_best_candidate(
-    settings: Settings, *, prepared: dict[str, Any], results: list[dict[str, Any]]
-) -> dict[str, Any]:
+    settings: Settings, *, prepared: PreparedTraining, results: Iterable[CandidateResult]
+) -> Registered:
     """Register the best of the candidates that trained as a new model version; fail if none did.
 
     Only a candidate whose ONNX export passed its check can be served, so one that trained without it
     counts as not trained here: the same snapshot would fail the same way, so this is no error to retry.
     """
     results = list(results)
-    trained = [result for result in results if result["status"] == TRAINED]
+    trained = [result.to_dict() for result in results if result.trained]
     if not registry.servable_only(trained):
         failures = "; ".join(
-            f"{result['name']}: {result.get('error') or result.get('onnx_reason', 'not exported')}"
+            f"{result.name}: {result.error or (result.export.reason if result.export else 'not exported')}"
             for result in results
         )
         raise NoCandidateTrained(
             f"no candidate trained with a faithful ONNX export ({failures or 'none was given'})"
         )
-    registered = registry.register_best(settings, results=trained, snapshot_digest=prepared["digest"])
+    registered = registry.register_best(settings, results=trained, snapshot_digest=prepared.snapshot.digest)
     log_profile(
         settings,
         run_id=registered["run_id"],
         version=registered["version"],
         train=_load_split(settings, prepared)[0],
     )
-    failed = sorted(result["name"] for result in results if result not in trained)
-    return {**registered, "failed_candidates": failed}
+    failed = sorted(result.name for result in results if not result.trained)
+    return Registered(**registered, failed_candidates=tuple(failed))
 
 
-def fail_training(settings: Settings, *, parent_run_id: str, error: BaseException | str) -> None:
-    """Close a training's MLflow parent run as ``FAILED`` with the reason (CLI and Airflow alike)."""
-    reason = error if isinstance(error, str) else _describe(error)
-    tracking.finish_parent_run(
-        settings, parent_run_id, tags={"covertype.error": reason[:5000]}, metrics={}, status="FAILED"
-    )
-
-
-def promote(settings: Settings, *, prepared: dict[str, Any], registered: dict[str, Any]) -> dict[str, Any]:
+def promote(settings: Settings, *, prepared: PreparedTraining, registered: Registered) -> PromotionOutcome:
     """Promote the new version if it beats the champion, remember the data, close the parent run."""
     _, holdout = _load_split(settings, prepared)
-    decision = registry.promote_if_better(
-        settings,
-        version=registered["version"],
-        holdout_accuracy=registered["holdout_accuracy"],
-        holdout=holdout,
+    outcome = PromotionOutcome(
+        **registry.promote_if_better(
+            settings,
+            version=registered.version,
+            holdout_accuracy=registered.holdout_accuracy,
+            holdout=holdout,
+        )
     )
-    registry.record_trained_data(settings, rows=int(prepared["rows"]), digest=prepared["digest"])
+    registry.record_trained_data(settings, rows=prepared.snapshot.rows, digest=prepared.snapshot.digest)
     tracking.finish_parent_run(
         settings,
-        prepared["parent_run_id"],
+        prepared.parent_run_id,
         tags={
-            "covertype.registered_version": registered["version"],
-            "covertype.best_candidate": registered["candidate"],
-            "covertype.promotion_decision": "promoted" if decision["promoted"] else "rejected",
-            "covertype.failed_candidates": ",".join(registered.get("failed_candidates", [])),
+            "covertype.registered_version": registered.version,
+            "covertype.best_candidate": registered.candidate,
+            "covertype.promotion_decision": "promoted" if outcome.promoted else "rejected",
+            "covertype.failed_candidates": ",".join(registered.failed_candidates),
         },
-        metrics={"holdout_accuracy": registered["holdout_accuracy"]},
+        metrics={"holdout_accuracy": registered.holdout_accuracy},
     )
-    return decision
+    return outcome
+
+
+def fail_training(
+    settings: Settings, prepared: PreparedTraining, *, step: str, error: BaseException | None
+) -> None:
+    """Close the training's MLflow parent run ``FAILED``, tagged ``<step>: <error type>: <message>``.
+
+    The one failure path of a training once its parent run is open: :func:`run_training` takes it as
+    soon as a step raises (:func:`failing_step`; nothing retries there), the ``covertype_train`` DAG
+    from its tasks' failure callback, which Airflow calls only when a task fails for good (never before
+    a retry). ``error`` is None when Airflow gives no exception (e.g. a task killed from outside).
+    """
+    reason = f"{step}: {_describe(error)}" if error is not None else f"{step} failed"
+    tracking.finish_parent_run(
+        settings,
+        prepared.parent_run_id,
+        tags={"covertype.error": reason[:5000]},
+        metrics={},
+        status="FAILED",
+    )
+
+
+@contextmanager
+def failing_step(settings: Settings, prepared: PreparedTraining, step: str) -> Iterator[None]:
+    """Run one step of :func:`run_training`: when it raises, :func:`fail_training`, then re-raise.
+
+    ``step`` is the name of the DAG task doing the same work, so the parent run reads the same either way.
+    """
+    try:
+        yield
+    except Exception as exc:
+        fail_training(settings, prepared, step=step, error=exc)
+        raise
 
 
 def run_training(
@@ -238,33 +267,32 @@ def run_training(
     time_budget: float | None = None,
     force: bool = False,
 ) -> dict[str, Any]:
-    """Every step in this process (what ``covertype train`` runs); a summary of what happened.
+    """Every step in this process (what ``covertype train`` runs); the JSON summary it prints.
 
     The summary holds the data check, and after a training the snapshot, each candidate's result
-    (``candidates``), the registered version and the promotion decision. A failure after the snapshot
-    marks the MLflow parent run ``FAILED`` and re-raises.
+    (``candidates``), the registered version and the promotion decision. A step failing after the
+    snapshot closes the MLflow parent run ``FAILED`` (:func:`fail_training`) and re-raises.
     """
-    check = check_new_data(settings, candidates=candidates, force=force)
-    if not check["train"]:
-        return {"status": "skipped", **check}
+    decision = check_new_data(settings, candidates=candidates, force=force)
+    if not decision.train:
+        return {"status": "skipped", **decision.to_dict()}
     context = tracking.RunContext("cli", f"cli__{datetime.now(UTC).strftime('%Y-%m-%dT%H:%M:%S.%fZ')}")
     prepared = prepare_training(settings, context=context)
-    try:
+    with failing_step(settings, prepared, "train_candidate"):
         results = [
             train_candidate(settings, name=name, prepared=prepared, time_budget=time_budget)
-            for name in check["candidates"]
+            for name in decision.candidates
         ]
+    with failing_step(settings, prepared, "register"):
         registered = register_best_candidate(settings, prepared=prepared, results=results)
-        decision = promote(settings, prepared=prepared, registered=registered)
-    except Exception as exc:
-        fail_training(settings, parent_run_id=prepared["parent_run_id"], error=exc)
-        raise
+    with failing_step(settings, prepared, "promote"):
+        outcome = promote(settings, prepared=prepared, registered=registered)
     return {
         "status": "trained",
-        **check,
-        "snapshot": {key: prepared[key] for key in ("uri", "digest", "rows")},
-        "parent_run_id": prepared["parent_run_id"],
-        "candidates": results,
-        "registered": registered,
-        "promotion": decision,
+        **decision.to_dict(),
+        "snapshot": prepared.snapshot.as_dict(),
+        "parent_run_id": prepared.parent_run_id,
+        "candidates": [result.to_dict() for result in results],
+        "registered": registered.to_dict(),
+        "promotion": outcome.to_dict(),
     }

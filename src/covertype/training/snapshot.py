@@ -1,9 +1,10 @@
 """Versioned Parquet snapshots of the store: what one training run reads, identified by a content digest.
 
-A snapshot is the deduplicated ``forest_cover_data`` rows (13 canonical columns plus ``row_hash``) sorted
-by ``row_hash``, so the same stored rows always give the same digest and the same file name whatever the
-order they arrived in. Snapshots go to ``settings.snapshots``: an ``s3://bucket/prefix`` URI is written
-through the ``minio`` client (the bucket is created if missing), anything else is a local folder.
+A snapshot is the deduplicated stored rows (13 canonical columns plus ``row_hash``, read by
+:func:`covertype.store.rows.read_stored_rows`) sorted by ``row_hash``, so the same stored rows always give
+the same digest and the same file name whatever the order they arrived in. Snapshots go to
+``settings.snapshots``: an ``s3://bucket/prefix`` URI is written through the ``minio`` client (the bucket
+is created if missing), anything else is a local folder.
 """
 
 from __future__ import annotations
@@ -15,21 +16,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, func, inspect, select
 
-from covertype.schema import CATEGORICAL_COLUMNS, COLUMNS, NUMERIC_COLUMNS, TARGET_COLUMN
 from covertype.settings import Settings
-from covertype.store.engine import store_engine
-from covertype.store.tables import forest_cover_data
+from covertype.store.engine import Engine, store_engine, store_location
+from covertype.store.rows import STORED_ROW_COLUMNS, read_stored_rows
 
 if TYPE_CHECKING:
     from minio import Minio
-
-#: Rows fetched per round trip when reading the store (server-side cursor where the driver has one).
-READ_CHUNK_ROWS = 100_000
-SNAPSHOT_COLUMNS: tuple[str, ...] = (*COLUMNS, "row_hash")
 
 
 @dataclass(frozen=True)
@@ -44,34 +38,9 @@ class SnapshotInfo:
         return asdict(self)
 
 
-def count_stored_rows(engine: Engine) -> int:
-    """Rows in ``forest_cover_data``; 0 while ingestion has not created the table yet."""
-    if not inspect(engine).has_table(forest_cover_data.name):
-        return 0
-    with engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(forest_cover_data)).scalar_one())
-
-
-def read_store(engine: Engine) -> pd.DataFrame:
-    """Every stored row with compact dtypes, read in chunks, duplicates (same 13 values) dropped."""
-    table = forest_cover_data
-    query = select(*(table.c[name] for name in SNAPSHOT_COLUMNS)).order_by(table.c.id)
-    with engine.connect().execution_options(stream_results=True) as conn:
-        chunks = [_compact(chunk) for chunk in pd.read_sql(query, conn, chunksize=READ_CHUNK_ROWS)]
-    frame = (
-        pd.concat(chunks, ignore_index=True) if chunks else _compact(pd.DataFrame(columns=SNAPSHOT_COLUMNS))
-    )
-    return frame.drop_duplicates(subset=list(COLUMNS), keep="first")
-
-
-def _compact(chunk: pd.DataFrame) -> pd.DataFrame:
-    chunk = chunk.astype({name: np.int32 for name in NUMERIC_COLUMNS} | {TARGET_COLUMN: np.int8})
-    return chunk.astype({name: str for name in (*CATEGORICAL_COLUMNS, "row_hash")})
-
-
 def content_digest(frame: pd.DataFrame) -> str:
     """SHA-256 of the rows' values in ``row_hash`` order: equal for equal content, whatever the row order."""
-    ordered = frame.sort_values("row_hash", kind="stable")[list(SNAPSHOT_COLUMNS)]
+    ordered = frame.sort_values("row_hash", kind="stable")[list(STORED_ROW_COLUMNS)]
     hashed = pd.util.hash_pandas_object(ordered, index=False).to_numpy()
     return hashlib.sha256(hashed.tobytes()).hexdigest()
 
@@ -79,17 +48,15 @@ def content_digest(frame: pd.DataFrame) -> str:
 def take_snapshot(settings: Settings, engine: Engine | None = None) -> SnapshotInfo:
     """Read the store and write its snapshot to ``settings.snapshots``; idempotent for unchanged data."""
     engine = engine or store_engine(settings)
-    frame = read_store(engine)
+    frame = read_stored_rows(engine)
     if frame.empty:
-        raise ValueError(
-            f"the store {engine.url.render_as_string(hide_password=True)} holds no rows to snapshot"
-        )
+        raise ValueError(f"the store {store_location(engine.url)} holds no rows to snapshot")
     return write_snapshot(frame, settings)
 
 
 def write_snapshot(frame: pd.DataFrame, settings: Settings) -> SnapshotInfo:
     """Write ``frame`` (13 columns + ``row_hash``) as ``forest_cover-<rows>-<digest>.parquet``."""
-    frame = frame.sort_values("row_hash", kind="stable")[list(SNAPSHOT_COLUMNS)].reset_index(drop=True)
+    frame = frame.sort_values("row_hash", kind="stable")[list(STORED_ROW_COLUMNS)].reset_index(drop=True)
     digest = content_digest(frame)
     file_name = f"forest_cover-{len(frame)}-{digest[:16]}.parquet"
     buffer = io.BytesIO()

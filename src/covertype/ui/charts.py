@@ -11,7 +11,7 @@ _SERIES = {"rows_inserted": "stored", "duplicates": "duplicates", "rejected": "r
 def ingestion_chart(runs: pd.DataFrame) -> alt.Chart:
     """Stacked rows per poll (stored, duplicates, rejected), one bar per run in time order.
 
-    ``runs`` come newest first (as :func:`covertype.ui.store_queries.recent_ingestion_runs` reads them);
+    ``runs`` come newest first (as :func:`covertype.store.run_log.recent_ingestion_runs` reads them);
     a poll without a batch (a failed one) shows ``b-``, and polls in the same second get ``(2)``, ``(3)``.
     """
     frame = runs.iloc[::-1].copy()

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
-
 from covertype.schema import EXAMPLE_COVER_TYPE, EXAMPLE_RECORD, TARGET_COLUMN
-from covertype.ui.store_queries import random_stored_row
+from covertype.store.engine import Engine
+from covertype.store.errors import StoreError
+from covertype.store.rows import random_stored_row
 
 #: The first row of the UCI file (an Aspen stand in the Rawah Wilderness Area).
 BUILT_IN_EXAMPLE: Final[dict[str, Any]] = {**EXAMPLE_RECORD, TARGET_COLUMN: EXAMPLE_COVER_TYPE}
@@ -20,7 +19,7 @@ def example_row(engine: Engine) -> tuple[dict[str, Any], str]:
     or cannot be read."""
     try:
         row = random_stored_row(engine)
-    except SQLAlchemyError:
+    except StoreError:
         row = None
     if row is None:
         return dict(BUILT_IN_EXAMPLE), BUILT_IN_SOURCE

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import streamlit as st
-from sqlalchemy import Engine
 
 from covertype.settings import Settings, get_settings
-from covertype.store.engine import store_engine
+from covertype.store.engine import Engine, store_engine
 
 
 def settings() -> Settings:

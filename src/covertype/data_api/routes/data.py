@@ -10,7 +10,11 @@ from covertype.data_api.models import DataBatch, ErrorDetail, Restarted
 router = APIRouter(tags=["data"])
 
 _ERRORS: dict[int | str, dict[str, object]] = {
-    400: {"model": ErrorDetail, "description": "group outside 1..N, or all batches were delivered"}
+    400: {
+        "model": ErrorDetail,
+        "description": "group outside 1..N (reason `group_out_of_range`), or all batches were delivered "
+        "(reason `all_batches_delivered`)",
+    }
 }
 
 

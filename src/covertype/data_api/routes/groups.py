@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from covertype.data_api.deps import ServiceDep
+from covertype.data_api.state import Progress
 
 router = APIRouter(tags=["groups"])
 
@@ -26,33 +27,24 @@ class GroupStatus(BaseModel):
 @router.get("/groups", response_model=list[GroupStatus])
 def groups(service: ServiceDep) -> list[GroupStatus]:
     """Every group's current batch and when its next one opens; polling nothing, changing nothing."""
-    settings, schedule = service.settings, service.schedule
-    now = schedule.now()
-    statuses = []
-    for group_number in range(1, settings.groups + 1):
-        window = schedule.peek(group_number)
-        if window is None:
-            statuses.append(
-                GroupStatus(
-                    group_number=group_number,
-                    batch_number=None,
-                    batches=settings.batches,
-                    batch_started_at=None,
-                    next_batch_at=None,
-                    finished=False,
-                )
-            )
-            continue
-        ends = window.started_at + settings.batch_interval
-        last = window.batch_number >= settings.batches
-        statuses.append(
-            GroupStatus(
-                group_number=group_number,
-                batch_number=window.batch_number,
-                batches=settings.batches,
-                batch_started_at=datetime.fromtimestamp(window.started_at, UTC),
-                next_batch_at=None if last else datetime.fromtimestamp(ends, UTC),
-                finished=last and ends <= now,
-            )
-        )
-    return statuses
+    settings = service.settings
+    return [
+        _status(group_number, settings.batches, service.schedule.progress(group_number))
+        for group_number in range(1, settings.groups + 1)
+    ]
+
+
+def _status(group_number: int, batches: int, progress: Progress) -> GroupStatus:
+    window = progress.window
+    return GroupStatus(
+        group_number=group_number,
+        batch_number=None if window is None else window.batch_number,
+        batches=batches,
+        batch_started_at=None if window is None else _utc(window.started_at),
+        next_batch_at=None if progress.next_batch_at is None else _utc(progress.next_batch_at),
+        finished=progress.finished,
+    )
+
+
+def _utc(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)

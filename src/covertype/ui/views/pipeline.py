@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
-from covertype.ui import api_client, charts, resources, store_queries, tables
+from covertype.store import run_log
+from covertype.store.reads import count_stored_rows
+from covertype.ui import api_client, charts, resources, tables
 
 settings = resources.settings()
 st.title("Pipeline")
@@ -97,7 +99,7 @@ else:
     st.caption(f"From Airflow's REST API at {settings.airflow_api_url} (login {settings.airflow_username}).")
 
 engine = resources.store()
-runs = store_queries.recent_ingestion_runs(engine)
+runs = run_log.recent_ingestion_runs(engine)
 st.subheader("Ingestion runs")
 if runs.empty:
     st.info("No ingestion run yet: `covertype ingest` or the covertype_ingest DAG stores the first batch.")
@@ -105,7 +107,7 @@ else:
     st.caption(f"The latest {len(runs):,} polls, newest first; failed and skipped polls included.")
     outcomes = runs["outcome"].value_counts()
     counts = st.columns(4)
-    counts[0].metric("Rows stored", f"{store_queries.stored_row_count(engine):,}")
+    counts[0].metric("Rows stored", f"{count_stored_rows(engine):,}")
     counts[1].metric("Polls that stored rows", f"{outcomes.get('stored', 0):,}")
     counts[2].metric("Skipped polls", f"{outcomes.filter(like='skipped').sum():,}")
     counts[3].metric("Failed polls", f"{outcomes.get('failed', 0):,}")
@@ -132,7 +134,7 @@ else:
         },
     )
 
-rejected = store_queries.recent_rejected_rows(engine)
+rejected = run_log.recent_rejected_rows(engine)
 st.subheader("Rejected rows")
 if rejected.empty:
     st.success("No row was rejected: every row received passed validation.", icon=":material/verified:")

@@ -1,16 +1,11 @@
-"""Read-only queries of the store for the Pipeline page and the Predict page's example row."""
+"""Reading the poll log (``ingestion_runs``, ``forest_cover_rejected``) for the UI's Pipeline page."""
 
 from __future__ import annotations
 
-import random
-from typing import Any
-
 import pandas as pd
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 
-from covertype.schema import COLUMNS
-from covertype.store.batches import RunStatus
-from covertype.store.tables import forest_cover_data, forest_cover_rejected, ingestion_runs
+from covertype.store.tables import RunStatus, forest_cover_rejected, ingestion_runs
 
 _RUN_COLUMNS = (
     "started_at",
@@ -24,6 +19,16 @@ _RUN_COLUMNS = (
     "finished_at",
     "run_id",
     "error",
+)
+
+_REJECTED_COLUMNS = (
+    "rejected_at",
+    "group_number",
+    "batch_number",
+    "row_number",
+    "reason",
+    "payload",
+    "run_id",
 )
 
 
@@ -58,43 +63,10 @@ def recent_rejected_rows(engine: Engine, *, limit: int = 200) -> pd.DataFrame:
     """The latest rows that failed validation, with the reason and the row as received."""
     table = forest_cover_rejected
     query = (
-        select(
-            table.c.rejected_at,
-            table.c.group_number,
-            table.c.batch_number,
-            table.c.row_number,
-            table.c.reason,
-            table.c.payload,
-            table.c.run_id,
-        )
+        select(*(table.c[name] for name in _REJECTED_COLUMNS))
         .order_by(table.c.rejected_at.desc(), table.c.id.desc())
         .limit(limit)
     )
     with engine.connect() as conn:
         rows = conn.execute(query).mappings().all()
-    return pd.DataFrame(
-        rows,
-        columns=["rejected_at", "group_number", "batch_number", "row_number", "reason", "payload", "run_id"],
-    )
-
-
-def stored_row_count(engine: Engine) -> int:
-    with engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(forest_cover_data)).scalar_one())
-
-
-def random_stored_row(engine: Engine) -> dict[str, Any] | None:
-    """One stored row (13 canonical columns) picked at random, or None when the store is empty."""
-    count = stored_row_count(engine)
-    if count == 0:
-        return None
-    # An offset rather than ORDER BY RAND()/random(): portable across MySQL and SQLite, and no full sort.
-    query = (
-        select(*(forest_cover_data.c[name] for name in COLUMNS))
-        .order_by(forest_cover_data.c.id)
-        .offset(random.randrange(count))
-        .limit(1)
-    )
-    with engine.connect() as conn:
-        row = conn.execute(query).mappings().first()
-    return None if row is None else dict(row)
+    return pd.DataFrame(rows, columns=list(_REJECTED_COLUMNS))

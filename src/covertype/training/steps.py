@@ -1,0 +1,184 @@
+"""What the training steps hand each other: one frozen dataclass per step's result.
+
+``covertype train`` passes these objects from step to step in one process; the ``covertype_train`` DAG
+passes them between tasks as XComs, through :meth:`to_dict` (JSON types only) and :meth:`from_dict`.
+Airflow 3 could serialize dataclasses itself, but it refuses to deserialize any class outside
+``[core] allowed_deserialization_classes`` (``airflow.*`` by default) and rebuilds nested dataclasses as
+plain dicts; plain JSON needs no deployment setting and reads the same in the Airflow UI.
+
+The dicts keep the keys ``covertype train`` has always printed in its JSON summary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from covertype.model.onnx_export import ExportCheck
+from covertype.training.snapshot import SnapshotInfo
+from covertype.training.tracking import RunContext
+
+#: ``status`` of a :class:`CandidateResult`.
+TRAINED, FAILED = "trained", "failed"
+
+
+@dataclass(frozen=True)
+class TrainingDecision:
+    """Whether to train now, why, and which candidates (validated names)."""
+
+    train: bool
+    reason: str
+    rows: int
+    last_trained_rows: int | None
+    new_rows: int
+    candidates: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "train": self.train,
+            "reason": self.reason,
+            "rows": self.rows,
+            "last_trained_rows": self.last_trained_rows,
+            "new_rows": self.new_rows,
+            "candidates": list(self.candidates),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainingDecision:
+        return cls(**{**data, "candidates": tuple(data["candidates"])})
+
+
+@dataclass(frozen=True)
+class PreparedTraining:
+    """The snapshot a training reads, its open MLflow parent run and who asked for it."""
+
+    snapshot: SnapshotInfo
+    parent_run_id: str
+    context: RunContext
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.snapshot.as_dict(),
+            "parent_run_id": self.parent_run_id,
+            "dag_id": self.context.dag_id,
+            "dag_run_id": self.context.dag_run_id,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PreparedTraining:
+        return cls(
+            snapshot=SnapshotInfo(uri=data["uri"], digest=data["digest"], rows=int(data["rows"])),
+            parent_run_id=data["parent_run_id"],
+            context=RunContext(data["dag_id"], data["dag_run_id"]),
+        )
+
+
+@dataclass(frozen=True)
+class CandidateResult:
+    """One candidate's outcome: its nested MLflow run, and its scores and ONNX check when it trained.
+
+    A candidate that failed (``status`` :data:`FAILED`) has only ``error`` besides its name and run.
+    """
+
+    name: str
+    status: str
+    run_id: str
+    error: str | None = None
+    model_uri: str | None = None
+    validation_accuracy: float | None = None
+    holdout_accuracy: float | None = None
+    holdout_macro_f1: float | None = None
+    training_seconds: float | None = None
+    export: ExportCheck | None = None
+
+    @property
+    def trained(self) -> bool:
+        return self.status == TRAINED
+
+    def to_dict(self) -> dict[str, Any]:
+        if not self.trained:
+            return {"name": self.name, "status": self.status, "run_id": self.run_id, "error": self.error}
+        return {
+            "name": self.name,
+            "status": self.status,
+            "run_id": self.run_id,
+            "model_uri": self.model_uri,
+            "validation_accuracy": self.validation_accuracy,
+            "holdout_accuracy": self.holdout_accuracy,
+            "holdout_macro_f1": self.holdout_macro_f1,
+            "training_seconds": self.training_seconds,
+            **(self.export.as_dict() if self.export else {}),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CandidateResult:
+        fields = ("name", "status", "run_id", "error", "model_uri")
+        scores = ("validation_accuracy", "holdout_accuracy", "holdout_macro_f1", "training_seconds")
+        return cls(
+            **{key: data[key] for key in fields if key in data},
+            **{key: float(data[key]) for key in scores if key in data},
+            export=_export_from_dict(data) if "onnx_faithful" in data else None,
+        )
+
+
+def _export_from_dict(data: dict[str, Any]) -> ExportCheck:
+    """The inverse of :meth:`ExportCheck.as_dict` (which leaves out the figures it could not measure)."""
+    size = data.get("onnx_size_bytes")
+    return ExportCheck(
+        faithful=bool(data["onnx_faithful"]),
+        reason=data["onnx_reason"],
+        size_bytes=None if size is None else int(size),
+        label_agreement=data.get("onnx_label_agreement"),
+        max_probability_diff=data.get("onnx_max_probability_diff"),
+        latency_ms=data.get("onnx_latency_ms"),
+    )
+
+
+@dataclass(frozen=True)
+class Registered:
+    """The new model version made of the best servable candidate, and the candidates that failed."""
+
+    version: str
+    run_id: str
+    candidate: str
+    holdout_accuracy: float
+    failed_candidates: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "run_id": self.run_id,
+            "candidate": self.candidate,
+            "holdout_accuracy": self.holdout_accuracy,
+            "failed_candidates": list(self.failed_candidates),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Registered:
+        return cls(
+            version=str(data["version"]),
+            run_id=data["run_id"],
+            candidate=data["candidate"],
+            holdout_accuracy=float(data["holdout_accuracy"]),
+            failed_candidates=tuple(data.get("failed_candidates", ())),
+        )
+
+
+@dataclass(frozen=True)
+class PromotionOutcome:
+    """Which alias the new version got, why, and both scores on the same holdout."""
+
+    version: str
+    alias: str
+    promoted: bool
+    reason: str
+    challenger_accuracy: float
+    champion_accuracy: float | None
+    champion_version: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PromotionOutcome:
+        return cls(**data)
