@@ -16,15 +16,15 @@ from dataclasses import dataclass
 import httpx
 import numpy as np
 import pandas as pd
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from sqlalchemy.exc import SQLAlchemyError
 
-from covertype.inference.model_holder import NoOnnxGraph, ServedModel, load_version
-from covertype.inference.registry_reader import RegistryError, RegistryReader, VersionRef, registry_reader
+from covertype.model.runtime import GraphPredictor
+from covertype.model.version_tags import ONNX_ARTIFACT_TAG
 from covertype.monitoring.drift import drift_report
 from covertype.monitoring.profile import PROFILE_TAG, ReferenceProfile
-from covertype.monitoring.tracking import log_batch_metrics
-from covertype.promotion import champion_version
+from covertype.monitoring.tracking import champion, log_batch_metrics, run_artifact
 from covertype.schema import FEATURE_COLUMNS, TARGET_COLUMN
 from covertype.settings import Settings
 from covertype.store.batches import utc_now
@@ -36,6 +36,10 @@ log = logging.getLogger(__name__)
 
 class EvaluationFailed(RuntimeError):
     """The registry, the champion's artifacts or the store could not be read or written."""
+
+
+class NoOnnxGraph(EvaluationFailed):
+    """The champion was registered without an ONNX graph (before the export existed)."""
 
 
 @dataclass(frozen=True)
@@ -88,14 +92,14 @@ def evaluate_batch(settings: Settings, group_number: int, batch_number: int) -> 
     """
     try:
         return _evaluate(settings, group_number, batch_number)
-    except (MlflowException, RegistryError, NoOnnxGraph, SQLAlchemyError, httpx.HTTPError, OSError) as exc:
+    except (MlflowException, SQLAlchemyError, httpx.HTTPError, OSError, ValueError) as exc:
         raise EvaluationFailed(
             f"group {group_number} batch {batch_number}: {type(exc).__name__}: {exc}"
         ) from exc
 
 
 def _evaluate(settings: Settings, group_number: int, batch_number: int) -> BatchEvaluation:
-    version = champion_version(settings)
+    version = champion(settings)
     if version is None:
         return _skipped(f"no champion ({settings.model_name}@{settings.model_alias}) to evaluate yet")
     engine = store_engine(settings)
@@ -104,14 +108,19 @@ def _evaluate(settings: Settings, group_number: int, batch_number: int) -> Batch
             batch = read_batch_rows(connection, group_number=group_number, batch_number=batch_number)
         if batch.empty:
             return _skipped(f"group {group_number} batch {batch_number} stored no rows")
-        reader = registry_reader(settings)
-        ref = reader.version_by_alias(settings.model_name, settings.model_alias)
-        model = load_version(reader, settings, ref)
-        quality = _score(settings, model, _profile(reader, ref), batch, group_number, batch_number)
+        quality = _score(
+            settings,
+            version,
+            _graph(settings, version),
+            _profile(settings, version),
+            batch,
+            group_number,
+            batch_number,
+        )
         if not record_batch_quality(engine, quality):
             return BatchEvaluation(
                 "unchanged",
-                f"v{ref.version} on group {group_number} batch {batch_number} was recorded before",
+                f"v{version.version} on group {group_number} batch {batch_number} was recorded before",
             )
     finally:
         engine.dispose()
@@ -119,11 +128,11 @@ def _evaluate(settings: Settings, group_number: int, batch_number: int) -> Batch
     drift = (
         "drift unavailable (no reference profile)"
         if quality.drift_score is None
-        else (f"drift {quality.drift_score:.3f}, drifted: {', '.join(quality.drifted_features) or 'none'}")
+        else f"drift {quality.drift_score:.3f}, drifted: {', '.join(quality.drifted_features) or 'none'}"
     )
     return BatchEvaluation(
         "evaluated",
-        f"v{ref.version}: accuracy {quality.accuracy:.4f} on {quality.rows} rows, {drift}",
+        f"v{version.version}: accuracy {quality.accuracy:.4f} on {quality.rows} rows, {drift}",
         quality,
     )
 
@@ -133,17 +142,28 @@ def _skipped(reason: str) -> BatchEvaluation:
     return BatchEvaluation("skipped", reason)
 
 
-def _profile(reader: RegistryReader, ref: VersionRef) -> ReferenceProfile | None:
+def _graph(settings: Settings, version: ModelVersion) -> GraphPredictor:
+    """The champion's ONNX graph in ONNX Runtime, as the inference API serves it (no pickle loaded)."""
+    path = version.tags.get(ONNX_ARTIFACT_TAG)
+    if not path or not version.run_id:
+        raise NoOnnxGraph(
+            f"{settings.model_name} v{version.version} has no ONNX graph: retrain or promote another"
+        )
+    return GraphPredictor(run_artifact(settings, version.run_id, path), threads=settings.onnx_threads)
+
+
+def _profile(settings: Settings, version: ModelVersion) -> ReferenceProfile | None:
     """The version's reference profile, None for a version trained before profiles were logged."""
-    path = ref.tags.get(PROFILE_TAG)
-    if not path or not ref.run_id:
+    path = version.tags.get(PROFILE_TAG)
+    if not path or not version.run_id:
         return None
-    return ReferenceProfile.from_json(reader.run_artifact(ref.run_id, path).decode())
+    return ReferenceProfile.from_json(run_artifact(settings, version.run_id, path).decode())
 
 
 def _score(
     settings: Settings,
-    model: ServedModel,
+    version: ModelVersion,
+    graph: GraphPredictor,
     profile: ReferenceProfile | None,
     batch: pd.DataFrame,
     group_number: int,
@@ -151,13 +171,13 @@ def _score(
 ) -> BatchQuality:
     """The champion's scores on ``batch`` and the batch's drift against ``profile`` (if any)."""
     rows = list(batch[list(FEATURE_COLUMNS)].itertuples(index=False, name=None))
-    predicted = model.predictor.classes[np.argmax(model.predictor.predict_proba(rows), axis=1)]
+    predicted = graph.classes[np.argmax(graph.predict_proba(rows), axis=1)]
     scores = classification_scores(batch[TARGET_COLUMN].to_numpy(), predicted)
     drift = None if profile is None else drift_report(profile, batch, threshold=settings.drift_threshold)
     return BatchQuality(
         group_number=group_number,
         batch_number=batch_number,
-        model_version=model.version,
+        model_version=str(version.version),
         rows=len(batch),
         accuracy=scores.accuracy,
         macro_f1=scores.macro_f1,

@@ -1,23 +1,27 @@
-"""The monitoring side of MLflow: a version's reference profile, and its monitoring run.
+"""The monitoring side of MLflow: the champion and its artifacts, the reference profile, the monitoring run.
 
 Each registered version gets one run, ``monitoring v<N>`` (tags ``covertype.kind=monitoring`` and
-``covertype.model_version``), created on its first evaluated batch; its id is the version's tag
-:data:`MONITORING_RUN_TAG`, so the registry page of a version leads to it. Metrics are logged there with
-the batch number as the step: ``batch_accuracy``, ``batch_macro_f1``, ``batch_drift_score`` and
-``batch_recall_class_<c>``, one point per batch of the deployment's group.
+``covertype.model_version``, in the experiment of the version's own run), created on its first evaluated
+batch; its id is the version's tag :data:`MONITORING_RUN_TAG`, so the registry page of a version leads to
+it. Metrics are logged there with the batch number as the step: ``batch_accuracy``, ``batch_macro_f1``,
+``batch_drift_score`` and ``batch_recall_class_<c>``, one point per batch of the deployment's group.
 """
 
 from __future__ import annotations
 
+import tempfile
 from datetime import UTC
+from pathlib import Path
 
 import pandas as pd
+from mlflow.artifacts import download_artifacts
 from mlflow.entities import Metric
+from mlflow.entities.model_registry import ModelVersion
 
 from covertype.monitoring.profile import PROFILE_ARTIFACT, PROFILE_TAG, build_profile
+from covertype.promotion import champion_version, client
 from covertype.settings import Settings
 from covertype.store.quality import BatchQuality
-from covertype.training.tracking import client, ensure_experiment
 
 MONITORING_RUN_TAG = "covertype.monitoring_run_id"
 
@@ -29,14 +33,30 @@ def log_profile(settings: Settings, *, run_id: str, version: str, train: pd.Data
     mlflow_client.set_model_version_tag(settings.model_name, version, PROFILE_TAG, PROFILE_ARTIFACT)
 
 
+def champion(settings: Settings) -> ModelVersion | None:
+    """The version the serving alias points at, None when there is none yet."""
+    if champion_version(settings) is None:
+        return None
+    return client(settings).get_model_version_by_alias(settings.model_name, settings.model_alias)
+
+
+def run_artifact(settings: Settings, run_id: str, path: str) -> bytes:
+    """The bytes of one artifact of a run (through the tracking server when it is one)."""
+    with tempfile.TemporaryDirectory(prefix="covertype-monitoring-") as folder:
+        local = download_artifacts(
+            run_id=run_id, artifact_path=path, dst_path=folder, tracking_uri=settings.tracking_uri
+        )
+        return Path(local).read_bytes()
+
+
 def monitoring_run_id(settings: Settings, version: str) -> str:
     """The id of the version's monitoring run, created (and named on the version) when missing."""
     mlflow_client = client(settings)
-    tags = mlflow_client.get_model_version(settings.model_name, version).tags
-    if MONITORING_RUN_TAG in tags:
-        return tags[MONITORING_RUN_TAG]
+    found = mlflow_client.get_model_version(settings.model_name, version)
+    if MONITORING_RUN_TAG in found.tags:
+        return str(found.tags[MONITORING_RUN_TAG])
     run = mlflow_client.create_run(
-        ensure_experiment(settings, mlflow_client),
+        mlflow_client.get_run(found.run_id).info.experiment_id,
         run_name=f"monitoring v{version}",
         tags={"covertype.kind": "monitoring", "covertype.model_version": version},
     )

@@ -20,7 +20,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from covertype.model.onnx_export import export_and_check
-from covertype.monitoring.tracking import log_profile
+from covertype.monitoring import log_profile
 from covertype.schema import FEATURE_COLUMNS, TARGET_COLUMN
 from covertype.settings import Settings
 from covertype.store.engine import store_engine
