@@ -12,6 +12,9 @@ training-data store (`COVERTYPE_DATABASE_URL`), right after its window opens. Ru
    * new rows are stored once (by `row_hash`) in one transaction, so a retry never loses or duplicates a row,
    * every poll writes one row of `ingestion_runs`.
 
+3. **evaluate_batch** scores the current champion on the stored batch before any training sees it
+   (accuracy, macro-F1, drift per feature) into `batch_quality` and MLflow; re-running it changes nothing.
+
 `ingest_batch` is **skipped** when all batches were delivered (then the next run looks again one
 `COVERTYPE_BATCH_INTERVAL` later) or when the poll brought no new row; otherwise it updates the asset
 `covertype_raw` (with the counts), which schedules `covertype_train`.
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from airflow.sdk import Metadata, dag, get_current_context, task
 
@@ -79,7 +83,16 @@ def covertype_ingest() -> None:
         )
         return result.as_dict()
 
-    ingest_batch(WaitForBatchWindow(task_id="wait_for_window").output)
+    @task
+    def evaluate_batch(ingested: dict[str, Any]) -> dict[str, object]:
+        """Test-then-train: the champion scores the stored batch; one ``batch_quality`` row (idempotent)."""
+        from covertype.monitoring.evaluation import evaluate_batch
+
+        evaluation = evaluate_batch(get_settings(), ingested["group_number"], ingested["batch_number"])
+        print(f"{evaluation.status}: {evaluation.detail}")
+        return evaluation.as_dict()
+
+    evaluate_batch(ingest_batch(WaitForBatchWindow(task_id="wait_for_window").output))
 
 
 covertype_ingest()

@@ -50,9 +50,7 @@ BOUNDARIES: dict[str, Boundary] = {
     "training": Boundary(frozenset({"", "pipeline", "snapshot", "split"})),
     "monitoring": Boundary(frozenset({"", "evaluation", "report"})),
     # The model contract is public module by module, so that inference loads it without scikit-learn.
-    "model": Boundary(
-        frozenset({"features", "pipelines", "onnx_export", "graph_inputs", "runtime", "version_tags"})
-    ),
+    "model": Boundary(frozenset({"features", "pipelines", "onnx_export", "graph_inputs", "runtime"})),
     # The foundation. The store's tables and row hashing stay inside it: others call its functions.
     "store": Boundary(
         frozenset(

@@ -28,6 +28,7 @@ EXPECTED_SERVICES = {
     "minio-setup",
     "mlflow",
     "mlflow-setup",
+    "covertype-db-migrate",
     "api-data",
     "inference-api",
     "inference-lb",
@@ -41,7 +42,7 @@ EXPECTED_SERVICES = {
     "airflow-triggerer",
     "airflow-worker",
 }
-ONE_SHOT_SERVICES = {"minio-setup", "mlflow-setup", "airflow-init"}
+ONE_SHOT_SERVICES = {"minio-setup", "mlflow-setup", "airflow-init", "covertype-db-migrate"}
 SCALED_SERVICES = {"airflow-worker", "inference-api"}
 AIRFLOW_SERVICES = {name for name in EXPECTED_SERVICES if name.startswith("airflow-")} - {
     "airflow-postgres",
@@ -315,6 +316,25 @@ def test_mysql_runs_the_init_scripts(services: dict[str, dict[str, Any]]) -> Non
 
 
 # -- what each part promises -----------------------------------------------------------------------------
+
+
+def test_the_store_is_migrated_by_a_privileged_one_shot_job_before_anyone_uses_it(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    """The covertype user has no DDL rights: `covertype db upgrade` runs as root, once, before the users."""
+    migrate = services["covertype-db-migrate"]
+    assert migrate["entrypoint"] == ["covertype", "db", "upgrade"]
+    assert migrate["image"] == "covertype-airflow:local"  # the image that installs the pipeline extra
+    assert migrate["environment"] == {
+        "COVERTYPE_MIGRATION_DATABASE_URL": "mysql+pymysql://root:dev-root-change-me@mysql:3306/covertype"
+    }
+    assert migrate["depends_on"] == {"mysql": {"condition": "service_healthy"}}
+    assert migrate["restart"] == "no"
+    for name, service in services.items():
+        store_user = str(service.get("environment", {}).get("COVERTYPE_DATABASE_URL", ""))
+        if store_user.startswith("mysql+pymysql://covertype:") and name not in ONE_SHOT_SERVICES:
+            condition = service["depends_on"]["covertype-db-migrate"]["condition"]
+            assert condition == "service_completed_successfully", name
 
 
 def test_minio_setup_creates_the_buckets_idempotently(services: dict[str, dict[str, Any]]) -> None:

@@ -16,10 +16,13 @@ from typing import Any
 
 import pytest
 from _data_api_fixtures import data_api_server, data_api_settings
+from _inference_fixtures import registry_settings, train_version
 from _store_fixtures import count_rows
 from conftest import REPO_ROOT, free_port
 from sqlalchemy import create_engine, select
 
+from covertype.dataset import load_dataset
+from covertype.store.quality import batch_quality_rows
 from covertype.store.tables import ingestion_runs
 
 DAGS = REPO_ROOT / "dags"
@@ -39,12 +42,24 @@ print(json.dumps({
     "max_active_runs": dag.max_active_runs,
     "tasks": sorted(t.task_id for t in dag.tasks),
     "upstream": sorted(task.upstream_task_ids),
+    "evaluate_upstream": sorted(dag.get_task("evaluate_batch").upstream_task_ids),
     "wait_retries": wait.retries,
     "retries": task.retries,
     "backoff": task.retry_exponential_backoff,
     "outlets": [o.name for o in task.outlets],
     "doc": bool(dag.doc_md),
 }))
+"""
+
+RUN_ONCE = """
+import json, os
+from airflow.dag_processing.dagbag import DagBag
+from airflow.utils.db import initdb
+initdb()
+dag = DagBag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]).dags["covertype_ingest"]
+run = dag.test()
+states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+print(json.dumps({"state": str(run.state), "tasks": states}))
 """
 
 RUN_TWICE = """
@@ -100,7 +115,8 @@ def test_the_dag_parses_without_errors_and_as_designed(tmp_path: Path) -> None:
     assert "covertype_ingest" in parsed["dag_ids"]
     assert parsed | {"dag_ids": None, "errors": None} == {
         "dag_ids": None, "errors": None, "schedule": "@continuous", "catchup": False, "max_active_runs": 1,
-        "tasks": ["ingest_batch", "wait_for_window"], "upstream": ["wait_for_window"], "wait_retries": 4,
+        "tasks": ["evaluate_batch", "ingest_batch", "wait_for_window"], "upstream": ["wait_for_window"],
+        "evaluate_upstream": ["ingest_batch"], "wait_retries": 4,
         "retries": 4, "backoff": 2.0, "outlets": ["covertype_raw"], "doc": True,
     }  # fmt: skip
 
@@ -126,7 +142,12 @@ def test_each_run_stores_the_next_batch_right_when_its_window_opens(tmp_path: Pa
     polled = int(15_000 / 3 * 0.1)  # one batch's slice, sampled
     for run, batch in ((first, 1), (second, 2)):
         assert run["state"] == "success", run
-        assert run["tasks"] == {"wait_for_window": "success", "ingest_batch": "success"}, run
+        # No champion yet: evaluate_batch runs, records nothing and says so.
+        assert run["tasks"] == {
+            "wait_for_window": "success",
+            "ingest_batch": "success",
+            "evaluate_batch": "success",
+        }, run
         assert run["events"][-1] == {
             "group_number": 2,
             "batch_number": batch,
@@ -147,3 +168,34 @@ def test_each_run_stores_the_next_batch_right_when_its_window_opens(tmp_path: Pa
     opened = datetime.fromisoformat(first["group"]["next_batch_at"]).replace(tzinfo=None)
     polled_at = runs[1].started_at  # whole seconds
     assert opened - timedelta(seconds=1) <= polled_at <= opened + timedelta(seconds=5), (opened, polled_at)
+
+
+@pytest.mark.slow
+def test_evaluate_batch_scores_the_champion_on_the_batch_just_stored(
+    tmp_path: Path, sample_csv: Path
+) -> None:
+    """Test-then-train in the DAG: the champion (trained on other rows) is scored on the stored batch."""
+    registry = registry_settings(tmp_path / "registry")
+    frame = load_dataset(sample_csv)
+    champion = train_version(registry, frame.tail(3_000), candidates="logreg")
+    store = f"sqlite:///{tmp_path / 'store.db'}"
+    api_settings = data_api_settings(tmp_path, sample_csv, groups=2, batches=3, batch_interval=45.0)
+    with data_api_server(api_settings, port=free_port()) as url:
+        env = _airflow_env(
+            tmp_path / "airflow",
+            COVERTYPE_DATA_API_URL=url,
+            COVERTYPE_DATABASE_URL=store,
+            COVERTYPE_GROUP="2",
+            COVERTYPE_BATCH_INTERVAL="45",
+            MLFLOW_TRACKING_URI=registry.tracking_uri,
+        )
+        run = _python(RUN_ONCE, env, tmp_path)
+
+    assert run["state"] == "success" and run["tasks"]["evaluate_batch"] == "success", run
+    engine = create_engine(store)
+    [row] = batch_quality_rows(engine)
+    engine.dispose()
+    assert (row.group_number, row.batch_number) == (2, 1)
+    assert row.model_version == champion["registered"]["version"]
+    assert row.rows == count_rows(store, "forest_cover_data", group_number=2, batch_number=1)
+    assert 0.4 < row.accuracy <= 1.0 and row.drift_score is not None

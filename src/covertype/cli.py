@@ -75,7 +75,70 @@ def ingest(
     except IngestionFailed as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
-    _print_json(result.as_dict())
+    if result.batch_number is None or result.rows_inserted == 0:
+        _print_json(result.as_dict())
+        return
+    from covertype.monitoring.evaluation import EvaluationFailed, evaluate_batch
+
+    try:  # test-then-train: the champion scores the batch before any training sees it
+        evaluation = evaluate_batch(settings, result.group_number, result.batch_number).as_dict()
+    except EvaluationFailed as exc:
+        _print_json(result.as_dict() | {"evaluation": {"status": "failed", "detail": str(exc)}})
+        typer.echo(f"error: batch stored, but its evaluation failed: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    _print_json(result.as_dict() | {"evaluation": evaluation})
+
+
+@app.command()
+def monitor(
+    group: Annotated[int | None, typer.Option(help="only this group's batches")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="a JSON list instead of a table")] = False,
+) -> None:
+    """How the champion did on each stored batch before training on it (table ``batch_quality``)."""
+    from covertype.monitoring.report import quality_table
+    from covertype.store.engine import store_engine
+    from covertype.store.quality import batch_quality_rows
+
+    engine = store_engine(get_settings())
+    try:
+        rows = batch_quality_rows(engine, group_number=group)
+    finally:
+        engine.dispose()
+    if as_json:
+        _print_json([row.as_dict() for row in rows])
+        return
+    from rich.console import Console
+
+    Console().print(quality_table(rows, threshold=get_settings().drift_threshold))
+
+
+db_app = typer.Typer(help="The training-data store's schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="privileged URL to migrate with (default COVERTYPE_MIGRATION_DATABASE_URL)"),
+    ] = None,
+) -> None:
+    """Apply the store's schema migrations (Alembic); a database without any is stamped at the baseline."""
+    from covertype.store.engine import create_store_engine
+    from covertype.store.errors import StoreError
+    from covertype.store.migrate import upgrade_schema
+
+    url = database_url or get_settings().migration_database
+    try:
+        engine = create_store_engine(url, migrate=False)
+        try:
+            result = upgrade_schema(engine)
+        finally:
+            engine.dispose()
+    except (StoreError, ValueError) as exc:
+        typer.echo(f"error: cannot migrate the store: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    _print_json({"database": engine.url.render_as_string(hide_password=True), **result.as_dict()})
 
 
 @app.command()

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     )
     state_path: Path | None = Field(None, description="the data API's state (SQLite file)")
     database_url: str | None = Field(None, description="SQLAlchemy URL of the training-data store")
+    migration_database_url: str | None = Field(
+        None, description="privileged URL `covertype db upgrade` migrates the store with; default the store's"
+    )
 
     # -- ingestion
     data_api_url: str = Field("http://127.0.0.1:8000", description="where ingestion polls")
@@ -72,6 +75,16 @@ class Settings(BaseSettings):
     promotion_margin: float = Field(0.0, ge=0, description="accuracy a challenger must gain to be promoted")
     max_model_mb: float = Field(50.0, gt=0, description="largest ONNX graph (MB) promotion accepts")
 
+    # -- monitoring: the champion tested on every batch before training on it
+    drift_threshold: float = Field(
+        0.2, gt=0, description="population stability index above which a feature (and a batch) has drifted"
+    )
+    accuracy_drop: float = Field(
+        0.03,
+        ge=0,
+        description="batch accuracy this far below the champion's holdout accuracy calls for training",
+    )
+
     # -- inference API
     model_poll_interval: float = Field(30.0, gt=0, description="seconds between checks of the champion alias")
     max_batch_records: int = Field(10_000, ge=1, description="largest batch /predict/batch accepts")
@@ -93,6 +106,10 @@ class Settings(BaseSettings):
     @property
     def database(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'covertype.db'}"
+
+    @property
+    def migration_database(self) -> str:
+        return self.migration_database_url or self.database
 
     @property
     def tracking_uri(self) -> str:

@@ -62,3 +62,12 @@ MANUAL_DECISIONS: Final = (ROLLBACK, MANUAL)
 # --- on the registered model: the data the last completed training saw -----------------------------------
 LAST_TRAINED_ROWS_TAG: Final = "covertype.last_trained_rows"
 LAST_TRAINED_DIGEST_TAG: Final = "covertype.last_trained_digest"
+
+# Monitoring (covertype.monitoring): the reference profile of the version's training rows, and the run that
+# holds its per-batch figures.
+#: Version tag: the run artifact path of the version's reference profile (JSON).
+PROFILE_TAG: Final = "covertype.reference_profile"
+#: Where the reference profile is logged in the version's run.
+PROFILE_ARTIFACT: Final = "monitoring/reference_profile.json"
+#: Version tag: the id of the version's monitoring run (metrics per batch, the batch number as the step).
+MONITORING_RUN_TAG: Final = "covertype.monitoring_run_id"

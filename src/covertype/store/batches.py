@@ -158,7 +158,7 @@ def insert_rejected(
     """Record rows that failed validation with their reasons; a rejection already recorded is skipped."""
     if not rejected:
         return 0
-    statement = insert(forest_cover_rejected).prefix_with(_ignore_duplicates(connection.dialect))
+    statement = insert(forest_cover_rejected).prefix_with(ignore_duplicates(connection.dialect))
     result = connection.execute(
         statement,
         [
@@ -270,7 +270,8 @@ def _record_empty_poll(
         )
 
 
-def _ignore_duplicates(dialect: Dialect) -> str:
+def ignore_duplicates(dialect: Dialect) -> str:
+    """The INSERT prefix that skips rows whose unique key is stored already, for the store's dialect."""
     try:
         return _IGNORE_DUPLICATES[dialect.name]
     except KeyError:
@@ -286,7 +287,7 @@ def _insert_head(dialect: Dialect) -> str:
         preparer.quote(name) for name in [*COLUMNS, "group_number", "batch_number", "ingested_at", "row_hash"]
     )
     table = preparer.format_table(forest_cover_data)
-    return f"INSERT {_ignore_duplicates(dialect)} INTO {table} ({names}) VALUES "
+    return f"INSERT {ignore_duplicates(dialect)} INTO {table} ({names}) VALUES "
 
 
 def _check_domains(rows: pd.DataFrame) -> None:

@@ -1,4 +1,4 @@
-"""Engines for the store: pymysql for MySQL/MariaDB, SQLite (WAL, tables created) as the embedded default."""
+"""Engines for the store: pymysql for MySQL/MariaDB, SQLite (WAL, schema migrated) as the embedded default."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
 from covertype.settings import Settings
-from covertype.store.tables import metadata
 
 #: The store's handle, named here so that callers need not import SQLAlchemy.
 __all__ = ["Engine", "create_store_engine", "store_engine", "store_location"]
@@ -18,17 +17,18 @@ __all__ = ["Engine", "create_store_engine", "store_engine", "store_location"]
 _PURE_PYTHON_DRIVERS = {"mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql"}
 
 
-def create_store_engine(database_url: str | URL) -> Engine:
-    """An engine for ``database_url``; for SQLite also the file's folder, WAL mode and the tables.
+def create_store_engine(database_url: str | URL, *, migrate: bool = True) -> Engine:
+    """An engine for ``database_url``; for SQLite also the file's folder, WAL mode and, unless ``migrate``
+    is False (``covertype db upgrade`` migrates itself), the schema brought to the newest revision.
 
-    MySQL tables come from ``mysql-init/init.sql`` (the pipeline user may not create tables), so they
-    are never created here.
+    MySQL tables come from ``mysql-init/init.sql`` and ``covertype db upgrade`` (the pipeline user may not
+    create tables), so they are never created here.
     """
     url = make_url(database_url)
     if url.drivername in _PURE_PYTHON_DRIVERS:
         url = url.set(drivername=_PURE_PYTHON_DRIVERS[url.drivername])
     if url.get_backend_name() == "sqlite":
-        return _sqlite_engine(url)
+        return _sqlite_engine(url, migrate=migrate)
     return create_engine(url, pool_pre_ping=True, pool_recycle=3600)
 
 
@@ -42,12 +42,16 @@ def store_location(database_url: str | URL) -> str:
     return make_url(database_url).render_as_string(hide_password=True)
 
 
-def _sqlite_engine(url: URL) -> Engine:
+def _sqlite_engine(url: URL, *, migrate: bool) -> Engine:
     if url.database and url.database != ":memory:":
         Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 30})
     event.listen(engine, "connect", _sqlite_pragmas)
-    metadata.create_all(engine)
+    if migrate:
+        # Imported here: Alembic is in the pipeline extra; the inference and UI images reach MySQL only.
+        from covertype.store.migrate import upgrade_schema
+
+        upgrade_schema(engine)
     return engine
 
 

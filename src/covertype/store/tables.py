@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Double,
     Float,
     Index,
     Integer,
@@ -106,4 +107,27 @@ predictions = Table(
     Column("model_version", String(32), nullable=False),
     Column("predicted_at", DateTime, nullable=False),
     Index("ix_predictions_predicted_at", "predicted_at"),
+)
+
+#: The champion tested on each stored batch before it is trained on (prequential evaluation): one row per
+#: group, batch and model version. ``drift_score`` is None when the version has no reference profile;
+#: ``drifted_features`` is a JSON list of column names, ``class_recall`` and ``feature_psi`` JSON objects.
+batch_quality = Table(
+    "batch_quality",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("group_number", SmallInteger, nullable=False),
+    Column("batch_number", Integer, nullable=False),
+    Column("model_version", String(32), nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("accuracy", Double, nullable=False),
+    Column("macro_f1", Double, nullable=False),
+    Column("drift_score", Double, nullable=True),
+    Column("drifted_features", Text, nullable=False),
+    Column("class_recall", Text, nullable=False),
+    Column("feature_psi", Text, nullable=False),
+    Column("evaluated_at", DateTime, nullable=False),
+    UniqueConstraint(
+        "group_number", "batch_number", "model_version", name="uq_batch_quality_group_batch_version"
+    ),
 )

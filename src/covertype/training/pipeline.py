@@ -20,6 +20,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from covertype.model.onnx_export import export_and_check
+from covertype.monitoring import log_profile
 from covertype.registry import tags
 from covertype.schema import FEATURE_COLUMNS, TARGET_COLUMN
 from covertype.settings import Settings
@@ -192,6 +193,12 @@ def register_best_candidate(
             f"no candidate trained with a faithful ONNX export ({failures or 'none was given'})"
         )
     registered = registry.register_best(settings, servable=servable, snapshot_digest=prepared.snapshot.digest)
+    log_profile(
+        settings,
+        run_id=registered["run_id"],
+        version=registered["version"],
+        train=_load_split(settings, prepared)[0],
+    )
     failed = sorted(result.name for result in results if not result.trained)
     return Registered(**registered, failed_candidates=tuple(failed))
 

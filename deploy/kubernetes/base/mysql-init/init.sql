@@ -99,3 +99,22 @@ CREATE TABLE IF NOT EXISTS `covertype`.`predictions` (
     PRIMARY KEY (`id`),
     INDEX `ix_predictions_predicted_at` (`predicted_at`)
 ) ENGINE = InnoDB;
+
+-- The champion tested on each stored batch before it is trained on: one row per group, batch and version.
+-- drifted_features is a JSON list of column names; class_recall and feature_psi are JSON objects.
+CREATE TABLE IF NOT EXISTS `covertype`.`batch_quality` (
+    `id` BIGINT NOT NULL AUTO_INCREMENT,
+    `group_number` SMALLINT NOT NULL,
+    `batch_number` INT NOT NULL,
+    `model_version` VARCHAR(32) NOT NULL,
+    `rows` INT NOT NULL,
+    `accuracy` DOUBLE NOT NULL,
+    `macro_f1` DOUBLE NOT NULL,
+    `drift_score` DOUBLE NULL,
+    `drifted_features` TEXT NOT NULL,
+    `class_recall` TEXT NOT NULL,
+    `feature_psi` TEXT NOT NULL,
+    `evaluated_at` DATETIME NOT NULL,
+    PRIMARY KEY (`id`),
+    CONSTRAINT `uq_batch_quality_group_batch_version` UNIQUE (`group_number`, `batch_number`, `model_version`)
+) ENGINE = InnoDB;

@@ -1,0 +1,111 @@
+"""``batch_quality``: how the champion did on each stored batch, and the rows of a batch it is scored on."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+import pandas as pd
+from sqlalchemy import Connection, Engine, insert, select
+
+from covertype.schema import COLUMNS
+from covertype.store.batches import ignore_duplicates
+from covertype.store.tables import batch_quality, forest_cover_data
+
+
+@dataclass(frozen=True)
+class BatchQuality:
+    """One ``batch_quality`` row: the champion ``model_version`` scored on one stored batch.
+
+    ``drift_score`` is None (and ``feature_psi`` empty) when the version has no reference profile.
+    """
+
+    group_number: int
+    batch_number: int
+    model_version: str
+    rows: int
+    accuracy: float
+    macro_f1: float
+    drift_score: float | None
+    drifted_features: list[str]
+    class_recall: dict[str, float]
+    feature_psi: dict[str, float]
+    evaluated_at: datetime
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready: ``evaluated_at`` as ISO text."""
+        return asdict(self) | {"evaluated_at": self.evaluated_at.isoformat()}
+
+
+def read_batch_rows(connection: Connection, *, group_number: int, batch_number: int) -> pd.DataFrame:
+    """The canonical columns of the rows first stored with this group's batch (in storage order)."""
+    query = (
+        select(*(forest_cover_data.c[name] for name in COLUMNS))
+        .where(
+            forest_cover_data.c.group_number == group_number,
+            forest_cover_data.c.batch_number == batch_number,
+        )
+        .order_by(forest_cover_data.c.id)
+    )
+    return pd.DataFrame(connection.execute(query).all(), columns=list(COLUMNS))
+
+
+def record_batch_quality(engine: Engine, quality: BatchQuality) -> bool:
+    """Store ``quality`` unless its (group, batch, version) row exists; True when it was new.
+
+    A row already stored is left as it is, so re-running an evaluation changes nothing.
+    """
+    with engine.begin() as connection:
+        statement = insert(batch_quality).prefix_with(ignore_duplicates(connection.dialect))
+        result = connection.execute(
+            statement,
+            {
+                **asdict(quality),
+                "drifted_features": json.dumps(quality.drifted_features),
+                "class_recall": json.dumps(quality.class_recall, sort_keys=True),
+                "feature_psi": json.dumps(quality.feature_psi, sort_keys=True),
+            },
+        )
+    return result.rowcount == 1
+
+
+def batch_quality_rows(engine: Engine, *, group_number: int | None = None) -> list[BatchQuality]:
+    """Every stored row (of one group if given), by group, batch and version."""
+    query = select(batch_quality).order_by(
+        batch_quality.c.group_number, batch_quality.c.batch_number, batch_quality.c.id
+    )
+    if group_number is not None:
+        query = query.where(batch_quality.c.group_number == group_number)
+    with engine.connect() as connection:
+        return [_from_row(row) for row in connection.execute(query).mappings()]
+
+
+def latest_batch_quality(engine: Engine, *, model_version: str) -> BatchQuality | None:
+    """The row of the batch ``model_version`` was evaluated on last, None when it was never evaluated."""
+    query = (
+        select(batch_quality)
+        .where(batch_quality.c.model_version == model_version)
+        .order_by(batch_quality.c.id.desc())
+        .limit(1)
+    )
+    with engine.connect() as connection:
+        row = connection.execute(query).mappings().first()
+    return None if row is None else _from_row(row)
+
+
+def _from_row(row: object) -> BatchQuality:
+    values = dict(row)  # type: ignore[call-overload]
+    return BatchQuality(
+        group_number=int(values["group_number"]),
+        batch_number=int(values["batch_number"]),
+        model_version=str(values["model_version"]),
+        rows=int(values["rows"]),
+        accuracy=float(values["accuracy"]),
+        macro_f1=float(values["macro_f1"]),
+        drift_score=None if values["drift_score"] is None else float(values["drift_score"]),
+        drifted_features=json.loads(values["drifted_features"]),
+        class_recall=json.loads(values["class_recall"]),
+        feature_psi=json.loads(values["feature_psi"]),
+        evaluated_at=values["evaluated_at"],
+    )

@@ -1,0 +1,169 @@
+"""The monitoring arithmetic on its own: reference profile, PSI, batch scores, the retraining decision."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from rich.console import Console
+from sklearn.metrics import accuracy_score, f1_score, recall_score
+
+from covertype.dataset import load_dataset
+from covertype.monitoring.drift import EPSILON, drift_report, population_stability_index
+from covertype.monitoring.evaluation import classification_scores
+from covertype.monitoring.profile import NUMERIC_BINS, ReferenceProfile, build_profile
+from covertype.monitoring.report import quality_table
+from covertype.monitoring.retrain import ACCURACY_DROP, DRIFT, NEW_ROWS, NONE, decide_retraining
+from covertype.schema import FEATURE_COLUMNS, SOIL_TYPES
+from covertype.store.quality import BatchQuality
+
+
+@pytest.fixture(scope="module")
+def halves(sample_csv: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The shuffled sample: 12,000 rows to profile, 3,000 others to draw batches from."""
+    frame = load_dataset(sample_csv).sample(frac=1.0, random_state=0)
+    return frame.iloc[:12_000], frame.iloc[12_000:]
+
+
+def test_psi_is_zero_for_equal_shares_and_finite_with_empty_bins() -> None:
+    assert population_stability_index([0.5, 0.5], [0.5, 0.5]) == 0.0
+    empty_bin = population_stability_index([0.5, 0.5], [1.0, 0.0])
+    expected = (1.0 - 0.5) * math.log(1.0 / 0.5) + (EPSILON - 0.5) * math.log(EPSILON / 0.5)
+    assert math.isfinite(empty_bin) and empty_bin == pytest.approx(expected)
+
+
+def test_the_profile_has_quantile_bins_every_code_and_survives_json(
+    halves: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    reference, _ = halves
+    profile = build_profile(reference)
+
+    elevation = profile.numeric["Elevation"]
+    assert len(elevation.edges) == NUMERIC_BINS - 1
+    assert np.allclose(elevation.proportions, 1 / NUMERIC_BINS, atol=0.01)  # quantile bins: equal shares
+    assert sum(elevation.proportions) == pytest.approx(1.0)
+    assert set(profile.categorical["Soil_Type"].frequencies) == set(SOIL_TYPES)
+    assert sum(profile.categorical["Wilderness_Area"].frequencies.values()) == pytest.approx(1.0)
+    assert profile.rows == len(reference)
+    assert ReferenceProfile.from_json(profile.to_json()) == profile
+
+
+def test_a_clean_batch_is_not_flagged_and_a_shifted_one_is_on_the_shifted_feature(
+    halves: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    reference, rest = halves
+    profile = build_profile(reference)
+    clean = rest.sample(500, random_state=1)
+    shifted = clean.assign(Elevation=clean["Elevation"] + 300)
+
+    calm = drift_report(profile, clean, threshold=0.2)
+    moved = drift_report(profile, shifted, threshold=0.2)
+
+    assert calm.drifted == [] and calm.score < 0.2, calm
+    assert moved.drifted == ["Elevation"], moved.feature_psi
+    assert moved.score == moved.feature_psi["Elevation"] > 0.2
+    assert set(moved.feature_psi) == set(FEATURE_COLUMNS)
+
+
+def test_rare_soil_types_missing_from_a_small_clean_batch_do_not_flag_it(
+    halves: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    """40 soil codes, many rarer than 1 %: a clean batch of 300 rows lacks several of them by chance."""
+    reference, rest = halves
+    profile = build_profile(reference)
+    for seed in range(5):
+        batch = rest.sample(300, random_state=seed)
+        assert drift_report(profile, batch, threshold=0.2).feature_psi["Soil_Type"] < 0.2
+
+
+def test_batch_scores_agree_with_scikit_learn() -> None:
+    generator = np.random.default_rng(7)
+    truth = generator.integers(1, 8, size=400)
+    predicted = np.where(generator.random(400) < 0.7, truth, generator.integers(1, 8, size=400))
+    predicted[predicted == 4] = 5  # one class never predicted: its F1 and recall are zero
+
+    scores = classification_scores(truth, predicted)
+
+    assert scores.accuracy == pytest.approx(accuracy_score(truth, predicted))
+    assert scores.macro_f1 == pytest.approx(f1_score(truth, predicted, average="macro"))
+    recalls = recall_score(truth, predicted, labels=sorted(set(truth)), average=None)
+    assert scores.class_recall == pytest.approx(dict(zip(map(str, sorted(set(truth))), recalls, strict=True)))
+    assert scores.class_recall["4"] == 0.0
+
+
+SIGNALS = {"min_new_rows": 1_000, "accuracy_drop": 0.03, "drift_threshold": 0.2}
+
+
+def test_enough_new_rows_trigger_training() -> None:
+    decision = decide_retraining(
+        new_rows=1_500, batch_accuracy=0.9, holdout_accuracy=0.9, drift_score=0.01, **SIGNALS
+    )
+    assert decision.train and decision.signal == NEW_ROWS and "1500 new rows" in decision.reason
+
+
+def test_an_accuracy_drop_triggers_training_before_enough_rows_arrive() -> None:
+    decision = decide_retraining(
+        new_rows=200, batch_accuracy=0.80, holdout_accuracy=0.86, drift_score=0.01, **SIGNALS
+    )
+    assert decision.train and decision.signal == ACCURACY_DROP
+    assert "0.8000" in decision.reason and "0.8600" in decision.reason
+
+
+def test_drift_triggers_training_before_the_accuracy_shows_it() -> None:
+    decision = decide_retraining(
+        new_rows=200, batch_accuracy=0.85, holdout_accuracy=0.86, drift_score=0.9, **SIGNALS
+    )
+    assert decision.train and decision.signal == DRIFT and "0.900" in decision.reason
+
+
+def test_no_signal_or_no_new_rows_means_no_training() -> None:
+    quiet = decide_retraining(
+        new_rows=200, batch_accuracy=0.85, holdout_accuracy=0.86, drift_score=0.05, **SIGNALS
+    )
+    unavailable = decide_retraining(
+        new_rows=200, batch_accuracy=None, holdout_accuracy=0.86, drift_score=None, **SIGNALS
+    )
+    nothing_new = decide_retraining(
+        new_rows=0, batch_accuracy=0.1, holdout_accuracy=0.86, drift_score=5.0, **SIGNALS
+    )
+    assert [d.train for d in (quiet, unavailable, nothing_new)] == [False, False, False]
+    assert {d.signal for d in (quiet, unavailable, nothing_new)} == {NONE}
+
+
+def test_the_defaults_keep_training_on_any_new_row() -> None:
+    decision = decide_retraining(
+        new_rows=1,
+        min_new_rows=1,
+        batch_accuracy=None,
+        holdout_accuracy=None,
+        accuracy_drop=0.03,
+        drift_score=None,
+        drift_threshold=0.2,
+    )
+    assert decision.train and decision.signal == NEW_ROWS
+
+
+def test_the_monitor_table_marks_drift_and_missing_profiles() -> None:
+    common = {"group_number": 1, "model_version": "3", "rows": 150, "accuracy": 0.8123, "macro_f1": 0.7}
+    rows = [
+        BatchQuality(
+            batch_number=1, drift_score=0.05, drifted_features=[], **common,
+            class_recall={}, feature_psi={}, evaluated_at=datetime(2026, 1, 1),
+        ),
+        BatchQuality(
+            batch_number=2, drift_score=1.2, drifted_features=["Elevation"], **common,
+            class_recall={}, feature_psi={}, evaluated_at=datetime(2026, 1, 1),
+        ),
+        BatchQuality(
+            batch_number=3, drift_score=None, drifted_features=[], **common,
+            class_recall={}, feature_psi={}, evaluated_at=datetime(2026, 1, 1),
+        ),
+    ]  # fmt: skip
+    console = Console(width=140, record=True, color_system=None)
+    console.print(quality_table(rows, threshold=0.2))
+    text = console.export_text()
+    assert "0.8123" in text and "Elevation" in text and "n/a" in text and "v3" in text
