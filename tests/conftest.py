@@ -1,17 +1,19 @@
-"""Fixtures shared by every test module: the shared sample, free ports, a throw-away MariaDB database."""
+"""Fixtures shared by every test module: the shared sample, a throw-away MariaDB database, mysql-init/.
+
+Plain helpers (paths, free ports, per-area fixtures) live in ``tests/support/`` and are imported from there.
+"""
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SAMPLE_CSV = REPO_ROOT.parent / "shared" / "data" / "covtype-sample-15k.csv"
-MARIADB_ADMIN_URL = "mysql+pymysql://root@127.0.0.1:3306"
+from support.mysql_init import Names, mysql_init_applied
+from support.paths import SAMPLE_CSV
+from support.services import MARIADB_ADMIN_URL
 
 
 @pytest.fixture(scope="session")
@@ -20,13 +22,6 @@ def sample_csv() -> Path:
     if not SAMPLE_CSV.is_file():
         pytest.fail(f"{SAMPLE_CSV} is missing: clone the project with ../shared beside it")
     return SAMPLE_CSV
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -50,14 +45,8 @@ def mariadb_url() -> Iterator[str]:
         admin.dispose()
 
 
-def assert_docs_work_offline(client: object) -> None:
-    """``/docs`` loads Swagger UI from the app itself (the machines it runs on may have no internet)."""
-    import re
-
-    page = client.get("/docs")  # type: ignore[attr-defined]
-    assert page.status_code == 200
-    assets = re.findall(r"""(?:src|href)=["']([^"']+\.(?:js|css))["']""", page.text)
-    assert assets, page.text
-    for asset in assets:
-        assert asset.startswith("/"), f"/docs loads {asset} from another host"
-        assert client.get(asset).status_code == 200, asset  # type: ignore[attr-defined]
+@pytest.fixture
+def initialised() -> Iterator[Names]:
+    """mysql-init/ applied under unique names (the tricky password for the pipeline user)."""
+    with mysql_init_applied() as names:
+        yield names

@@ -8,13 +8,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from _training_fixtures import NOTHING_TO_REGISTER, WITH_BROKEN_CANDIDATE, fill_store
-from conftest import free_port
 from mlflow.tracking import MlflowClient
 
 from covertype.dataset import load_dataset
 from covertype.settings import Settings
 from covertype.training import CANDIDATE_NAMES
+from support.services import free_port
+from support.training import NOTHING_TO_REGISTER, WITH_BROKEN_CANDIDATE, fill_store
 
 COVERTYPE = str(Path(sys.executable).parent / "covertype")
 

@@ -15,16 +15,16 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import pytest
-from conftest import free_port
 from sqlalchemy import create_engine, select
 
 from covertype.local_stack import Ports, airflow_admin_password, build_services
 from covertype.processes import port_is_free
 from covertype.settings import Settings
 from covertype.store.tables import ingestion_runs
+from support.paths import REPO_ROOT
+from support.services import free_port
 
 COVERTYPE = str(Path(sys.executable).parent / "covertype")
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.slow
 

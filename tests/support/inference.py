@@ -1,0 +1,39 @@
+"""Helpers of the inference API tests: champions made by the training code, in a temp MLflow store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from covertype.schema import EXAMPLE_RECORD
+from covertype.settings import Settings
+from covertype.training.pipeline import run_training
+from support.training import fill_store
+
+#: A valid record (the first row of the UCI file).
+GOOD = dict(EXAMPLE_RECORD)
+
+
+def registry_settings(tmp_path: Path, **overrides: object) -> Settings:
+    """Settings on a SQLite MLflow store and a SQLite store, both under ``tmp_path``."""
+    values: dict[str, object] = {
+        "data_dir": tmp_path,
+        "mlflow_tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}",
+        "model_poll_interval": 0.5,
+        "max_batch_records": 2_000,
+        **overrides,
+    }
+    return Settings(**values)
+
+
+def train_version(settings: Settings, frame: pd.DataFrame, *, candidates: str) -> dict[str, Any]:
+    """Store ``frame`` (rows already stored are kept once) and run the training pipeline on it.
+
+    What ``covertype train --candidates ... --force`` does, with half a second of search per candidate.
+    The first version becomes the champion; later ones follow the promotion rule of ``settings``.
+    """
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    fill_store(settings.database, frame)
+    return run_training(settings, candidates=candidates, time_budget=0.5, force=True)

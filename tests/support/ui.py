@@ -1,0 +1,274 @@
+"""A real stack for the UI tests: data API, SQLite store with ingested batches (a skipped and a failed poll
+among them), MLflow SQLite store with two versions trained by the training pipeline, inference API and the
+Streamlit UI, all on free ports; and a real Airflow API server the Pipeline page reads DAG runs from."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import orjson
+
+from covertype.ingestion import ingest_once
+from covertype.ingestion.pipeline import IngestionFailed
+from covertype.processes import Service
+from covertype.settings import Settings
+from covertype.training.pipeline import run_training
+from covertype.ui import streamlit_command
+from support.paths import REPO_ROOT
+from support.services import free_port
+
+COVERTYPE = str(Path(sys.executable).parent / "covertype")
+
+
+#: The operator token of the stack (COVERTYPE_API_TOKEN of the UI and the inference API).
+OPERATOR_TOKEN = "ui-test-operator-token"
+
+
+@dataclass(frozen=True)
+class UiStack:
+    settings: Settings
+    env: dict[str, str]
+    ui_url: str
+    inference_url: str
+    data_api_url: str
+    airflow_port: int
+
+
+class _CorruptingTransport(httpx.BaseTransport):
+    """Passes polls to the real data API and spoils two rows of the answer, like an unreliable source:
+    the ingestion then has rows to reject (and the Pipeline page something to show)."""
+
+    def __init__(self) -> None:
+        self._inner = httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self._inner.handle_request(request)
+        response.read()
+        body = orjson.loads(response.content)
+        body["data"][0][0] = -40  # Elevation below its range
+        body["data"][1][11] = "C9999"  # not an ELU code
+        return httpx.Response(
+            response.status_code, content=orjson.dumps(body), headers={"content-type": "application/json"}
+        )
+
+
+class _ReplayingTransport(httpx.BaseTransport):
+    """Answers every poll with the first answer it got, like a poll repeated within a batch's window:
+    every row is a duplicate, so the poll is skipped for want of new rows."""
+
+    def __init__(self) -> None:
+        self._inner = httpx.HTTPTransport()
+        self._first: bytes | None = None
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self._first is None:
+            response = self._inner.handle_request(request)
+            self._first = response.read()
+        return httpx.Response(200, content=self._first, headers={"content-type": "application/json"})
+
+
+class _UnreachableTransport(httpx.BaseTransport):
+    """A data API that cannot be reached: the poll fails and says so in ``ingestion_runs``."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+
+def stack_env(
+    tmp_path: Path, sample_csv: Path, *, data_api_port: int, inference_port: int, airflow_port: int
+) -> dict[str, str]:
+    """The environment every process of the stack shares (nothing inherited from the caller's config)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COVERTYPE_", "MLFLOW_"))}
+    env.update(
+        {
+            "COVERTYPE_DATA_DIR": str(tmp_path),
+            "COVERTYPE_DATA_SOURCE": str(sample_csv),
+            "COVERTYPE_GROUPS": "3",
+            "COVERTYPE_BATCHES": "5",
+            "COVERTYPE_BATCH_INTERVAL": "0",
+            "COVERTYPE_SAMPLE_FRACTION": "0.2",
+            "COVERTYPE_DATA_API_URL": f"http://127.0.0.1:{data_api_port}",
+            "COVERTYPE_INFERENCE_API_URL": f"http://127.0.0.1:{inference_port}",
+            "COVERTYPE_MODEL_POLL_INTERVAL": "1",
+            "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
+            "COVERTYPE_MLFLOW_UI_URL": "http://127.0.0.1:5000",
+            "COVERTYPE_API_TOKEN": OPERATOR_TOKEN,
+            "COVERTYPE_AIRFLOW_API_URL": f"http://127.0.0.1:{airflow_port}",
+            "COVERTYPE_AIRFLOW_USERNAME": AIRFLOW_USER,
+            "COVERTYPE_AIRFLOW_PASSWORD": AIRFLOW_PASSWORD,
+        }
+    )
+    return env
+
+
+def _service(
+    name: str, command: list[str], health: str, port: int, env: dict[str, str], logs: Path
+) -> Service:
+    return Service(name, command, health, port, env=env, log_path=logs / f"{name}.log")
+
+
+def fill_registry_and_store(settings: Settings) -> None:
+    """Three polls that store rows (one with two spoiled rows), one skipped for want of new rows, one
+    failed, and two trainings between them: two registered versions."""
+    with httpx.Client(base_url=settings.data_api_url, transport=_CorruptingTransport()) as spoiled:
+        ingest_once(settings, client=spoiled)
+    ingest_once(settings)
+    run_training(settings, candidates="logreg", time_budget=2, force=True)
+    with httpx.Client(base_url=settings.data_api_url, transport=_ReplayingTransport()) as replaying:
+        ingest_once(settings, client=replaying)  # batch 3, stored
+        ingest_once(settings, client=replaying)  # batch 3 again: no new rows
+    unreachable = httpx.Client(base_url=settings.data_api_url, transport=_UnreachableTransport())
+    with unreachable, suppress(IngestionFailed):
+        ingest_once(settings, client=unreachable)
+    run_training(settings, candidates="logreg", time_budget=2, force=True)
+
+
+@contextmanager
+def ui_stack(tmp_path: Path, sample_csv: Path) -> Iterator[UiStack]:
+    """Start everything, fill store and registry, yield the URLs; stop every process on exit."""
+    data_port, inference_port, ui_port, airflow_port = free_port(), free_port(), free_port(), free_port()
+    ports = {"data_api_port": data_port, "inference_port": inference_port, "airflow_port": airflow_port}
+    env = stack_env(tmp_path, sample_csv, **ports)
+    logs = tmp_path / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    settings = Settings(
+        _env_file=None,
+        **{  # type: ignore[call-arg]
+            "data_dir": tmp_path,
+            "data_source": str(sample_csv),
+            "groups": 3,
+            "batches": 5,
+            "batch_interval": 0,
+            "sample_fraction": 0.2,
+            "data_api_url": env["COVERTYPE_DATA_API_URL"],
+            "inference_api_url": env["COVERTYPE_INFERENCE_API_URL"],
+            "mlflow_tracking_uri": env["MLFLOW_TRACKING_URI"],
+            "http_retries": 2,
+            "http_backoff": 0.1,
+            "api_token": OPERATOR_TOKEN,
+        },
+    )
+    with ExitStack() as stack:
+        services = [
+            _service(
+                "data-api",
+                [COVERTYPE, "data-api", "--port", str(data_port)],
+                f"http://127.0.0.1:{data_port}/health",
+                data_port,
+                env,
+                logs,
+            ),
+        ]
+        services[0].start()
+        stack.callback(services[0].stop)
+        services[0].wait_healthy(90)
+        fill_registry_and_store(settings)
+        later = [
+            _service(
+                "inference-api",
+                [COVERTYPE, "inference-api", "--port", str(inference_port)],
+                f"http://127.0.0.1:{inference_port}/ready",
+                inference_port,
+                env,
+                logs,
+            ),
+            _service(
+                "ui",
+                streamlit_command(host="127.0.0.1", port=ui_port),
+                f"http://127.0.0.1:{ui_port}/_stcore/health",
+                ui_port,
+                env,
+                logs,
+            ),
+        ]
+        for service in later:
+            service.start()
+            stack.callback(service.stop)
+        for service in later:
+            service.wait_healthy(120)
+        yield UiStack(
+            settings,
+            env,
+            f"http://127.0.0.1:{ui_port}",
+            env["COVERTYPE_INFERENCE_API_URL"],
+            env["COVERTYPE_DATA_API_URL"],
+            airflow_port,
+        )
+
+
+#: The Airflow admin the UI logs in as (the simple auth manager reads the password from a file).
+AIRFLOW_USER, AIRFLOW_PASSWORD = "admin", "ui-test-airflow-password"
+
+
+def _airflow_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{AIRFLOW_USER}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
+            "AIRFLOW__API_AUTH__JWT_SECRET": "ui-test-jwt-secret-not-a-real-one",
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        }
+    )
+    return env
+
+
+@contextmanager
+def airflow_api_server(home: Path, port: int) -> Iterator[str]:
+    """A real ``airflow api-server`` on a fresh metadata database that knows both DAGs (no scheduler);
+    yields its URL. Runs are made through its REST API by :func:`add_dag_run`."""
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "passwords.json").write_bytes(orjson.dumps({AIRFLOW_USER: AIRFLOW_PASSWORD}))
+    env = _airflow_env(home)
+    airflow = str(Path(sys.executable).parent / "airflow")
+    for command in (["db", "migrate"], ["dags", "reserialize"]):
+        result = subprocess.run(
+            [airflow, *command], env=env, cwd=home, capture_output=True, text=True, timeout=300
+        )
+        assert result.returncode == 0, f"airflow {' '.join(command)}: {result.stderr[-3000:]}"
+    url = f"http://127.0.0.1:{port}"
+    server = Service(
+        "airflow-api-server",
+        [airflow, "api-server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        f"{url}/api/v2/monitor/health",
+        port,
+        env=env,
+        log_path=home / "api-server.log",
+    )
+    server.start()
+    try:
+        server.wait_healthy(180)
+        yield url
+    finally:
+        server.stop()
+
+
+def add_dag_run(url: str, dag_id: str, state: str | None) -> str:
+    """Trigger ``dag_id`` through the REST API (as the UI's Trigger button does) and, with no scheduler
+    to run it, set its end state as "Mark as failed/success" does; the run id."""
+    token = httpx.post(
+        f"{url}/auth/token", json={"username": AIRFLOW_USER, "password": AIRFLOW_PASSWORD}, timeout=60
+    ).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    created = httpx.post(
+        f"{url}/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": None}, headers=headers, timeout=60
+    )
+    assert created.status_code == 200, created.text
+    run_id = created.json()["dag_run_id"]
+    if state:
+        patched = httpx.patch(
+            f"{url}/api/v2/dags/{dag_id}/dagRuns/{run_id}", json={"state": state}, headers=headers, timeout=60
+        )
+        assert patched.status_code == 200, patched.text
+    return run_id

@@ -1,0 +1,224 @@
+"""The ``covertype_train`` DAG: it parses as designed, and ``dag.test()`` trains, registers and then skips.
+
+Airflow runs in a subprocess with its own ``AIRFLOW_HOME`` (its configuration is read at import), on the
+embedded defaults: SQLite store, SQLite MLflow tracking store and local artifacts under a temp data dir.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from covertype.dataset import load_dataset
+from covertype.settings import Settings
+from support.paths import REPO_ROOT
+from support.training import NOTHING_TO_REGISTER, WITH_BROKEN_CANDIDATE, fill_store
+
+PARSE = """
+import json, os
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+dag = bag.dags["covertype_train"]
+print(json.dumps({
+    "errors": {path: str(error) for path, error in bag.import_errors.items()},
+    "schedule": [asset.name for asset in dag.timetable.asset_condition.objects],
+    "params": sorted(dag.params.keys()),
+    "tasks": sorted(t.task_id for t in dag.tasks),
+    "mapped": [t.task_id for t in dag.tasks if "Mapped" in type(t).__name__],
+    "heavy_imports": sorted(m for m in ("sklearn", "mlflow") if m in __import__("sys").modules),
+}))
+"""
+
+RUN_TWICE = """
+import json, os
+from airflow.dag_processing.dagbag import DagBag
+from airflow.utils.db import initdb
+initdb()
+dag = DagBag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]).dags["covertype_train"]
+runs = []
+for _ in range(2):
+    run = dag.test(run_conf={"candidates": "extra_trees,logreg", "time_budget": 1})
+    states = {f"{ti.task_id}[{ti.map_index}]": str(ti.state) for ti in run.get_task_instances()}
+    runs.append({"state": str(run.state), "tasks": states, "run_id": run.run_id})
+print(json.dumps(runs))
+"""
+
+
+XCOM_ROUND_TRIP = """
+import json
+from types import SimpleNamespace
+from airflow.sdk.bases.xcom import BaseXCom
+from covertype.model.onnx_export import ExportCheck
+from covertype.training.snapshot import SnapshotInfo
+from covertype.training.steps import (
+    CandidateResult, PreparedTraining, PromotionOutcome, Registered, TrainingDecision,
+)
+from covertype.training.tracking import RunContext
+
+steps = [
+    TrainingDecision(True, "forced", 2000, None, 2000, ("extra_trees", "logreg")),
+    PreparedTraining(SnapshotInfo("s3://b/s.parquet", "ab" * 32, 2000), "p1", RunContext("d", "r")),
+    CandidateResult("broken", "failed", "r0", error="ValueError: C must be > 0"),
+    CandidateResult(
+        "extra_trees", "trained", "r1", model_uri="models:/m-1", validation_accuracy=0.8,
+        holdout_accuracy=0.75, holdout_macro_f1=0.5, training_seconds=1.5,
+        export=ExportCheck(True, "faithful", 12345, 1.0, 2e-7, 0.25),
+    ),
+    CandidateResult(
+        "hgb", "trained", "r2", model_uri="models:/m-2", validation_accuracy=0.9,
+        holdout_accuracy=0.85, holdout_macro_f1=0.6, training_seconds=2.0,
+        export=ExportCheck(False, "skl2onnx ignores categorical splits"),
+    ),
+    Registered("3", "r1", "extra_trees", 0.75, ("broken",)),
+    PromotionOutcome("3", "champion", True, "first model", 0.75, None, None),
+    PromotionOutcome("4", "challenger", False, "does not beat", 0.7, 0.75, "3"),
+]
+same = []
+for step in steps:
+    stored = json.dumps(BaseXCom.serialize_value(step.to_dict()))  # what the task pushes, as JSON
+    pulled = BaseXCom.deserialize_value(SimpleNamespace(value=json.loads(stored)))
+    same.append([type(step).__name__, type(step).from_dict(pulled) == step])
+print(json.dumps(same))
+"""
+
+
+def _airflow_env(home: Path, data_dir: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "COVERTYPE_DATA_DIR": str(data_dir),
+    }
+
+
+def _python(code: str, env: dict[str, str], cwd: Path) -> Any:
+    """Run ``code`` in a fresh interpreter; its last output line is JSON."""
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=cwd, capture_output=True, text=True, timeout=900
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_the_dag_parses_as_designed(tmp_path: Path) -> None:
+    parsed = _python(PARSE, _airflow_env(tmp_path / "airflow", tmp_path / "data"), tmp_path)
+    assert parsed == {
+        "errors": {},
+        "schedule": ["covertype_raw"],
+        "params": ["candidates", "force", "time_budget"],
+        "tasks": ["check_new_data", "promote", "register", "snapshot", "train_candidate"],
+        "mapped": ["train_candidate"],
+        "heavy_imports": [],  # nothing heavy at parse time
+    }
+
+
+def test_every_step_result_round_trips_through_airflow_xcom_serialization(tmp_path: Path) -> None:
+    """What a task returns is what the next task rebuilds, through Airflow's own XCom (de)serialization."""
+    same = _python(XCOM_ROUND_TRIP, _airflow_env(tmp_path / "airflow", tmp_path / "data"), tmp_path)
+    names = ["TrainingDecision", "PreparedTraining", *["CandidateResult"] * 3, "Registered"]
+    assert same == [[name, True] for name in [*names, "PromotionOutcome", "PromotionOutcome"]]
+
+
+@pytest.mark.slow
+def test_dag_test_trains_registers_and_then_skips(tmp_path: Path, sample_csv: Path) -> None:
+    data_dir = tmp_path / "data"
+    settings = Settings(data_dir=data_dir)
+    fill_store(settings.database, load_dataset(sample_csv).head(2_000))
+
+    first, second = _python(RUN_TWICE, _airflow_env(tmp_path / "airflow", data_dir), tmp_path)
+
+    assert first["state"] == "success"
+    assert first["tasks"] == {
+        "check_new_data[-1]": "success",
+        "snapshot[-1]": "success",
+        "train_candidate[0]": "success",
+        "train_candidate[1]": "success",
+        "register[-1]": "success",
+        "promote[-1]": "success",
+    }
+    client = MlflowClient(settings.tracking_uri, registry_uri=settings.tracking_uri)
+    champion = client.get_model_version_by_alias("covertype", "champion")
+    run = client.get_run(champion.run_id)
+    assert run.data.tags["covertype.dag_id"] == "covertype_train"
+    assert run.data.tags["covertype.dag_run_id"] == first["run_id"]
+    assert run.data.params["time_budget"] == "1"
+    assert champion.tags["covertype.promotion_decision"] == "promoted"
+
+    # Same data again: check_new_data skips and so does everything downstream.
+    assert second["tasks"]["check_new_data[-1]"] == "skipped"
+    assert {state for task, state in second["tasks"].items() if task != "check_new_data[-1]"} <= {"skipped"}
+    assert len(client.search_model_versions("name='covertype'")) == 1
+
+
+RUN_FAILING = (
+    WITH_BROKEN_CANDIDATE
+    + """
+import json, os
+from airflow.dag_processing.dagbag import DagBag
+from airflow.utils.db import initdb
+initdb()
+dag = DagBag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]).dags["covertype_train"]
+runs = []
+for conf in (
+    {"candidates": "extra_trees,broken", "time_budget": 1},
+    {"candidates": "broken", "time_budget": 1, "force": True},
+):
+    run = dag.test(run_conf=conf)
+    states = {f"{ti.task_id}[{ti.map_index}]": str(ti.state) for ti in run.get_task_instances()}
+    runs.append({"state": str(run.state), "tasks": states, "run_id": run.run_id})
+print(json.dumps(runs))
+"""
+)
+
+
+@pytest.mark.slow
+def test_a_failing_candidate_fails_alone_and_a_failed_task_fails_the_parent_run(
+    tmp_path: Path, sample_csv: Path
+) -> None:
+    """A candidate whose fit raises fails alone; with nothing else to register, the run fails at once."""
+    data_dir = tmp_path / "data"
+    settings = Settings(data_dir=data_dir)
+    fill_store(settings.database, load_dataset(sample_csv).head(1_000))
+
+    mixed, alone = _python(RUN_FAILING, _airflow_env(tmp_path / "airflow", data_dir), tmp_path)
+
+    client = MlflowClient(settings.tracking_uri, registry_uri=settings.tracking_uri)
+
+    def runs_of(dag_run_id: str) -> dict[str, Any]:
+        found = client.search_runs(
+            [client.get_experiment_by_name("covertype").experiment_id],
+            filter_string=f"tags.`covertype.dag_run_id` = '{dag_run_id}'",
+        )
+        return {run.data.tags.get("covertype.candidate", "parent"): run for run in found}
+
+    # extra_trees + broken: broken fails alone, recorded in its run; the run registers extra_trees.
+    assert mixed["state"] == "success", mixed
+    assert set(mixed["tasks"].values()) == {"success"}, mixed
+    runs = runs_of(mixed["run_id"])
+    assert runs["broken"].info.status == "FAILED"
+    assert "'C' parameter" in runs["broken"].data.tags["covertype.error"]
+    assert runs["broken"].data.tags["mlflow.parentRunId"] == runs["parent"].info.run_id
+    assert runs["extra_trees"].info.status == "FINISHED"
+    assert runs["parent"].info.status == "FINISHED"
+    assert runs["parent"].data.tags["covertype.failed_candidates"] == "broken"
+    champion = client.get_model_version_by_alias("covertype", "champion")
+    assert (str(champion.version), champion.tags["covertype.candidate"]) == ("1", "extra_trees")
+
+    # broken alone: nothing to register, so register fails (no retry) and the parent run is FAILED.
+    assert alone["state"] == "failed", alone
+    assert alone["tasks"]["train_candidate[0]"] == "success"
+    assert (alone["tasks"]["register[-1]"], alone["tasks"]["promote[-1]"]) == ("failed", "upstream_failed")
+    parent = runs_of(alone["run_id"])["parent"]
+    assert parent.info.status == "FAILED"
+    assert parent.data.tags["covertype.error"].startswith(NOTHING_TO_REGISTER)  # as in the CLI
+    assert len(client.search_model_versions("name='covertype'")) == 1

@@ -1,0 +1,166 @@
+"""Fast checks of the training building blocks: split, snapshot, candidates, evaluation (no servers)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from threadpoolctl import threadpool_limits
+
+from covertype.dataset import load_dataset
+from covertype.model.features import ENGINEERED_COLUMNS, TerrainFeatures
+from covertype.schema import COVER_TYPES, FEATURE_COLUMNS, TARGET_COLUMN
+from covertype.settings import Settings
+from covertype.store.engine import create_store_engine
+from covertype.store.row_hash import row_hashes
+from covertype.store.rows import read_stored_rows
+from covertype.training.candidates import CANDIDATES, build_pipeline, resolve_candidates, search_candidate
+from covertype.training.evaluation import evaluate, operational_metrics, save_confusion_matrix
+from covertype.training.registry import wins
+from covertype.training.snapshot import content_digest, read_snapshot, take_snapshot
+from covertype.training.split import holdout_mask, split_by_hash
+from support.training import fill_store
+
+
+@pytest.fixture(scope="module")
+def sample(sample_csv: Path) -> pd.DataFrame:
+    frame = load_dataset(sample_csv)
+    frame["row_hash"] = row_hashes(frame)
+    return frame
+
+
+def test_holdout_is_stable_as_data_grows(sample: pd.DataFrame) -> None:
+    first = holdout_mask(sample["row_hash"].head(5_000), 0.2)
+    grown = holdout_mask(sample["row_hash"], 0.2)
+    assert np.array_equal(first, grown[:5_000])  # no row moved between train and holdout
+    assert 0.18 < grown.mean() < 0.22
+    train, holdout = split_by_hash(sample, 0.2)
+    assert len(train) + len(holdout) == len(sample)
+    assert not set(train["row_hash"]) & set(holdout["row_hash"])
+
+
+def test_holdout_fraction_must_be_a_share(sample: pd.DataFrame) -> None:
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        holdout_mask(sample["row_hash"], 1.0)
+
+
+def test_digest_ignores_row_order_and_sees_content(sample: pd.DataFrame) -> None:
+    head = sample.head(300)
+    assert content_digest(head) == content_digest(head.iloc[::-1])
+    changed = head.copy()
+    changed.loc[changed.index[0], "Elevation"] += 1
+    assert content_digest(changed) != content_digest(head)
+
+
+def test_local_snapshot_dedups_and_round_trips(sample: pd.DataFrame, tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    fill_store(settings.database, sample.head(400), batch_number=1)
+    fill_store(settings.database, sample.head(600), batch_number=2)  # 400 rows seen twice
+    engine = create_store_engine(settings.database)
+    stored = read_stored_rows(engine)
+    assert len(stored) == 600
+    info = take_snapshot(settings, engine)
+    assert info.rows == 600 and info.uri.startswith(str(tmp_path / "snapshots"))
+    again = take_snapshot(settings, engine)
+    assert again == info  # unchanged data: same file, same digest
+    frame = read_snapshot(info.uri, settings)
+    assert content_digest(frame) == info.digest
+    expected = stored.sort_values("row_hash").reset_index(drop=True)
+    pd.testing.assert_frame_equal(frame, expected, check_dtype=False)
+
+
+def test_empty_store_cannot_be_snapshotted(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    with pytest.raises(ValueError, match="holds no rows"):
+        take_snapshot(settings)
+
+
+def test_unknown_candidate_is_named() -> None:
+    with pytest.raises(ValueError, match="unknown candidate xgboost"):
+        resolve_candidates(["hgb", "xgboost"])
+    assert resolve_candidates(["logreg", "hgb", "logreg"]) == ["logreg", "hgb"]
+
+
+def test_terrain_features_add_named_columns(sample: pd.DataFrame) -> None:
+    transformed = TerrainFeatures().fit(sample).transform(sample.head(3))
+    assert list(transformed.columns) == [*FEATURE_COLUMNS, *ENGINEERED_COLUMNS]
+    with pytest.raises(ValueError, match="lacks the feature columns Soil_Type"):
+        TerrainFeatures().fit(sample.drop(columns="Soil_Type"))
+
+
+@pytest.mark.parametrize("name", list(CANDIDATES))
+def test_every_candidate_is_a_pipeline_over_raw_features(name: str, sample: pd.DataFrame) -> None:
+    rows = sample.head(1_500)
+    small = {"n_estimators": 10} if "n_estimators" in CANDIDATES[name].defaults else None
+    model = build_pipeline(name, small)
+    with threadpool_limits(1):  # as search_candidate does: OpenMP threads crawl on a busy machine
+        model.fit(rows[list(FEATURE_COLUMNS)], rows[TARGET_COLUMN])
+    record = pd.DataFrame([{**rows[list(FEATURE_COLUMNS)].iloc[0].to_dict(), "Soil_Type": "C2702"}])
+    assert model.predict_proba(record).shape == (1, len(np.unique(rows[TARGET_COLUMN])))
+
+
+def test_search_stops_at_its_budget_and_refits(sample: pd.DataFrame) -> None:
+    rows = sample.head(2_000)
+    result = search_candidate("logreg", rows[list(FEATURE_COLUMNS)], rows[TARGET_COLUMN], time_budget=0.5)
+    assert result.trials >= 1 and result.search_seconds < 10
+    assert result.params["C"] in CANDIDATES["logreg"].space["C"]
+    assert 0.5 < result.validation_accuracy <= 1
+    assert result.model.n_features_in_ == len(FEATURE_COLUMNS)
+
+
+def test_evaluation_reports_overall_class_and_slice_metrics(sample: pd.DataFrame, tmp_path: Path) -> None:
+    train, holdout = split_by_hash(sample.head(3_000), 0.2)
+    model = build_pipeline("extra_trees", {"n_estimators": 20})
+    model.fit(train[list(FEATURE_COLUMNS)], train[TARGET_COLUMN])
+    evaluation = evaluate(model, holdout)
+    metrics = evaluation.metrics
+    assert 0.6 < metrics["holdout_accuracy"] <= 1 and 0 < metrics["holdout_macro_f1"] <= 1
+    assert metrics["holdout_log_loss"] > 0
+    assert {f"holdout_recall_class_{label}" for label in COVER_TYPES} <= metrics.keys()
+    assert "holdout_accuracy_Rawah" in metrics
+    assert evaluation.confusion.shape == (7, 7) and evaluation.confusion.sum() == len(holdout)
+    assert "Lodgepole Pine" in evaluation.report
+    operational = operational_metrics(model, holdout)
+    assert operational["model_size_bytes"] > 10_000 and 0 < operational["predict_latency_ms"] < 1_000
+    image = save_confusion_matrix(evaluation.confusion, tmp_path / "cm.png", title="test")
+    assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(
+    ("challenger", "champion", "margin", "promoted"),
+    [
+        (0.6111, 0.6111, 0.0, False),  # a tie keeps the champion
+        (0.6211, 0.6111, 0.01, False),  # exactly the margin (0.010000000000000009 in floats) is no win
+        (0.6112, 0.6111, 0.0, True),
+        (0.6212, 0.6111, 0.01, True),
+        (0.60, 0.6111, 0.0, False),
+    ],
+)
+def test_only_a_strict_gain_over_the_margin_wins(
+    challenger: float, champion: float, margin: float, promoted: bool
+) -> None:
+    assert wins(challenger - champion, margin) is promoted
+
+
+def test_hgb_trains_on_a_first_small_batch_where_a_class_has_one_row(sample: pd.DataFrame) -> None:
+    """150 rows as the first batches bring them: HGB's stratified early-stopping split cannot be made."""
+    first_rows = sample.head(150)
+    assert first_rows[TARGET_COLUMN].value_counts().min() == 1
+    result = search_candidate(
+        "hgb", first_rows[list(FEATURE_COLUMNS)], first_rows[TARGET_COLUMN], time_budget=1
+    )
+    assert result.params["early_stopping"] is False
+    assert set(result.model.predict(first_rows[list(FEATURE_COLUMNS)])) <= set(COVER_TYPES)
+
+    # Enough rows of every class: early stopping stays on.
+    enough = sample.head(3_000)
+    result = search_candidate("hgb", enough[list(FEATURE_COLUMNS)], enough[TARGET_COLUMN], time_budget=1)
+    assert "early_stopping" not in result.params
+
+
+def test_the_names_the_cli_lists_are_the_candidates() -> None:
+    from covertype.training import CANDIDATE_NAMES
+
+    assert list(CANDIDATE_NAMES) == list(CANDIDATES)
