@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from _dockerfile import TARGETS, final_user
 from _inference_fixtures import registry_settings
 from conftest import REPO_ROOT, free_port
 from fastapi.testclient import TestClient
@@ -288,21 +289,10 @@ ROOT = {"root", "0"}
 NON_ROOT_BASES = {"apache/airflow": "airflow"}
 
 
-def final_user(dockerfile: Path) -> str:
-    """The user the final stage runs as: its last USER, else the base image's default (root if unknown)."""
-    stages = re.split(r"(?im)^FROM\s+", dockerfile.read_text())
-    final = stages[-1]
-    users = re.findall(r"(?im)^USER\s+(\S+)", final)
-    if users:
-        return users[-1]
-    base = final.split()[0].split(":")[0]
-    return NON_ROOT_BASES.get(base, "root")
-
-
-@pytest.mark.parametrize("dockerfile", sorted(REPO_ROOT.glob("*/Dockerfile")), ids=lambda p: p.parent.name)
-def test_every_image_runs_as_a_non_root_user(dockerfile: Path) -> None:
-    user = final_user(dockerfile)
-    assert user.split(":")[0] not in ROOT, f"{dockerfile} runs as {user}"
+@pytest.mark.parametrize("target", TARGETS)
+def test_every_image_runs_as_a_non_root_user(target: str) -> None:
+    user = final_user(target, NON_ROOT_BASES)
+    assert user.split(":")[0] not in ROOT, f"the Dockerfile's {target} target runs as {user}"
 
 
 def test_no_compose_service_runs_as_root() -> None:

@@ -43,6 +43,7 @@ import psycopg2
 import pytest
 import redis
 import yaml
+from _dockerfile import cmd as image_cmd
 from _training_fixtures import boto_keys
 from conftest import REPO_ROOT, SAMPLE_CSV, free_port
 from cryptography.fernet import Fernet
@@ -116,12 +117,6 @@ class Localizer:
         leftover = {k: v for k, v in env.items() if re.search(rf"(^|[/@])({hosts}):\d+", v)}
         assert not leftover, f"compose addresses the test does not map: {leftover}"
         return env
-
-
-def dockerfile_cmd(path: Path) -> list[str]:
-    """The image's CMD (exec form), which compose runs when the service gives no command."""
-    line = next(line for line in reversed(path.read_text().splitlines()) if line.startswith("CMD "))
-    return list(json.loads(line.removeprefix("CMD ")))
 
 
 def on_loopback(command: list[str], port: int) -> list[str]:
@@ -327,7 +322,7 @@ def _run(tmp: Path, stack: ExitStack, stages: Stages, monkeypatch: pytest.Monkey
             "COVERTYPE_DATA_DIR": str(tmp / "api-data"),  # the image's ENV (its volume)
             "COVERTYPE_STATE_PATH": str(tmp / "api-data" / "state.sqlite"),
         }
-        command = on_loopback(dockerfile_cmd(REPO_ROOT / "api-data" / "Dockerfile"), ports["data"])
+        command = on_loopback(image_cmd("data-api"), ports["data"])
         start("api-data", [str(BIN / command[0]), *command[1:]], f"http://127.0.0.1:{ports['data']}/health",
               ports["data"], data_env).wait_healthy(120)  # fmt: skip
 
@@ -411,7 +406,7 @@ def _run(tmp: Path, stack: ExitStack, stages: Stages, monkeypatch: pytest.Monkey
             "COVERTYPE_DATA_DIR": str(tmp / "inference")
         }
         assert inference_env["MLFLOW_TRACKING_USERNAME"] == dotenv["MLFLOW_READER_USER"]
-        command = on_loopback(dockerfile_cmd(REPO_ROOT / "inference-api" / "Dockerfile"), ports["inference"])
+        command = on_loopback(image_cmd("inference-api"), ports["inference"])
         inference_url = f"http://127.0.0.1:{ports['inference']}"
         start("inference-api", [str(BIN / command[0]), *command[1:]], f"{inference_url}/health",
               ports["inference"], inference_env).wait_healthy(120)  # fmt: skip
