@@ -13,11 +13,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from _data_api_fixtures import data_api_server, data_api_settings
-from conftest import free_port
 
 from covertype.processes import Service
 from covertype.settings import Settings
+from support.data_api import data_api_server, data_api_settings
+from support.services import free_port
 
 pytestmark = pytest.mark.slow
 
