@@ -52,6 +52,7 @@ from covertype.dataset import load_dataset
 from covertype.processes import Service
 from covertype.schema import FEATURE_COLUMNS
 from support.compose import COMPOSE_PATH, ENV_EXAMPLE_PATH, SECRET_NAME, interpolate_tree, read_env_file
+from support.dockerfile import cmd as image_cmd
 from support.mysql_init import Names, mysql_init_applied
 from support.paths import REPO_ROOT, SAMPLE_CSV
 from support.services import free_port
@@ -117,12 +118,6 @@ class Localizer:
         leftover = {k: v for k, v in env.items() if re.search(rf"(^|[/@])({hosts}):\d+", v)}
         assert not leftover, f"compose addresses the test does not map: {leftover}"
         return env
-
-
-def dockerfile_cmd(path: Path) -> list[str]:
-    """The image's CMD (exec form), which compose runs when the service gives no command."""
-    line = next(line for line in reversed(path.read_text().splitlines()) if line.startswith("CMD "))
-    return list(json.loads(line.removeprefix("CMD ")))
 
 
 def on_loopback(command: list[str], port: int) -> list[str]:
@@ -328,7 +323,7 @@ def _run(tmp: Path, stack: ExitStack, stages: Stages, monkeypatch: pytest.Monkey
             "COVERTYPE_DATA_DIR": str(tmp / "api-data"),  # the image's ENV (its volume)
             "COVERTYPE_STATE_PATH": str(tmp / "api-data" / "state.sqlite"),
         }
-        command = on_loopback(dockerfile_cmd(REPO_ROOT / "api-data" / "Dockerfile"), ports["data"])
+        command = on_loopback(image_cmd("data-api"), ports["data"])
         start("api-data", [str(BIN / command[0]), *command[1:]], f"http://127.0.0.1:{ports['data']}/health",
               ports["data"], data_env).wait_healthy(120)  # fmt: skip
 
@@ -412,7 +407,7 @@ def _run(tmp: Path, stack: ExitStack, stages: Stages, monkeypatch: pytest.Monkey
             "COVERTYPE_DATA_DIR": str(tmp / "inference")
         }
         assert inference_env["MLFLOW_TRACKING_USERNAME"] == dotenv["MLFLOW_READER_USER"]
-        command = on_loopback(dockerfile_cmd(REPO_ROOT / "inference-api" / "Dockerfile"), ports["inference"])
+        command = on_loopback(image_cmd("inference-api"), ports["inference"])
         inference_url = f"http://127.0.0.1:{ports['inference']}"
         start("inference-api", [str(BIN / command[0]), *command[1:]], f"{inference_url}/health",
               ports["inference"], inference_env).wait_healthy(120)  # fmt: skip
