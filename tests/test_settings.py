@@ -86,6 +86,9 @@ def _non_default_settings(tmp_path: Path) -> Settings:
         airflow_api_url="http://10.0.0.7:18080",
         airflow_username="operator",
         airflow_password="pa:ss",
+        migration_database_url="mysql+pymysql://root:r%40@db.example:13306/covertype",
+        drift_threshold=0.35,
+        accuracy_drop=0.05,
     )
 
 

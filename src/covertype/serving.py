@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import sqlite3
 from collections.abc import Callable
 from typing import Any
 
@@ -25,8 +24,8 @@ AppFactory = Callable[[Settings], FastAPI]
 FACTORY_ENV = "COVERTYPE_SERVE_FACTORY"
 
 #: What building an app raises on bad configuration: a missing dataset (``DatasetError`` is a
-#: ``ValueError``), an unreadable file, a broken state database.
-_STARTUP_ERRORS = (ValueError, OSError, sqlite3.Error)
+#: ``ValueError``), an unreadable file, a broken schedule (``ScheduleUnavailable`` is an ``OSError``).
+_STARTUP_ERRORS = (ValueError, OSError)
 
 
 def serve(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
-DOCKERFILE = Path(__file__).resolve().parents[1] / "Dockerfile"
+from support.paths import REPO_ROOT
+
+DOCKERFILE = REPO_ROOT / "Dockerfile"
 
 #: The images built from this repository: compose and the Kubernetes overlays name these targets.
 TARGETS = ("data-api", "inference-api", "ui", "mlflow", "airflow")
