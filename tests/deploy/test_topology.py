@@ -51,9 +51,10 @@ from sqlalchemy import create_engine, text
 from covertype.dataset import load_dataset
 from covertype.processes import Service
 from covertype.schema import FEATURE_COLUMNS
+from covertype.store.migrate import head_revision
 from support.compose import COMPOSE_PATH, ENV_EXAMPLE_PATH, SECRET_NAME, interpolate_tree, read_env_file
 from support.dockerfile import cmd as image_cmd
-from support.mysql_init import Names, mysql_init_applied
+from support.mysql_init import Names, mysql_init_applied, run_as_root
 from support.paths import REPO_ROOT, SAMPLE_CSV
 from support.services import free_port
 from support.training import boto_keys
@@ -280,6 +281,27 @@ def _run(tmp: Path, stack: ExitStack, stages: Stages, monkeypatch: pytest.Monkey
     path = {"PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
     logs = tmp / "logs"
     logs.mkdir()
+
+    with stages.stage("covertype-db-migrate (covertype db upgrade, privileged)"):
+        # MariaDB's root here has no password; a throw-away admin with compose's root password stands in.
+        admin = f"{names.covertype_user}_dba"
+        run_as_root(
+            [
+                f"CREATE USER '{admin}'@'%' IDENTIFIED BY '{dotenv['MYSQL_ROOT_PASSWORD']}'",
+                f"GRANT ALL PRIVILEGES ON `{names.covertype_db}`.* TO '{admin}'@'%'",
+            ]
+        )
+        stack.callback(run_as_root, [f"DROP USER IF EXISTS '{admin}'@'%'"])
+        migrate = services["covertype-db-migrate"]
+        migrated = subprocess.run(
+            [*migrate["entrypoint"], *migrate["command"]],
+            env={**Localizer(local.endpoints, {"root": admin}, local.databases).environment(migrate), **path},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert migrated.returncode == 0, migrated.stderr
+        assert json.loads(migrated.stdout)["after"] == head_revision(), migrated.stdout
 
     started: list[Service] = []
 
