@@ -5,8 +5,8 @@ the class probabilities. It is built in two parts: skl2onnx converts the pipelin
 (encoding and model), and :func:`_terrain_nodes` prepends :class:`~covertype.model.features.TerrainFeatures`
 as the same float64 arithmetic. The model's input type follows what scikit-learn compares in its trees:
 forests cast their input to float32 themselves, so the graph does too; HistGradientBoosting, LightGBM
-and linear models compare float64, so their graph keeps float64 features and double thresholds (float32 thresholds
-flip rows that sit one ULP from a split, up to 0.18 in probability).
+and linear models compare float64, so their graph keeps float64 features and double thresholds
+(float32 thresholds flip rows that sit one ULP from a split, up to 0.18 in probability).
 
 A graph can load, run and be wrong (skl2onnx ignores native categorical splits without a word), so
 :func:`export_and_check` runs it in ONNX Runtime against the pipeline on the holdout before anyone may
