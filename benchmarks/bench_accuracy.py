@@ -68,6 +68,8 @@ def champion(
                 "validation_accuracy": round(result.validation_accuracy, 4),
                 "holdout_accuracy": round(metrics["holdout_accuracy"], 4),
                 "holdout_macro_f1": round(metrics["holdout_macro_f1"], 4),
+                "trials": result.trials,
+                "pruned_trials": result.pruned_trials,
                 "search_seconds": round(result.search_seconds, 1),
                 "training_seconds": round(result.fit_seconds, 1),
                 "params": result.params,
