@@ -5,8 +5,8 @@ columns; its search space stays within the model's size and latency budget.
 
 The search is an Optuna study: the defaults are tried first, then the seeded TPE sampler proposes. A
 tree model grows in :data:`STAGES` steps (more trees or boosting rounds each time, warm-started), its
-validation accuracy reported after each, so the median pruner stops a trial that is behind the others'
-at the same stage instead of paying for all of its trees.
+validation accuracy reported after each, so the pruner stops a trial far behind the others at the same
+stage (:data:`PRUNE_PERCENTILE`) instead of paying for all of its trees.
 """
 
 from __future__ import annotations
@@ -45,6 +45,10 @@ MAX_TRIALS = 64
 STAGES = 3
 #: Trials (the defaults among them) run in full before the pruner compares, and TPE's random start.
 STARTUP_TRIALS = 3
+#: A trial is pruned when, at the same stage (from the second on), it is below this percentile of the
+#: earlier trials. The median pruner at every stage pruned 21 of 24 LightGBM trials in 60 s: a slower
+#: learning rate is behind after a third of its rounds and would not always stay there.
+PRUNE_PERCENTILE = 25.0
 
 Space = Callable[[optuna.Trial], dict[str, Any]]
 
@@ -216,7 +220,9 @@ def _search(
     study = optuna.create_study(
         direction="maximize",
         sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=STARTUP_TRIALS),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=STARTUP_TRIALS),
+        pruner=optuna.pruners.PercentilePruner(
+            PRUNE_PERCENTILE, n_startup_trials=STARTUP_TRIALS, n_warmup_steps=1
+        ),
     )
 
     def objective(trial: optuna.Trial) -> float:
