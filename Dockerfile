@@ -140,6 +140,17 @@ CMD ["mlflow", "server", "--app-name=basic-auth", "--host=0.0.0.0", "--port=5000
 # providers too are the locked versions, so every container runs exactly what tests/test_topology.py ran.
 FROM apache/airflow:3.3.2-python3.11 AS airflow
 
+# LightGBM's wheel loads the system's OpenMP runtime (libgomp.so.1), which it does not vendor. The version
+# is the base image's Debian release's, so it is not pinned here.
+USER 0
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libgomp1 \
+    && apt-get clean \
+    && rm -rf /var/lib/apt/lists/*
+# The base image's airflow user (uid 50000), numeric so a runAsNonRoot check can verify it.
+USER 50000
+
 # The image's packages live in the virtualenv $VIRTUAL_ENV (/home/airflow/.local, owned by the airflow
 # user), which `uv pip install` targets. A uv as recent as the one that wrote uv.lock is copied in.
 COPY --from=uv /uv /usr/local/bin/uv
