@@ -96,6 +96,12 @@ def _screenshot(page: Page, name: str) -> None:
     page.screenshot(path=str(IMAGES / name), full_page=True)
 
 
+def _label_and_value(metric: str) -> tuple[str, str]:
+    """A metric card's text (label and value on lines of their own, blank lines between) as a pair."""
+    label, value = [line.strip() for line in metric.splitlines() if line.strip()][:2]
+    return label, value
+
+
 def _cells(page: Page, table_index: int) -> list[str]:
     """The cell texts of a Streamlit data frame (its grid keeps an accessible table in the DOM)."""
     cells = page.get_by_test_id("stDataFrame").nth(table_index).locator("td")
@@ -227,14 +233,7 @@ def test_pipeline_page_charts_the_champion_on_each_batch_and_the_drift_map(
     _open(page, f"{stack.ui_url}/pipeline", "Pipeline")
     section = page.get_by_role("heading", name="The champion on each batch, before training on it")
     expect(section).to_be_visible()
-    cards = {
-        label: value
-        for label, value in zip(
-            page.get_by_test_id("stMetricLabel").all_text_contents(),
-            page.get_by_test_id("stMetricValue").all_text_contents(),
-            strict=True,
-        )
-    }
+    cards = dict(_label_and_value(card) for card in page.get_by_test_id("stMetric").all_inner_texts())
     assert cards["Batches evaluated"] == "2"
     assert cards["Latest batch (4): accuracy"] == f"{latest.accuracy:.2%}"
     assert cards["Latest drift score"] == f"{latest.drift_score:.3f}"

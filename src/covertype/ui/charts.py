@@ -132,7 +132,9 @@ def drift_map(cells: pd.DataFrame, *, threshold: float, features: list[str]) -> 
                 scale=alt.Scale(
                     domain=[labels[level] for level in quality.DRIFT_LEVELS], range=_LEVEL_COLOURS
                 ),
-                legend=alt.Legend(orient="bottom", title="PSI against the version's training data"),
+                legend=alt.Legend(
+                    orient="bottom", title="PSI against the version's training data", titleLimit=400
+                ),
             ),
             tooltip=["batch", "feature", alt.Tooltip("psi:Q", title="PSI", format=".3f"), "version"],
         )
