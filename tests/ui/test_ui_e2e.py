@@ -221,7 +221,9 @@ def test_pipeline_page_charts_the_champion_on_each_batch_and_the_drift_map(
     stack: UiStack, page: Page
 ) -> None:
     """Batches 3 and 4 were scored by the real ``evaluate_batch`` (the stack's champion, its ONNX graph
-    and reference profile) as they were stored; the page draws both charts from those rows."""
+    and reference profile) as they were stored; the page draws both charts from those rows. (The README's
+    picture of them, ``ui-monitoring.png``, comes from ``scripts/screenshots.py --monitoring``: more
+    batches, a shift and a new version.)"""
     engine = store_engine(stack.settings)
     try:
         evaluations = batch_quality_rows(engine, group_number=stack.settings.group)
@@ -246,10 +248,6 @@ def test_pipeline_page_charts_the_champion_on_each_batch_and_the_drift_map(
         box = charts.nth(index).bounding_box()
         assert box is not None and box["width"] > 300 and box["height"] > 150
     assert "Traceback" not in page.content()
-    section.evaluate("heading => heading.scrollIntoView({block: 'start'})")
-    page.wait_for_timeout(1_000)  # charts animate in
-    IMAGES.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(IMAGES / "ui-monitoring.png"))
 
 
 def _rolled_back_to(stack: UiStack, page: Page) -> str:

@@ -74,7 +74,9 @@ def batch_accuracy_chart(accuracy: pd.DataFrame, stints: pd.DataFrame) -> alt.La
     """
     x_axis = alt.Axis(format="d", tickMinStep=1)
     y = alt.Y("accuracy:Q", title="accuracy", scale=alt.Scale(zero=False), axis=alt.Axis(format=".1%"))
-    color = alt.Color("version:N", legend=alt.Legend(orient="bottom", title="champion"))
+    color = alt.Color(
+        "version:N", scale=alt.Scale(scheme="tableau10"), legend=alt.Legend(orient="bottom", title="champion")
+    )
     per_batch = (
         alt.Chart(accuracy)
         .mark_line(point=alt.OverlayMarkDef(size=70))
