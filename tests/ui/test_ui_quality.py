@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pandas as pd
 import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
 
 from covertype.schema import FEATURE_COLUMNS
-from covertype.store.quality import BatchQuality
+from covertype.settings import get_settings
+from covertype.store.engine import store_engine
+from covertype.store.quality import BatchQuality, record_batch_quality
+from covertype.ui import APP_PATH
 from covertype.ui.charts import batch_accuracy_chart, drift_map
 from covertype.ui.quality import (
     DRIFTED,
@@ -21,6 +27,9 @@ from covertype.ui.quality import (
     level_labels,
     version_stints,
 )
+from support.services import free_port
+
+PIPELINE_PAGE = APP_PATH.with_name("views") / "pipeline.py"
 
 
 def _row(batch: int, version: str, accuracy: float, psi: dict[str, float] | None = None) -> BatchQuality:
@@ -108,3 +117,42 @@ def test_the_drift_map_names_the_threshold_and_paints_drifted_cells_red() -> Non
     assert scale["domain"] == list(level_labels(0.25).values())
     assert scale["domain"][2] == "drifted (PSI > 0.25)" and scale["range"][2] == "#c62828"
     assert [layer["mark"]["type"] for layer in spec["layer"]] == ["rect", "text"]  # few batches: written
+
+
+def test_the_pipeline_page_says_what_is_missing_before_and_without_drift_figures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page itself (Streamlit's AppTest, in process) on an empty store, then with one evaluation by a
+    version without a reference profile; the data API and Airflow are not up, which the page says too."""
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    environment = {
+        "COVERTYPE_DATA_DIR": str(tmp_path),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
+        "COVERTYPE_DATA_API_URL": nowhere,
+        "COVERTYPE_AIRFLOW_API_URL": nowhere,
+    }
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    st.cache_resource.clear()
+    try:
+        page = AppTest.from_file(str(PIPELINE_PAGE), default_timeout=120).run()
+        assert not page.exception
+        assert any(
+            info.value.startswith("No batch evaluated yet: the champion scores each batch as it arrives")
+            for info in page.info
+        )
+        engine = store_engine(get_settings())
+        try:
+            record_batch_quality(engine, ROWS[4])  # batch 5 by v2, which has no reference profile
+        finally:
+            engine.dispose()
+        page.run()
+        assert not page.exception
+        infos = [info.value for info in page.info]
+        assert not any(text.startswith("No batch evaluated yet") for text in infos)
+        assert any(text.startswith("No drift measured") for text in infos)
+        assert [metric.value for metric in page.metric][-4:] == ["1", "84.00%", "—", "—"]
+    finally:
+        get_settings.cache_clear()
+        st.cache_resource.clear()
