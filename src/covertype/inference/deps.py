@@ -20,7 +20,8 @@ from covertype.inference.service import PredictionService
 from covertype.settings import Settings
 
 
-async def get_settings(request: Request) -> Settings:
+async def app_settings(request: Request) -> Settings:
+    """The settings the app was built with (process-wide ones are :func:`covertype.settings.get_settings`)."""
     return request.app.state.settings
 
 
@@ -40,7 +41,7 @@ async def get_batch_quality(request: Request) -> ChampionBatchQuality:
     return request.app.state.batch_quality
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+SettingsDep = Annotated[Settings, Depends(app_settings)]
 ServiceDep = Annotated[PredictionService, Depends(get_service)]
 HolderDep = Annotated[ModelHolder, Depends(get_holder)]
 MetricsDep = Annotated[ServiceMetrics, Depends(get_metrics)]
