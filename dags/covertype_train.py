@@ -5,8 +5,19 @@ Retrains when new rows land (scheduled on the asset `covertype_raw`, which `cove
 when triggered by hand with the params `candidates` (comma-separated: `hgb,random_forest,extra_trees,logreg`),
 `time_budget` (seconds of hyper-parameter search per candidate) and `force`.
 
-1. **check_new_data**: skips the run when fewer than `COVERTYPE_MIN_NEW_ROWS` rows arrived since the last
-   training;
+1. **check_new_data**: trains for a reason, else skips the run. The signals, each needing new rows to train
+   on (the reason names the first that fires, in this order):
+   * *accuracy drop*: the champion's accuracy on the latest evaluated batch (`batch_quality`, written by
+     `covertype_ingest`'s `evaluate_batch`) is more than `COVERTYPE_ACCURACY_DROP` (0.03) below the
+     version's holdout accuracy;
+   * *drift*: that batch's drift score (largest PSI of a feature) is above `COVERTYPE_DRIFT_THRESHOLD` (0.2);
+   * *new rows*: at least `COVERTYPE_MIN_NEW_ROWS` rows arrived since the last training (default 1: any
+     new row trains, as before).
+
+   The param `force` and the first training skip the signals; an empty store never trains. The decision
+   (signal, reason with its numbers, candidates) is the task's log line and XCom, and the tags
+   `covertype.training_signal` and `covertype.training_reason` of the MLflow parent run and of the version
+   the run registers;
 2. **snapshot**: deduplicated Parquet snapshot of the store (MinIO or a local folder), MLflow parent run;
 3. **train_candidate**: one mapped task per candidate (search, fit, evaluate, log as a nested MLflow run);
    a candidate that cannot train on the data fails alone (its nested run `FAILED`, with the reason);
@@ -59,7 +70,7 @@ def _fail_parent_run(context: Any) -> None:
             None, type=["null", "string"], description="comma-separated candidates; default: all"
         ),
         "time_budget": Param(None, type=["null", "number"], description="seconds of search per candidate"),
-        "force": Param(False, type="boolean", description="train even when too few rows are new"),
+        "force": Param(False, type="boolean", description="train whatever the signals say"),
     },
     default_args={
         "retries": 2,
@@ -72,9 +83,9 @@ def _fail_parent_run(context: Any) -> None:
     doc_md=__doc__,
 )
 def covertype_train() -> None:
-    @task
-    def check_new_data() -> list[str]:
-        """Skip unless enough rows are new; the candidates to train (what the mapped task expands over)."""
+    @task(multiple_outputs=True)
+    def check_new_data() -> dict[str, Any]:
+        """Skip unless a signal calls for training; the decision, its reason and the candidates to train."""
         from airflow.sdk.exceptions import AirflowSkipException
 
         from covertype.training.pipeline import check_new_data
@@ -83,18 +94,24 @@ def covertype_train() -> None:
         decision = check_new_data(get_settings(), candidates=params["candidates"], force=params["force"])
         if not decision.train:
             raise AirflowSkipException(decision.reason)
-        print(f"training {', '.join(decision.candidates)}: {decision.reason} ({decision.rows} rows stored)")
-        return list(decision.candidates)
+        print(
+            f"training {', '.join(decision.candidates)} for {decision.signal}: {decision.reason} "
+            f"({decision.rows} rows stored)"
+        )
+        return decision.to_dict()
 
     @task
-    def snapshot() -> dict[str, Any]:
-        """Snapshot the store and open the MLflow parent run."""
+    def snapshot(decision: dict[str, Any]) -> dict[str, Any]:
+        """Snapshot the store and open the MLflow parent run, tagged with the reason to train."""
         from covertype.training.pipeline import prepare_training
+        from covertype.training.steps import TrainingDecision
         from covertype.training.tracking import RunContext
 
         context = get_current_context()
         run = RunContext(context["dag"].dag_id, context["run_id"])
-        return prepare_training(get_settings(), context=run).to_dict()
+        return prepare_training(
+            get_settings(), context=run, decision=TrainingDecision.from_dict(decision)
+        ).to_dict()
 
     @task
     def train_candidate(name: str, prepared: dict[str, Any]) -> dict[str, Any]:
@@ -137,10 +154,9 @@ def covertype_train() -> None:
             registered=Registered.from_dict(registered),
         ).to_dict()
 
-    candidates = check_new_data()
-    prepared = snapshot()
-    candidates >> prepared
-    results = train_candidate.partial(prepared=prepared).expand(name=candidates)
+    decision = check_new_data()
+    prepared = snapshot(decision)
+    results = train_candidate.partial(prepared=prepared).expand(name=decision["candidates"])
     promote(prepared, register(prepared, results))
 
 
