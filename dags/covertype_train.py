@@ -15,7 +15,7 @@ when triggered by hand with the params `candidates` (comma-separated: `hgb,rando
      new row trains, as before).
 
    The param `force` and the first training skip the signals; an empty store never trains. The decision
-   (signal, reason with its numbers, candidates) is the task's log line and XCom, and the tags
+   (signal, reason with its numbers, candidates) is the task's log line and its XCom `decision`, and the tags
    `covertype.training_signal` and `covertype.training_reason` of the MLflow parent run and of the version
    the run registers;
 2. **snapshot**: deduplicated Parquet snapshot of the store (MinIO or a local folder), MLflow parent run;
@@ -40,6 +40,9 @@ from airflow.sdk import Param, dag, get_current_context, task
 
 from covertype.ingestion.assets import covertype_raw
 from covertype.settings import get_settings
+
+#: Key of check_new_data's XCom holding the whole decision (signal, reason, row counts, candidates).
+DECISION_XCOM = "decision"
 
 
 def _fail_parent_run(context: Any) -> None:
@@ -83,14 +86,16 @@ def _fail_parent_run(context: Any) -> None:
     doc_md=__doc__,
 )
 def covertype_train() -> None:
-    @task(multiple_outputs=True)
-    def check_new_data() -> dict[str, Any]:
-        """Skip unless a signal calls for training; the decision, its reason and the candidates to train."""
+    @task
+    def check_new_data() -> list[str]:
+        """Skip unless a signal calls for training; the candidates to train (what the mapped task expands
+        over). The whole decision, with its signal and reason, is the XCom ``decision``."""
         from airflow.sdk.exceptions import AirflowSkipException
 
         from covertype.training.pipeline import check_new_data
 
-        params = get_current_context()["params"]
+        context = get_current_context()
+        params = context["params"]
         decision = check_new_data(get_settings(), candidates=params["candidates"], force=params["force"])
         if not decision.train:
             raise AirflowSkipException(decision.reason)
@@ -98,10 +103,11 @@ def covertype_train() -> None:
             f"training {', '.join(decision.candidates)} for {decision.signal}: {decision.reason} "
             f"({decision.rows} rows stored)"
         )
-        return decision.to_dict()
+        context["ti"].xcom_push(DECISION_XCOM, decision.to_dict())
+        return list(decision.candidates)
 
     @task
-    def snapshot(decision: dict[str, Any]) -> dict[str, Any]:
+    def snapshot() -> dict[str, Any]:
         """Snapshot the store and open the MLflow parent run, tagged with the reason to train."""
         from covertype.training.pipeline import prepare_training
         from covertype.training.steps import TrainingDecision
@@ -109,6 +115,7 @@ def covertype_train() -> None:
 
         context = get_current_context()
         run = RunContext(context["dag"].dag_id, context["run_id"])
+        decision = context["ti"].xcom_pull(task_ids="check_new_data", key=DECISION_XCOM)
         return prepare_training(
             get_settings(), context=run, decision=TrainingDecision.from_dict(decision)
         ).to_dict()
@@ -154,9 +161,10 @@ def covertype_train() -> None:
             registered=Registered.from_dict(registered),
         ).to_dict()
 
-    decision = check_new_data()
-    prepared = snapshot(decision)
-    results = train_candidate.partial(prepared=prepared).expand(name=decision["candidates"])
+    candidates = check_new_data()
+    prepared = snapshot()
+    candidates >> prepared
+    results = train_candidate.partial(prepared=prepared).expand(name=candidates)
     promote(prepared, register(prepared, results))
 
 
