@@ -261,13 +261,21 @@ def test_dag_test_retrains_for_drift_and_records_why(tmp_path: Path, sample_csv:
     only the drift of the batch, measured by the real ``evaluate_batch``, can call for training.
     """
     data_dir = tmp_path / "data"
-    thresholds = {"COVERTYPE_MIN_NEW_ROWS": str(MIN_NEW_ROWS), "COVERTYPE_ACCURACY_DROP": "1"}
-    settings = Settings(data_dir=data_dir, min_new_rows=MIN_NEW_ROWS, accuracy_drop=1.0)
+    # The tracking URI explicit, here and for Airflow: training in this process sets MLFLOW_TRACKING_URI.
+    tracking = f"sqlite:///{data_dir / 'mlflow.db'}"
+    env = {
+        "MLFLOW_TRACKING_URI": tracking,
+        "COVERTYPE_MIN_NEW_ROWS": str(MIN_NEW_ROWS),
+        "COVERTYPE_ACCURACY_DROP": "1",
+    }
+    settings = Settings(
+        data_dir=data_dir, mlflow_tracking_uri=tracking, min_new_rows=MIN_NEW_ROWS, accuracy_drop=1.0
+    )
     sample = shuffled_sample(sample_csv)
     train_champion(settings, sample)
     quality = store_and_evaluate(settings, elevation_shifted(later_rows(sample, 0, 500)), batch_number=2)
 
-    run = _python(RUN_ONCE, {**_airflow_env(tmp_path / "airflow", data_dir), **thresholds}, tmp_path)
+    run = _python(RUN_ONCE, {**_airflow_env(tmp_path / "airflow", data_dir), **env}, tmp_path)
 
     assert run["state"] == "success", run
     decision = run["decision"]
