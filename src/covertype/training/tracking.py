@@ -80,9 +80,15 @@ def git_commit() -> str:
 
 
 def start_parent_run(
-    settings: Settings, *, snapshot: SnapshotInfo, context: RunContext, train_rows: int, holdout_rows: int
+    settings: Settings,
+    *,
+    snapshot: SnapshotInfo,
+    context: RunContext,
+    train_rows: int,
+    holdout_rows: int,
+    tags: dict[str, str],
 ) -> str:
-    """Open (status RUNNING) the training's parent run; :func:`finish_parent_run` closes it."""
+    """Open (status RUNNING) the training's parent run with ``tags``; :func:`finish_parent_run` closes it."""
     client = mlflow_client(settings)
     experiment_id = ensure_experiment(settings, client)
     run = client.create_run(
@@ -92,6 +98,7 @@ def start_parent_run(
             **context.tags(),
             **_data_tags(snapshot, train_rows, holdout_rows),
             "covertype.kind": "training",
+            **tags,
         },
     )
     dataset = _dataset(snapshot)._to_mlflow_entity()  # what mlflow.log_input does, without a fluent run
