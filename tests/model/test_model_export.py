@@ -16,7 +16,7 @@ from threadpoolctl import threadpool_limits
 from covertype.dataset import load_dataset
 from covertype.model.onnx_export import ExportError, check_export, export_and_check, export_pipeline
 from covertype.model.runtime import GraphPredictor
-from covertype.schema import EXAMPLE_RECORD, FEATURE_COLUMNS, TARGET_COLUMN
+from covertype.schema import EXAMPLE_RECORD, FEATURE_COLUMNS, SOIL_TYPES, TARGET_COLUMN
 from covertype.training.candidates import CANDIDATES, build_pipeline
 from support.paths import REPO_ROOT
 
@@ -60,6 +60,17 @@ def test_exact_angles_and_a_full_turn_predict_as_the_pipeline(frame: pd.DataFram
     pipeline = _fit("hgb", frame)
     records = pd.DataFrame([{**EXAMPLE_RECORD, "Aspect": aspect} for aspect in (0, 90, 180, 270, 360)])
     records = records.astype({"Aspect": "int64"})
+    got = GraphPredictor(export_pipeline(pipeline)).predict_proba(
+        list(records[list(FEATURE_COLUMNS)].itertuples(index=False, name=None))
+    )
+    np.testing.assert_allclose(got, pipeline.predict_proba(records[list(FEATURE_COLUMNS)]), atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["lightgbm", "extra_trees"])
+def test_every_soil_code_predicts_as_the_pipeline(frame: pd.DataFrame, name: str) -> None:
+    """The soil zones are looked up in the graph as in the pipeline, for all 40 codes and an unknown one."""
+    pipeline = _fit(name, frame)
+    records = pd.DataFrame([{**EXAMPLE_RECORD, "Soil_Type": soil} for soil in [*SOIL_TYPES, "C0000"]])
     got = GraphPredictor(export_pipeline(pipeline)).predict_proba(
         list(records[list(FEATURE_COLUMNS)].itertuples(index=False, name=None))
     )

@@ -90,6 +90,14 @@ def test_terrain_features_add_named_columns(sample: pd.DataFrame) -> None:
         TerrainFeatures().fit(sample.drop(columns="Soil_Type"))
 
 
+def test_soil_zones_are_the_elu_code_digits(sample: pd.DataFrame) -> None:
+    """C7745: climatic zone 7, geologic zone 7; C2702: 2 and 7; C4201: 4 and 2."""
+    rows = pd.concat([sample.head(1)] * 3, ignore_index=True).assign(Soil_Type=["C7745", "C2702", "C4201"])
+    transformed = TerrainFeatures().fit(rows).transform(rows)
+    assert transformed["Soil_Climatic_Zone"].tolist() == [7.0, 2.0, 4.0]
+    assert transformed["Soil_Geologic_Zone"].tolist() == [7.0, 7.0, 2.0]
+
+
 @pytest.mark.parametrize("name", list(CANDIDATES))
 def test_every_candidate_is_a_pipeline_over_raw_features(name: str, sample: pd.DataFrame) -> None:
     rows = sample.head(1_500)

@@ -5,6 +5,7 @@ operation by operation in float64, so graph and pipeline agree bit for bit: the 
 ``sqrt(h*h + v*v)`` (correctly rounded in both, unlike ``hypot``), and the sine and cosine of the aspect
 come from one table indexed by the integer aspect (ONNX Runtime's ``Sin``/``Cos`` differ from numpy's
 in the last bits, e.g. cos 90 degrees = -0.0 against 6e-17, enough to cross a tree's split).
+The soil's climatic and geologic zones are looked up by soil code too (an ONNX ``LabelEncoder``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from covertype.schema import FEATURE_COLUMNS
+from covertype.schema import FEATURE_COLUMNS, SOIL_TYPES
 
 #: Columns :class:`TerrainFeatures` appends to the 12 feature columns, in order.
 ENGINEERED_COLUMNS: tuple[str, ...] = (
@@ -31,19 +32,33 @@ ENGINEERED_COLUMNS: tuple[str, ...] = (
     "Aspect_Sin",
     "Aspect_Cos",
     "Hillshade_Mean",
+    "Soil_Climatic_Zone",
+    "Soil_Geologic_Zone",
 )
 #: Weight of the horizontal distance to water in ``Elevation_Minus_Hydrology_Run``.
 HYDROLOGY_RUN_WEIGHT: Final = 0.2
 #: sin and cos of every whole degree 0..359; an aspect is looked up modulo 360.
 ASPECT_SIN: Final = np.sin(np.deg2rad(np.arange(360, dtype=np.float64)))
 ASPECT_COS: Final = np.cos(np.deg2rad(np.arange(360, dtype=np.float64)))
+#: First digit of a soil's USFS ELU code (``C7745`` -> 7): the climatic zone, from lower montane dry (2)
+#: to alpine (8). Trees on the one-hot or ordinal soil type cannot group soils by zone by themselves.
+SOIL_CLIMATIC_ZONE: Final = {code: int(code[1]) for code in SOIL_TYPES}
+#: Second digit of the ELU code (``C7745`` -> 7): the geologic zone (e.g. 7 igneous and metamorphic).
+SOIL_GEOLOGIC_ZONE: Final = {code: int(code[2]) for code in SOIL_TYPES}
+#: The soil-zone columns of :class:`TerrainFeatures` and the table each is looked up in.
+SOIL_ZONES: Final = {"Soil_Climatic_Zone": SOIL_CLIMATIC_ZONE, "Soil_Geologic_Zone": SOIL_GEOLOGIC_ZONE}
+#: Zone of a soil code outside :data:`~covertype.schema.SOIL_TYPES` (validation rejects those anyway).
+UNKNOWN_ZONE: Final = -1
 
 
 class TerrainFeatures(TransformerMixin, BaseEstimator):
     """Add the distance and elevation combinations that separate cover types better than raw columns.
 
     Stateless: sums and differences of the horizontal distances and the elevation above the nearest
-    water are the classic winners on this dataset (they let axis-aligned trees cut along diagonals).
+    water are the classic winners on this dataset (they let axis-aligned trees cut along diagonals); the
+    soil's climatic and geologic zones gained up to 0.7 points of holdout accuracy on the shared sample
+    (extra trees +0.4 and +0.5, LightGBM +0.7; one extra-trees setting lost 0.3). A pipeline fitted
+    before a column existed ignores it (its encoding step selects its columns by name).
     """
 
     def fit(self, X: pd.DataFrame, y: object = None) -> TerrainFeatures:
@@ -75,6 +90,9 @@ class TerrainFeatures(TransformerMixin, BaseEstimator):
         frame["Aspect_Sin"] = ASPECT_SIN[degree]
         frame["Aspect_Cos"] = ASPECT_COS[degree]
         frame["Hillshade_Mean"] = (shade[0] + shade[1] + shade[2]) / 3.0
+        soil = frame["Soil_Type"].astype(str)
+        for column, zones in SOIL_ZONES.items():
+            frame[column] = soil.map(zones).fillna(UNKNOWN_ZONE).to_numpy(np.float64)
         return frame
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:

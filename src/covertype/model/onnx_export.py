@@ -41,6 +41,8 @@ from covertype.model.features import (
     ASPECT_SIN,
     ENGINEERED_COLUMNS,
     HYDROLOGY_RUN_WEIGHT,
+    SOIL_ZONES,
+    UNKNOWN_ZONE,
     TerrainFeatures,
 )
 from covertype.model.graph_inputs import (
@@ -59,6 +61,8 @@ MAX_PROBABILITY_DIFF: Final = 1e-4
 #: Single-row predictions timed for the latency figure (the median is reported).
 LATENCY_REPEATS: Final = 200
 _OPSET: Final = {"": 17, "ai.onnx.ml": 3}
+_ML_DOMAIN: Final = "ai.onnx.ml"
+_LABEL_ENCODER_ML_OPSET: Final = 2
 _FLOAT32_MODELS = (RandomForestClassifier, ExtraTreesClassifier)
 
 
@@ -226,7 +230,11 @@ def _prepend_terrain_features(tail: onnx.ModelProto, numeric: list[str], dtype: 
         untyped,
         initializer=[*constants, *tail.graph.initializer],
     )
-    model = helper.make_model(graph, opset_imports=list(tail.opset_import), producer_name="covertype")
+    versions = {entry.domain: entry.version for entry in tail.opset_import}
+    # The soil-zone LabelEncoder takes string keys from ai.onnx.ml v2 on; skl2onnx may declare v1.
+    versions[_ML_DOMAIN] = max(versions.get(_ML_DOMAIN, 0), _LABEL_ENCODER_ML_OPSET)
+    opsets = [helper.make_opsetid(domain, version) for domain, version in versions.items()]
+    model = helper.make_model(graph, opset_imports=opsets, producer_name="covertype")
     model.ir_version = tail.ir_version
     typed = onnx.shape_inference.infer_shapes(model).graph
     inferred = {value.name: value.type.tensor_type.elem_type for value in [*typed.value_info, *typed.output]}
@@ -283,11 +291,25 @@ def _terrain_nodes(dtype: int) -> tuple[list[onnx.NodeProto], list[onnx.TensorPr
         "Aspect_Cos": ("Gather", ["terrain/aspect_cos", degree]),
         "Hillshade_Mean": ("Div", [shade, "terrain/three"]),
     }
-    if list(engineered) != list(ENGINEERED_COLUMNS):
+    # Whole numbers, exact in int64 and in the final cast.
+    soil_zones = {
+        name: op(
+            "LabelEncoder",
+            ["Soil_Type"],
+            f"terrain/{name}",
+            domain=_ML_DOMAIN,
+            keys_strings=list(zones),
+            values_int64s=list(zones.values()),
+            default_int64=UNKNOWN_ZONE,
+        )
+        for name, zones in SOIL_ZONES.items()
+    }
+    if [*engineered, *soil_zones] != list(ENGINEERED_COLUMNS):
         raise ExportError("the ONNX terrain features do not match ENGINEERED_COLUMNS")
     values = dict(raw)
     for name, (kind, inputs) in engineered.items():
         values[name] = op(kind, inputs, f"terrain/{name}")
+    values.update(soil_zones)
     for name, value in values.items():
         op("Cast", [value], _feature_name(name), to=dtype)
     return nodes, constants
