@@ -66,15 +66,14 @@ def set_version_tags(settings: Settings, version: str, tags: Mapping[str, str]) 
 
 
 def download_version(settings: Settings, version: str, folder: Path) -> Path:
-    """Download the model files of one version into ``folder``; the local path of the model."""
-    uri = f"models:/{settings.model_name}/{version}"
+    """Download the model files of one version into ``folder``; the local path of the model.
+
+    The version's storage location comes from the client, not from a ``models:/`` URI: MLflow resolves
+    those through the process-wide registry URI in places, whatever ``registry_uri`` says.
+    """
+    location = mlflow_client(settings).get_model_version_download_uri(settings.model_name, version)
     return Path(
-        download_artifacts(
-            artifact_uri=uri,
-            dst_path=str(folder),
-            tracking_uri=settings.tracking_uri,
-            registry_uri=settings.tracking_uri,
-        )
+        download_artifacts(artifact_uri=location, dst_path=str(folder), tracking_uri=settings.tracking_uri)
     )
 
 
