@@ -17,9 +17,11 @@ Scenarios (the batches from ``batches // 2 + 1`` on are shifted; labels are kept
 
 A batch is *flagged* when its drift score is above ``COVERTYPE_DRIFT_THRESHOLD`` or the champion's accuracy
 on it is more than ``COVERTYPE_ACCURACY_DROP`` below the champion's holdout accuracy (the two batch signals
-of the retraining decision). A shifted champion has *recovered* on the first shifted batch that a version
-trained after the shift began scores within ``--recovery-tolerance`` of the pre-shift accuracy (the mean
-over the clean batches the champions scored before the shift).
+of the retraining decision). The reference accuracy is the holdout accuracy of the champion serving when
+the shift begins. If a shifted batch fell more than ``--recovery-tolerance`` below it, the replay has
+*recovered* on the first shifted batch that a version trained after the shift began scores within the
+tolerance again. Every scenario scores the same rows in the same order, so the accuracies per batch stand
+side by side with the baseline's (``accuracy_side_by_side``).
 
     uv run --frozen python benchmarks/bench_shift.py [--data covtype-sample-15k.csv] [--output shift.json]
 
@@ -227,6 +229,7 @@ def replay(frame: pd.DataFrame, scenario: Scenario, config: ReplayConfig, work: 
             flags = batch_flags(quality, champion.holdout_accuracy, config)
             record |= {
                 "model_version": quality.model_version,
+                "champion_holdout_accuracy": champion.holdout_accuracy,
                 "accuracy": round(quality.accuracy, 4),
                 "macro_f1": round(quality.macro_f1, 4),
                 "drift_score": None if quality.drift_score is None else round(quality.drift_score, 3),
@@ -286,27 +289,29 @@ def summarize(
 ) -> dict[str, Any]:
     """Detection (shifted batches flagged, clean ones not), retraining and recovery of one replay.
 
-    ``retrained``: the versions promoted by a training that saw shifted rows.
+    The reference accuracy is the holdout accuracy of the champion serving when the middle batch arrives
+    (what the accuracy signal compares with); ``retrained``: the versions promoted by a training that saw
+    shifted rows. Recovery counts only if a shifted batch fell below the reference minus the tolerance.
     """
     evaluated = [record for record in records if "accuracy" in record]
-    before = [record for record in evaluated if record["batch"] < config.shift_start]
+    middle = next(record for record in evaluated if record["batch"] >= config.shift_start)
+    reference = middle["champion_holdout_accuracy"]
+    floor = reference - config.recovery_tolerance
     after = [record for record in evaluated if record["batch"] >= config.shift_start]
-    pre_shift = mean(record["accuracy"] for record in before) if before else None
     shifted_records = [record for record in evaluated if record["shifted"]]
     clean = [record for record in evaluated if not record["shifted"]]
+    dropped = any(record["accuracy"] < floor for record in shifted_records)
     recovered = next(
         (
             record["batch"]
             for record in shifted_records
-            if record["model_version"] in retrained
-            and pre_shift is not None
-            and record["accuracy"] >= pre_shift - config.recovery_tolerance
+            if dropped and record["model_version"] in retrained and record["accuracy"] >= floor
         ),
         None,
     )
     return {
-        "pre_shift_accuracy": None if pre_shift is None else round(pre_shift, 4),
-        "accuracy_from_middle_on": round(mean(r["accuracy"] for r in after), 4) if after else None,
+        "reference_accuracy": round(reference, 4),
+        "accuracy_from_middle_on": round(mean(record["accuracy"] for record in after), 4),
         "first_shifted_batch": config.shift_start if shifted else None,
         "shifted_batches_flagged": f"{sum(r['flagged'] for r in shifted_records)}/{len(shifted_records)}",
         "clean_batches_flagged": f"{sum(r['flagged'] for r in clean)}/{len(clean)}",
@@ -316,9 +321,21 @@ def summarize(
             for r in records
             if r.get("retraining", {}).get("trained")
         ],
+        "accuracy_dropped": dropped,
         "recovered_at_batch": recovered,
         "batches_to_recover": None if recovered is None else recovered - config.shift_start,
     }
+
+
+def compare_to_baseline(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Accuracy per batch of every scenario side by side (the baseline scored the same batches unshifted)."""
+    table: dict[int, dict[str, Any]] = {}
+    for run in runs:
+        for record in run["batches"]:
+            table.setdefault(record["batch"], {"batch": record["batch"]})[run["scenario"]] = record.get(
+                "accuracy"
+            )
+    return list(table.values())
 
 
 def scenarios(args: argparse.Namespace) -> list[Scenario]:
@@ -357,9 +374,19 @@ def human_summary(report: dict[str, Any]) -> str:
             lines.append(f"  {mark}batch {record['batch']:>2} {record['rows']:>5} rows  {evaluated}{trained}")
         lines.append(
             f"  shifted flagged {summary['shifted_batches_flagged']}, clean flagged "
-            f"{summary['clean_batches_flagged']}, recovered at batch {summary['recovered_at_batch']} "
-            f"(batches to recover: {summary['batches_to_recover']})"
+            f"{summary['clean_batches_flagged']}; reference accuracy {summary['reference_accuracy']}, "
+            f"dropped below it: {summary['accuracy_dropped']}, recovered at batch "
+            f"{summary['recovered_at_batch']} (batches to recover: {summary['batches_to_recover']})"
         )
+    lines.append(
+        "accuracy per batch: "
+        + ", ".join(
+            f"{row['batch']}: "
+            + "/".join("-" if v is None else f"{v:.3f}" for k, v in row.items() if k != "batch")
+            for row in report["accuracy_side_by_side"]
+        )
+        + f" ({'/'.join(run['scenario'] for run in report['scenarios'])})"
+    )
     return "\n".join(lines)
 
 
@@ -412,6 +439,7 @@ def main() -> None:
         "dataset": args.data,
         "rows": len(frame),
         "config": {**config.__dict__, "first_shifted_batch": config.shift_start},
+        "accuracy_side_by_side": compare_to_baseline(runs),
         "scenarios": runs,
         "seconds": round(time.monotonic() - began, 1),
         "load_average_1m": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
