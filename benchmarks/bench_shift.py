@@ -234,6 +234,9 @@ def replay(frame: pd.DataFrame, scenario: Scenario, config: ReplayConfig, work: 
                 "macro_f1": round(quality.macro_f1, 4),
                 "drift_score": None if quality.drift_score is None else round(quality.drift_score, 3),
                 "drifted_features": quality.drifted_features,
+                "most_drifted_feature": max(
+                    quality.feature_psi, key=quality.feature_psi.__getitem__, default=None
+                ),
                 "flags": flags,
                 "flagged": bool(flags),
             }
