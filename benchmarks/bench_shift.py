@@ -72,6 +72,8 @@ Shift = Callable[[pd.DataFrame, np.random.Generator], pd.DataFrame]
 
 @dataclass(frozen=True)
 class Scenario:
+    """A named replay: its batches from the middle on go through ``shift`` (none for the baseline)."""
+
     name: str
     description: str
     shift: Shift | None = None
@@ -196,9 +198,8 @@ def retraining_decision(
 
 @dataclass
 class Champion:
-    """The serving version as the replay sees it, and the versions trained on shifted rows."""
+    """The serving version's holdout accuracy, and the versions promoted after training on shifted rows."""
 
-    version: str | None = None
     holdout_accuracy: float | None = None
     trained_after_shift: set[str] = field(default_factory=set)
 
@@ -274,7 +275,7 @@ def _retrain(
     summary = run_training(settings, candidates=config.candidates, time_budget=config.time_budget, force=True)
     registered, promotion = summary["registered"], summary["promotion"]
     if promotion["promoted"]:
-        champion.version, champion.holdout_accuracy = registered["version"], registered["holdout_accuracy"]
+        champion.holdout_accuracy = registered["holdout_accuracy"]
         if shifted:
             champion.trained_after_shift.add(registered["version"])
     return outcome | {
