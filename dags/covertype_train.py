@@ -2,7 +2,8 @@
 ### covertype_train
 
 Retrains when new rows land (scheduled on the asset `covertype_raw`, which `covertype_ingest` updates) or
-when triggered by hand with the params `candidates` (comma-separated: `hgb,random_forest,extra_trees,logreg`),
+when triggered by hand with the params `candidates` (comma-separated:
+`hgb,lightgbm,random_forest,extra_trees,logreg`),
 `time_budget` (seconds of hyper-parameter search per candidate) and `force`.
 
 1. **check_new_data**: skips the run when fewer than `COVERTYPE_MIN_NEW_ROWS` rows arrived since the last

@@ -277,7 +277,7 @@ def draw_services(ax: Axes) -> None:
         Box(66, 46, 28, 16),
         AIRFLOW,
         "covertype_ingest",
-        ("poll the group's batch", "validate, store, dedupe", "retries with back-off"),
+        ("poll the group's batch", "validate, store, dedupe", "champion scores it, drift"),
     )
     asset = draw_box(ax, Box(99, 49, 20, 10), AIRFLOW, "Asset", ("covertype_raw",), title_size=10.5)
     train = draw_box(

@@ -287,9 +287,9 @@ def test_up_gives_the_ui_its_airflow_url_and_admin_login(tmp_path: Path) -> None
     settings = Settings(_env_file=None, data_dir=tmp_path)  # type: ignore[call-arg]
     ports = Ports(data_api=18000, inference_api=18001, mlflow=15000, airflow=18080, ui=18501)
     services = {s.name: s for s in build_services(settings, ports=ports, dags_folder=REPO_ROOT / "dags")}
-    ui = services["UI"].env
+    ui = services["UI"].environment()
     assert ui["COVERTYPE_AIRFLOW_API_URL"] == "http://127.0.0.1:18080"
     assert ui["COVERTYPE_AIRFLOW_USERNAME"] == "admin"
     assert ui["COVERTYPE_AIRFLOW_PASSWORD"] == airflow_admin_password(tmp_path / "airflow")
     without_airflow = build_services(settings, ports=ports, dags_folder=REPO_ROOT / "dags", airflow=False)
-    assert "COVERTYPE_AIRFLOW_PASSWORD" not in without_airflow[-1].env
+    assert "COVERTYPE_AIRFLOW_PASSWORD" not in without_airflow[-1].environment()

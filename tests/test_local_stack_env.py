@@ -1,18 +1,25 @@
-"""What ``covertype up`` hands Airflow: every address follows ``--host``/``--airflow-port`` (no 8080)."""
+"""What ``covertype up`` hands its services: the configured settings with the stack's addresses, and Airflow
+every address following ``--host``/``--airflow-port`` (no 8080)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
-from covertype.local_stack import Ports, build_services
+from covertype.local_stack import Ports, airflow_admin_password, build_services
+from covertype.processes import Service
 from covertype.settings import Settings
+
+PORTS = Ports(data_api=18000, inference_api=18001, mlflow=15000, airflow=18080, ui=18501)
 
 
 def _airflow_env(tmp_path: Path, host: str) -> dict[str, str]:
-    ports = Ports(data_api=18000, inference_api=18001, mlflow=15000, airflow=18080, ui=18501)
-    services = build_services(Settings(data_dir=tmp_path), ports=ports, dags_folder=tmp_path, host=host)
+    """What the stack sets in Airflow's environment (inherited variables left as they are aside)."""
+    services = build_services(Settings(data_dir=tmp_path), ports=PORTS, dags_folder=tmp_path, host=host)
     [airflow] = [service for service in services if service.name == "Airflow"]
-    return airflow.env
+    return {key: value for key, value in airflow.environment().items() if os.environ.get(key) != value}
 
 
 def test_task_runners_report_to_the_api_server_on_its_own_port(tmp_path: Path) -> None:
@@ -32,3 +39,40 @@ def test_a_wildcard_bind_is_reached_on_loopback(tmp_path: Path) -> None:
     env = _airflow_env(tmp_path, "0.0.0.0")
     assert env["AIRFLOW__API__HOST"] == "0.0.0.0"
     assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://127.0.0.1:18080/execution/"
+
+
+def _settings_read_by(service: Service) -> Settings:
+    """What ``get_settings()`` reads in a real child process with the service's environment."""
+    code = "from covertype.settings import get_settings; print(get_settings().model_dump_json())"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env=service.environment(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return Settings.model_validate_json(result.stdout)
+
+
+def test_every_service_reads_the_configured_settings_with_the_stacks_addresses(tmp_path: Path) -> None:
+    configured = Settings(data_dir=tmp_path, candidates="hgb,logreg", api_token="t0k", batch_interval=2.0)
+    services = {
+        service.name: service
+        for service in build_services(configured, ports=PORTS, dags_folder=tmp_path, host="127.0.0.1")
+    }
+
+    api = _settings_read_by(services["data API"])
+    ui = _settings_read_by(services["UI"])
+
+    assert (api.candidate_names, api.api_token, api.batch_interval) == (["hgb", "logreg"], "t0k", 2.0)
+    assert api.data_dir == tmp_path.resolve()
+    assert api.data_api_url == "http://127.0.0.1:18000"
+    assert api.inference_api_url == "http://127.0.0.1:18001"
+    assert api.mlflow_tracking_uri == "http://127.0.0.1:15000"
+    assert api.airflow_api_url == "http://127.0.0.1:18080"
+    assert api.airflow_password is None  # the admin's password goes to the web UI only
+    assert ui == api.model_copy(
+        update={"airflow_username": "admin", "airflow_password": airflow_admin_password(tmp_path / "airflow")}
+    )
+    assert services["Airflow"].settings == services["inference API"].settings

@@ -102,7 +102,7 @@ def _covertype_service(name: str, command: str, port: int, health: str, settings
         [str(executable), command, "--host", "127.0.0.1", "--port", str(port)],
         f"http://127.0.0.1:{port}{health}",
         port,
-        env={**settings.to_env(), "COVERTYPE_MODEL_POLL_INTERVAL": "2"},
+        settings=settings.model_copy(update={"model_poll_interval": 2.0}),
         log_path=settings.data_dir / f"{command}.log",
     )
 

@@ -79,19 +79,26 @@ def airflow_address_env(host: str, port: int) -> dict[str, str]:
 def build_services(
     settings: Settings, *, ports: Ports, dags_folder: Path, host: str = "127.0.0.1", airflow: bool = True
 ) -> list[Service]:
-    """The services of the local stack, in start order, sharing one environment."""
+    """The services of the local stack, in start order, sharing one set of settings.
+
+    The configured settings with the stack's addresses in place: each service reads them back from its
+    environment (:meth:`Settings.child_environ`), Airflow's tasks included.
+    """
     data_dir = settings.data_dir.resolve()
     logs = data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     client_host = reachable(host)
     mlflow_uri = f"http://{client_host}:{ports.mlflow}"
-    env = {
-        "COVERTYPE_DATA_DIR": str(data_dir),
-        "COVERTYPE_DATA_API_URL": f"http://{client_host}:{ports.data_api}",
-        "COVERTYPE_INFERENCE_API_URL": f"http://{client_host}:{ports.inference_api}",
-        "MLFLOW_TRACKING_URI": mlflow_uri,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    addresses: dict[str, object] = {
+        "data_dir": data_dir,
+        "data_api_url": f"http://{client_host}:{ports.data_api}",
+        "inference_api_url": f"http://{client_host}:{ports.inference_api}",
+        "mlflow_tracking_uri": mlflow_uri,
     }
+    if airflow:
+        addresses["airflow_api_url"] = f"http://{client_host}:{ports.airflow}"
+    stack_settings = settings.model_copy(update=addresses)
+    env = {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     covertype = _bin("covertype")
     services = [
         Service(
@@ -120,14 +127,12 @@ def build_services(
             ports.mlflow,
         ),
     ]
-    ui_env: dict[str, str] = {}  # the Pipeline page reads DAG runs from Airflow's REST API as the admin
+    ui_settings = stack_settings  # the Pipeline page reads DAG runs from Airflow's REST API as the admin
     if airflow:
         home = data_dir / "airflow"
-        ui_env = {
-            "COVERTYPE_AIRFLOW_API_URL": f"http://{client_host}:{ports.airflow}",
-            "COVERTYPE_AIRFLOW_USERNAME": "admin",
-            "COVERTYPE_AIRFLOW_PASSWORD": airflow_admin_password(home),
-        }
+        ui_settings = stack_settings.model_copy(
+            update={"airflow_username": "admin", "airflow_password": airflow_admin_password(home)}
+        )
         services.append(
             Service(
                 "Airflow",
@@ -159,10 +164,12 @@ def build_services(
             streamlit_command(host=host, port=ports.ui),
             f"http://{client_host}:{ports.ui}/_stcore/health",
             ports.ui,
-            env=ui_env,
+            settings=ui_settings,
         )
     )
     for service in services:
+        if service.settings is None:
+            service.settings = stack_settings
         service.env = {**env, **service.env}
         service.log_path = logs / f"{service.name.lower().replace(' ', '-')}.log"
     return services

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import httpx
 
+from covertype.settings import Settings
+
 
 class PortInUse(RuntimeError):
     """A port a service needs is already taken."""
@@ -45,13 +47,18 @@ def unused_port(host: str = "127.0.0.1") -> int:
 
 @dataclass
 class Service:
-    """One long-running child process and the URL that tells when it is ready."""
+    """One long-running child process and the URL that tells when it is ready.
+
+    The child inherits this process's environment with ``settings`` (when given) in place of the settings
+    variables found there, and ``env`` (variables that are no setting) on top.
+    """
 
     name: str
     command: list[str]
     health_url: str
     port: int
     env: dict[str, str] = field(default_factory=dict)
+    settings: Settings | None = None
     log_path: Path | None = None
     process: subprocess.Popen[bytes] | None = None
 
@@ -59,12 +66,17 @@ class Service:
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
             self.command,
-            env={**os.environ, **self.env},
+            env=self.environment(),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
+
+    def environment(self) -> dict[str, str]:
+        """The child's whole environment."""
+        inherited = self.settings.child_environ(os.environ) if self.settings else dict(os.environ)
+        return inherited | self.env
 
     def wait_healthy(self, timeout: float) -> None:
         """Poll ``health_url`` until it answers 2xx; fail early when the process dies."""

@@ -2,10 +2,15 @@
 
 Variable names follow ``../shared/DESIGN.md``: ``COVERTYPE_*`` plus MLflow's own ``MLFLOW_TRACKING_URI``.
 Tests build their own ``Settings(...)`` instead of patching the environment.
+
+Settings reach a child process one way: the parent writes them out with :meth:`Settings.to_env` (or a
+whole environment with :meth:`Settings.child_environ`) and the child reads them back with
+:func:`get_settings`. The local stack, the demo and the API servers' worker processes all do so.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -70,7 +75,9 @@ class Settings(BaseSettings):
     train_time_budget: float = Field(
         120.0, gt=0, description="seconds of hyper-parameter search per candidate"
     )
-    candidates: str = Field("hgb,random_forest,extra_trees,logreg", description="comma-separated candidates")
+    candidates: str = Field(
+        "hgb,lightgbm,random_forest,extra_trees,logreg", description="comma-separated candidates"
+    )
     min_new_rows: int = Field(1, ge=0, description="train only when at least this many rows are new")
     promotion_margin: float = Field(0.0, ge=0, description="accuracy a challenger must gain to be promoted")
     max_model_mb: float = Field(50.0, gt=0, description="largest ONNX graph (MB) promotion accepts")
@@ -129,6 +136,11 @@ class Settings(BaseSettings):
     def candidate_names(self) -> list[str]:
         return [name.strip() for name in self.candidates.split(",") if name.strip()]
 
+    @staticmethod
+    def variable(name: str) -> str:
+        """The environment variable field ``name`` is read from."""
+        return "MLFLOW_TRACKING_URI" if name == "mlflow_tracking_uri" else f"COVERTYPE_{name.upper()}"
+
     def to_env(self) -> dict[str, str]:
         """Environment variables that make a child process read exactly these settings.
 
@@ -144,11 +156,18 @@ class Settings(BaseSettings):
         env = {}
         for name in type(self).model_fields:
             value = resolved.get(name, getattr(self, name))
-            if value is None:
-                continue
-            key = "MLFLOW_TRACKING_URI" if name == "mlflow_tracking_uri" else f"COVERTYPE_{name.upper()}"
-            env[key] = str(value)
+            if value is not None:
+                env[self.variable(name)] = str(value)
         return env
+
+    def child_environ(self, inherited: Mapping[str, str]) -> dict[str, str]:
+        """A child process's whole environment: ``inherited`` with these settings in place of its own.
+
+        Every variable a setting is read from is dropped from ``inherited`` first (case-insensitively, as
+        they are read), so a setting left ``None`` here cannot come back from the parent's environment.
+        """
+        own = {self.variable(name) for name in type(self).model_fields}
+        return {key: value for key, value in inherited.items() if key.upper() not in own} | self.to_env()
 
 
 @lru_cache

@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 from covertype import __version__
 from covertype.data_api import create_app
 from covertype.data_api.batches import BatchPlan
-from covertype.data_api.server import SETTINGS_ENV, app_from_environment, run
 from covertype.dataset import load_dataset
 from covertype.schema import COLUMNS
+from covertype.serving import serve
 from support.data_api import FakeClock, data_api_settings
 from support.docs import assert_docs_work_offline
 
@@ -236,15 +236,4 @@ def test_a_bad_dataset_stops_the_server_with_one_clear_message(tmp_path: Path, s
     settings = data_api_settings(tmp_path, sample_csv, data_source=str(tmp_path / "missing.csv"))
 
     with pytest.raises(SystemExit, match=r"data API cannot start: .*missing\.csv: dataset file not found"):
-        run(settings, port=0)
-
-
-def test_worker_processes_rebuild_the_app_from_the_serialized_settings(
-    tmp_path: Path, sample_csv: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    settings = data_api_settings(tmp_path, sample_csv, groups=7, batch_interval=12.5)
-    monkeypatch.setenv(SETTINGS_ENV, settings.model_dump_json())
-
-    health = TestClient(app_from_environment()).get("/health").json()
-
-    assert (health["groups"], health["batch_interval"]) == (7, 12.5)
+        serve("data API", create_app, settings, port=0, workers=2, build_first=True)

@@ -29,6 +29,7 @@ from support.compose import (
     read_env_file,
     string_values,
 )
+from support.dockerfile import DOCKERFILE, TARGETS, stage
 from support.paths import REPO_ROOT
 
 ROOT = REPO_ROOT
@@ -108,7 +109,8 @@ def _host_ports(service: dict[str, Any]) -> list[str]:
     return published
 
 
-def _dockerfiles(services: dict[str, dict[str, Any]]) -> dict[str, Path]:
+def _builds(services: dict[str, dict[str, Any]]) -> dict[str, tuple[Path, str | None]]:
+    """Per service built from this repository: its Dockerfile and target."""
     found = {}
     for name, service in services.items():
         build = service.get("build")
@@ -116,7 +118,8 @@ def _dockerfiles(services: dict[str, dict[str, Any]]) -> dict[str, Path]:
             continue
         if isinstance(build, str):
             build = {"context": build}
-        found[name] = ROOT / build.get("context", ".") / build.get("dockerfile", "Dockerfile")
+        dockerfile = ROOT / build.get("context", ".") / build.get("dockerfile", "Dockerfile")
+        found[name] = (dockerfile, build.get("target"))
     return found
 
 
@@ -128,11 +131,13 @@ def test_compose_declares_the_whole_stack(services: dict[str, dict[str, Any]]) -
 
 
 def test_build_contexts_and_dockerfiles_exist(services: dict[str, dict[str, Any]]) -> None:
-    for name, dockerfile in _dockerfiles(services).items():
+    for name, (dockerfile, target) in _builds(services).items():
         build = services[name]["build"]
         context = ROOT / (build if isinstance(build, str) else build.get("context", "."))
         assert context.is_dir(), f"{name}: build context {context} does not exist"
         assert dockerfile.is_file(), f"{name}: {dockerfile.relative_to(ROOT)} does not exist"
+        if target is not None:
+            assert stage(target), f"{name}: the Dockerfile has no target {target}"
 
 
 def test_every_variable_is_defined_in_env_example(
@@ -197,7 +202,7 @@ def test_images_are_pinned(services: dict[str, dict[str, Any]]) -> None:
 
 
 def test_dockerfiles_start_from_pinned_images(services: dict[str, dict[str, Any]]) -> None:
-    for name, dockerfile in _dockerfiles(services).items():
+    for name, (dockerfile, _) in _builds(services).items():
         if not dockerfile.is_file():
             continue  # reported by test_build_contexts_and_dockerfiles_exist
         stages = set()
@@ -303,7 +308,7 @@ def test_airflow_runs_celery_from_the_project_image(services: dict[str, dict[str
     assert commands == {"api-server", "scheduler", "dag-processor", "triggerer", "celery worker"}
     for name in AIRFLOW_SERVICES:
         service = services[name]
-        assert service["build"]["dockerfile"] == "airflow/Dockerfile", name
+        assert service["build"]["target"] == "airflow", name
         assert service["image"] == "covertype-airflow:local", name
         env = service["environment"]
         assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
@@ -314,7 +319,7 @@ def test_airflow_runs_celery_from_the_project_image(services: dict[str, dict[str
 
 
 def test_airflow_image_installs_the_package_from_the_lock() -> None:
-    dockerfile = (ROOT / "airflow" / "Dockerfile").read_text()
+    dockerfile = "\n".join(stage("airflow"))
     assert "FROM apache/airflow:3.3.2-python3.11" in dockerfile
     assert "--frozen" in dockerfile and "--no-dev" in dockerfile
     assert "--extra pipeline" in dockerfile and "--extra airflow-celery" in dockerfile
@@ -361,22 +366,28 @@ def test_minio_images_come_from_a_registry_that_still_serves_them(
     assert services["minio-setup"]["image"].startswith("quay.io/minio/mc:RELEASE.")
 
 
-def test_services_sharing_a_dockerfile_share_one_named_image(services: dict[str, dict[str, Any]]) -> None:
+def test_every_image_is_a_target_of_the_one_dockerfile(services: dict[str, dict[str, Any]]) -> None:
+    builds = _builds(services)
+    assert {dockerfile for dockerfile, _ in builds.values()} == {DOCKERFILE}
+    assert {target for _, target in builds.values()} == set(TARGETS)
+
+
+def test_services_sharing_a_target_share_one_named_image(services: dict[str, dict[str, Any]]) -> None:
     """Compose then builds each image once, not once per service (six Airflow services, two MLflow ones)."""
-    images: dict[Path, set[str | None]] = {}
-    for name, dockerfile in _dockerfiles(services).items():
-        images.setdefault(dockerfile, set()).add(services[name].get("image"))
-    for dockerfile, names in images.items():
-        shared = sum(1 for d in _dockerfiles(services).values() if d == dockerfile) > 1
+    builds = _builds(services)
+    images: dict[tuple[Path, str | None], set[str | None]] = {}
+    for name, build in builds.items():
+        images.setdefault(build, set()).add(services[name].get("image"))
+    for build, names in images.items():
+        shared = sum(1 for b in builds.values() if b == build) > 1
         if shared:
-            assert len(names) == 1 and None not in names, f"{dockerfile.relative_to(ROOT)}: {names}"
+            assert len(names) == 1 and None not in names, f"target {build[1]}: {names}"
 
 
 def test_one_airflow_image_matching_the_lock(raw_compose: dict[str, Any]) -> None:
     images = {raw_compose["services"][name].get("image") for name in AIRFLOW_SERVICES}
     assert images == {"covertype-airflow:local"}, "every Airflow service must run the one named image"
-    dockerfile = (ROOT / "airflow" / "Dockerfile").read_text()
-    base = re.search(r"^FROM apache/airflow:(\S+)-python3\.11$", dockerfile, re.M)
+    base = re.search(r"^FROM apache/airflow:(\S+)-python3\.11 AS airflow$", stage("airflow")[0])
     assert base and base[1] == _lock_version("apache-airflow"), "image and uv.lock must agree on Airflow"
     for provider in ("celery", "postgres", "redis"):
         _lock_version(f"apache-airflow-providers-{provider}")
@@ -408,10 +419,7 @@ def test_mlflow_runs_basic_auth_with_its_own_permissions_database(
     assert re.search(r"^default_permission = NO_PERMISSIONS$", ini, re.M)
     # SQLite in the volume: MLflow's auth migrations fail on MySQL/MariaDB (duplicate fk_user_id).
     assert re.search(r"^database_uri = sqlite:////var/lib/mlflow/\S+$", ini, re.M)
-    assert (
-        "COPY mlflow/basic_auth.ini /etc/mlflow/basic_auth.ini"
-        in (ROOT / "mlflow" / "Dockerfile").read_text()
-    )
+    assert "COPY mlflow/basic_auth.ini /etc/mlflow/basic_auth.ini" in stage("mlflow")
 
 
 def test_each_client_signs_in_to_mlflow_as_its_own_user(services: dict[str, dict[str, Any]]) -> None:
@@ -434,9 +442,9 @@ def test_each_client_signs_in_to_mlflow_as_its_own_user(services: dict[str, dict
 
 
 def test_the_mlflow_image_installs_its_server_from_the_lock() -> None:
-    dockerfile = (ROOT / "mlflow" / "Dockerfile").read_text()
-    assert "pip install" not in dockerfile, "no dependency pinned by hand outside uv.lock"
-    syncs = [line for line in dockerfile.splitlines() if "uv sync" in line]
+    instructions = stage("build-mlflow") + stage("mlflow")
+    assert not any("pip install" in line for line in instructions), "no dependency pinned outside uv.lock"
+    syncs = [line for line in instructions if "uv sync" in line]
     assert len(syncs) == 2 and all("--locked" in s and "--extra mlflow-server" in s for s in syncs)
     assert "mlflow[auth]" in (ROOT / "pyproject.toml").read_text()
 
@@ -453,8 +461,7 @@ def test_health_checks_ask_for_liveness_not_readiness(services: dict[str, dict[s
         assert (
             "/ready" not in " ".join(service["healthcheck"]["test"]) if "healthcheck" in service else True
         ), name
-    for dockerfile in sorted(ROOT.glob("*/Dockerfile")):
-        healthchecks = [line for line in dockerfile.read_text().splitlines() if "urlopen(" in line]
-        assert all("/ready" not in line for line in healthchecks), dockerfile
-    inference = (ROOT / "inference-api" / "Dockerfile").read_text()
-    assert "http://127.0.0.1:8001/health" in inference
+    for target in TARGETS:
+        healthchecks = [line for line in stage(target) if line.startswith("HEALTHCHECK")]
+        assert all("/ready" not in line for line in healthchecks), target
+    assert any("http://127.0.0.1:8001/health" in line for line in stage("inference-api"))

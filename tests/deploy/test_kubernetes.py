@@ -34,6 +34,7 @@ from kubernetes_validate import utils as k8s_validate
 
 from covertype.cli import app as cli_app
 from covertype.settings import Settings
+from support.dockerfile import stage
 from support.paths import REPO_ROOT
 from support.services import free_port
 
@@ -44,13 +45,8 @@ OVERLAYS = ("dev", "prod")
 # package ships: the manifests must be valid for both.
 K8S_VERSIONS = ("1.31", "1.37")
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "Job"}
-# The images built from this repository (their Dockerfiles create the user 10001).
-PROJECT_IMAGES = {
-    "api-data": ROOT / "api-data" / "Dockerfile",
-    "inference-api": ROOT / "inference-api" / "Dockerfile",
-    "ui": ROOT / "ui" / "Dockerfile",
-    "mlflow": ROOT / "mlflow" / "Dockerfile",
-}
+# The images built from this repository and the Dockerfile's targets building them (with the user 10001).
+PROJECT_IMAGES = {"api-data": "data-api", "inference-api": "inference-api", "ui": "ui", "mlflow": "mlflow"}
 # Names that hold a secret when they appear as an environment variable or a ConfigMap key.
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|_KEY$|ACCESS_KEY|DATABASE_URL|BACKEND_STORE_URI|CONNECTION")
 CREDENTIALS_IN_URL = re.compile(r"://[^/\s:@]+:[^/\s@]+@")
@@ -356,9 +352,9 @@ def test_project_images_run_as_the_user_their_dockerfile_creates(overlay: str) -
         image = pod_spec(workload)["containers"][0]["image"]
         name = image.rsplit("/", 1)[-1].split(":")[0]
         if name in PROJECT_IMAGES:
-            dockerfile = PROJECT_IMAGES[name].read_text()
+            image_instructions = " ".join(stage(PROJECT_IMAGES[name]))
             uid = pod_spec(workload)["securityContext"]["runAsUser"]
-            assert re.search(rf"--uid {uid}\b", dockerfile), f"{name}: the image has no user {uid}"
+            assert re.search(rf"--uid {uid}\b", image_instructions), f"{name}: the image has no user {uid}"
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -620,7 +616,7 @@ def test_airflow_runs_celery_with_keda_baked_dags_and_an_external_database() -> 
     assert values["dags"]["persistence"]["enabled"] is False and values["dags"]["gitSync"]["enabled"] is False
     assert values["postgresql"]["enabled"] is False and values["data"]["metadataSecretName"]
     assert values["airflowVersion"] == re.search(
-        r"FROM apache/airflow:(\d+\.\d+\.\d+)", (ROOT / "airflow" / "Dockerfile").read_text()
+        r"FROM apache/airflow:(\d+\.\d+\.\d+)", " ".join(stage("airflow"))
     ).group(1), "the chart's airflowVersion must be the image's"
     assert values["images"]["airflow"]["repository"].endswith("/airflow")
     # KEDA sizes the worker pool from this number: it must be the concurrency the workers really use.

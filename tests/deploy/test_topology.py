@@ -51,8 +51,10 @@ from sqlalchemy import create_engine, text
 from covertype.dataset import load_dataset
 from covertype.processes import Service
 from covertype.schema import FEATURE_COLUMNS
+from covertype.store.migrate import head_revision
 from support.compose import COMPOSE_PATH, ENV_EXAMPLE_PATH, SECRET_NAME, interpolate_tree, read_env_file
-from support.mysql_init import Names, mysql_init_applied
+from support.dockerfile import cmd as image_cmd
+from support.mysql_init import Names, mysql_init_applied, run_as_root
 from support.paths import REPO_ROOT, SAMPLE_CSV
 from support.services import free_port
 from support.training import boto_keys
@@ -117,12 +119,6 @@ class Localizer:
         leftover = {k: v for k, v in env.items() if re.search(rf"(^|[/@])({hosts}):\d+", v)}
         assert not leftover, f"compose addresses the test does not map: {leftover}"
         return env
-
-
-def dockerfile_cmd(path: Path) -> list[str]:
-    """The image's CMD (exec form), which compose runs when the service gives no command."""
-    line = next(line for line in reversed(path.read_text().splitlines()) if line.startswith("CMD "))
-    return list(json.loads(line.removeprefix("CMD ")))
 
 
 def on_loopback(command: list[str], port: int) -> list[str]:
@@ -286,6 +282,27 @@ def _run(tmp: Path, stack: ExitStack, stages: Stages, monkeypatch: pytest.Monkey
     logs = tmp / "logs"
     logs.mkdir()
 
+    with stages.stage("covertype-db-migrate (covertype db upgrade, privileged)"):
+        # MariaDB's root here has no password; a throw-away admin with compose's root password stands in.
+        admin = f"{names.covertype_user}_dba"
+        run_as_root(
+            [
+                f"CREATE USER '{admin}'@'%' IDENTIFIED BY '{dotenv['MYSQL_ROOT_PASSWORD']}'",
+                f"GRANT ALL PRIVILEGES ON `{names.covertype_db}`.* TO '{admin}'@'%'",
+            ]
+        )
+        stack.callback(run_as_root, [f"DROP USER IF EXISTS '{admin}'@'%'"])
+        migrate = services["covertype-db-migrate"]
+        migrated = subprocess.run(
+            [*migrate["entrypoint"], *migrate["command"]],
+            env={**Localizer(local.endpoints, {"root": admin}, local.databases).environment(migrate), **path},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert migrated.returncode == 0, migrated.stderr
+        assert json.loads(migrated.stdout)["after"] == head_revision(), migrated.stdout
+
     started: list[Service] = []
 
     def start(name: str, command: list[str], health: str, port: int, env: dict[str, str]) -> Service:
@@ -328,7 +345,7 @@ def _run(tmp: Path, stack: ExitStack, stages: Stages, monkeypatch: pytest.Monkey
             "COVERTYPE_DATA_DIR": str(tmp / "api-data"),  # the image's ENV (its volume)
             "COVERTYPE_STATE_PATH": str(tmp / "api-data" / "state.sqlite"),
         }
-        command = on_loopback(dockerfile_cmd(REPO_ROOT / "api-data" / "Dockerfile"), ports["data"])
+        command = on_loopback(image_cmd("data-api"), ports["data"])
         start("api-data", [str(BIN / command[0]), *command[1:]], f"http://127.0.0.1:{ports['data']}/health",
               ports["data"], data_env).wait_healthy(120)  # fmt: skip
 
@@ -412,7 +429,7 @@ def _run(tmp: Path, stack: ExitStack, stages: Stages, monkeypatch: pytest.Monkey
             "COVERTYPE_DATA_DIR": str(tmp / "inference")
         }
         assert inference_env["MLFLOW_TRACKING_USERNAME"] == dotenv["MLFLOW_READER_USER"]
-        command = on_loopback(dockerfile_cmd(REPO_ROOT / "inference-api" / "Dockerfile"), ports["inference"])
+        command = on_loopback(image_cmd("inference-api"), ports["inference"])
         inference_url = f"http://127.0.0.1:{ports['inference']}"
         start("inference-api", [str(BIN / command[0]), *command[1:]], f"{inference_url}/health",
               ports["inference"], inference_env).wait_healthy(120)  # fmt: skip

@@ -1,4 +1,4 @@
-"""Static checks of ``ui/Dockerfile`` and of what its `ui` extra must be enough for."""
+"""Static checks of the Dockerfile's ``ui`` target and of what its `ui` extra must be enough for."""
 
 from __future__ import annotations
 
@@ -8,26 +8,24 @@ import sys
 
 import pytest
 
-from support.paths import REPO_ROOT
-
-DOCKERFILE = REPO_ROOT / "ui" / "Dockerfile"
+from support.dockerfile import all_instructions, stage
 
 
 @pytest.fixture(scope="module")
 def instructions() -> list[str]:
-    """The Dockerfile's instructions, continuation lines joined, comments dropped."""
-    text = re.sub(r"\\\n\s*", " ", DOCKERFILE.read_text())
-    return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    """The image's instructions (the runtime stage's, then the target's)."""
+    return stage("ui")
 
 
 def test_pinned_uv_and_a_slim_final_stage_without_it(instructions: list[str]) -> None:
-    assert re.fullmatch(r"FROM ghcr\.io/astral-sh/uv:\d+\.\d+\.\d+ AS uv", instructions[0])
-    final = instructions[max(i for i, line in enumerate(instructions) if line.startswith("FROM ")) :]
-    assert final[0] == "FROM python:3.11-slim" and not any("/uv" in line for line in final)
+    assert re.fullmatch(r"FROM ghcr\.io/astral-sh/uv:\d+\.\d+\.\d+ AS uv", all_instructions()[0])
+    assert instructions[0].startswith("FROM python:3.11-slim ")
+    assert not any("/uv" in line for line in instructions)
+    assert "COPY --from=build-ui /opt/venv /opt/venv" in instructions
 
 
-def test_only_the_ui_extra_is_installed_from_the_lock(instructions: list[str]) -> None:
-    syncs = [line for line in instructions if "uv sync" in line]
+def test_only_the_ui_extra_is_installed_from_the_lock() -> None:
+    syncs = [line for line in stage("build-ui") if "uv sync" in line]
     assert len(syncs) == 2 and "--no-install-project" in syncs[0]
     assert all(
         "--locked" in s and "--no-dev" in s and s.count("--extra") == 1 and "--extra ui" in s for s in syncs

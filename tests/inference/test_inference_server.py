@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import time
@@ -44,12 +43,7 @@ def server(settings: Settings) -> Iterator[str]:
         command=[str(Path(sys.executable).parent / "covertype"), "inference-api", "--port", str(port)],
         health_url=f"{url}/ready",
         port=port,
-        env={
-            "MLFLOW_TRACKING_URI": settings.tracking_uri,
-            "COVERTYPE_DATA_DIR": str(settings.data_dir),
-            "COVERTYPE_MODEL_POLL_INTERVAL": str(settings.model_poll_interval),
-            "PATH": os.environ["PATH"],
-        },
+        settings=settings,
         log_path=settings.data_dir / "inference-api.log",
     )
     service.start()

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from covertype.registry.tags import MONITORING_RUN_TAG, PROFILE_TAG
 from covertype.schema import FEATURE_COLUMNS, TARGET_COLUMN
 from covertype.settings import Settings
 from covertype.store.engine import create_store_engine
-from covertype.store.quality import batch_quality_rows, latest_batch_quality
+from covertype.store.quality import batch_quality_rows, latest_batch_quality, record_batch_quality
 from covertype.store.tables import batch_quality
 from support.data_api import data_api_server, data_api_settings
 from support.inference import registry_settings, train_version
@@ -207,6 +208,24 @@ def _covertype(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("COVERTYPE_", "MLFLOW_"))}
     command = [str(Path(sys.executable).parent / "covertype"), *args]
     return subprocess.run(command, env={**clean, "COLUMNS": "150", **env}, capture_output=True, text=True)
+
+
+def test_a_re_run_logs_to_mlflow_what_an_earlier_run_stored_but_could_not_log(
+    settings: Settings, evaluated: dict[int, Any]
+) -> None:
+    """The row is written before MLflow is: when MLflow failed, the retry completes the monitoring run."""
+    number = 12
+    orphan = replace(evaluated[CLEAN].quality, batch_number=number, accuracy=0.5)
+    engine = create_store_engine(settings.database)
+    record_batch_quality(engine, orphan)  # as if the first attempt died right after storing its row
+    engine.dispose()
+
+    first, second = evaluate_batch(settings, 1, number), evaluate_batch(settings, 1, number)
+
+    assert (first.status, first.quality, second.status) == ("unchanged", orphan, "unchanged")
+    client = MlflowClient(tracking_uri=settings.tracking_uri)
+    history = client.get_metric_history(_champion(settings).tags[MONITORING_RUN_TAG], "batch_accuracy")
+    assert [point.value for point in history if point.step == number] == [0.5]
 
 
 def test_monitor_lists_the_rows_as_json_and_as_a_table(settings: Settings, evaluated: dict[int, Any]) -> None:

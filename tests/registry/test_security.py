@@ -21,6 +21,7 @@ from covertype.inference.app import create_app
 from covertype.processes import Service
 from covertype.store.batches import RunStatus, record_run, utc_now
 from covertype.store.engine import create_store_engine
+from support.dockerfile import TARGETS, final_user
 from support.inference import registry_settings
 from support.mysql_init import TRICKY_PASSWORD, Names
 from support.paths import REPO_ROOT
@@ -289,21 +290,10 @@ ROOT = {"root", "0"}
 NON_ROOT_BASES = {"apache/airflow": "airflow"}
 
 
-def final_user(dockerfile: Path) -> str:
-    """The user the final stage runs as: its last USER, else the base image's default (root if unknown)."""
-    stages = re.split(r"(?im)^FROM\s+", dockerfile.read_text())
-    final = stages[-1]
-    users = re.findall(r"(?im)^USER\s+(\S+)", final)
-    if users:
-        return users[-1]
-    base = final.split()[0].split(":")[0]
-    return NON_ROOT_BASES.get(base, "root")
-
-
-@pytest.mark.parametrize("dockerfile", sorted(REPO_ROOT.glob("*/Dockerfile")), ids=lambda p: p.parent.name)
-def test_every_image_runs_as_a_non_root_user(dockerfile: Path) -> None:
-    user = final_user(dockerfile)
-    assert user.split(":")[0] not in ROOT, f"{dockerfile} runs as {user}"
+@pytest.mark.parametrize("target", TARGETS)
+def test_every_image_runs_as_a_non_root_user(target: str) -> None:
+    user = final_user(target, NON_ROOT_BASES)
+    assert user.split(":")[0] not in ROOT, f"the Dockerfile's {target} target runs as {user}"
 
 
 def test_no_compose_service_runs_as_root() -> None:

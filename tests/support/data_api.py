@@ -47,7 +47,7 @@ def data_api_settings(tmp_path: Path, sample_csv: Path, **overrides: object) -> 
 @contextmanager
 def data_api_server(settings: Settings, *, port: int, workers: int = 1) -> Iterator[str]:
     """``covertype data-api`` in a subprocess on 127.0.0.1:port; yields its base URL, kills it after."""
-    env = {**os.environ, **settings.to_env()}
+    env = settings.child_environ(os.environ)
     command = [
         str(Path(sys.executable).parent / "covertype"),
         "data-api",

@@ -105,7 +105,7 @@ def test_search_stops_at_its_budget_and_refits(sample: pd.DataFrame) -> None:
     rows = sample.head(2_000)
     result = search_candidate("logreg", rows[list(FEATURE_COLUMNS)], rows[TARGET_COLUMN], time_budget=0.5)
     assert result.trials >= 1 and result.search_seconds < 10
-    assert result.params["C"] in CANDIDATES["logreg"].space["C"]
+    assert 0.01 <= result.params["C"] <= 100
     assert 0.5 < result.validation_accuracy <= 1
     assert result.model.n_features_in_ == len(FEATURE_COLUMNS)
 

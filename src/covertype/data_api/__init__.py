@@ -1,6 +1,7 @@
 """The data API: forest-cover samples handed out per group on a timed schedule (DESIGN.md "Data API").
 
-``create_app(settings)`` builds the FastAPI app; ``covertype data-api`` serves it through :mod:`.server`.
+``create_app(settings)`` builds the FastAPI app; ``covertype data-api`` serves it through
+:mod:`covertype.serving`.
 """
 
 from covertype.data_api.app import create_app

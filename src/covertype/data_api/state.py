@@ -56,6 +56,10 @@ class AllBatchesDelivered(Exception):
         )
 
 
+class ScheduleUnavailable(OSError):
+    """The schedule's SQLite file cannot be opened or set up (a startup error, like a missing dataset)."""
+
+
 class GroupSchedule:
     """The batch schedule of every group: advance after ``interval`` seconds, stop after ``batches``.
 
@@ -70,10 +74,13 @@ class GroupSchedule:
         self._clock = clock
         self._local = threading.local()
         path.parent.mkdir(parents=True, exist_ok=True)
-        connection = self._connection()
-        connection.execute("PRAGMA journal_mode=WAL")
-        with self._write_lock() as conn:
-            conn.execute(_SCHEMA)
+        try:
+            connection = self._connection()
+            connection.execute("PRAGMA journal_mode=WAL")
+            with self._write_lock() as conn:
+                conn.execute(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise ScheduleUnavailable(f"the batch schedule {path} cannot be used: {exc}") from exc
 
     def poll(self, group_number: int) -> Window:
         """The group's window now, starting or advancing the group when it is due.

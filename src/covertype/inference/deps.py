@@ -18,7 +18,8 @@ from covertype.inference.service import PredictionService
 from covertype.settings import Settings
 
 
-async def get_settings(request: Request) -> Settings:
+async def app_settings(request: Request) -> Settings:
+    """The settings the app was built with (process-wide ones are :func:`covertype.settings.get_settings`)."""
     return request.app.state.settings
 
 
@@ -34,7 +35,7 @@ async def get_metrics(request: Request) -> ServiceMetrics:
     return request.app.state.metrics
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+SettingsDep = Annotated[Settings, Depends(app_settings)]
 ServiceDep = Annotated[PredictionService, Depends(get_service)]
 HolderDep = Annotated[ModelHolder, Depends(get_holder)]
 MetricsDep = Annotated[ServiceMetrics, Depends(get_metrics)]

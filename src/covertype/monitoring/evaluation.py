@@ -29,7 +29,12 @@ from covertype.settings import Settings
 from covertype.store.batches import utc_now
 from covertype.store.engine import store_engine
 from covertype.store.errors import StoreError
-from covertype.store.quality import BatchQuality, read_batch_rows, record_batch_quality
+from covertype.store.quality import (
+    BatchQuality,
+    read_batch_rows,
+    record_batch_quality,
+    stored_batch_quality,
+)
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +109,16 @@ def _evaluate(settings: Settings, group_number: int, batch_number: int) -> Batch
         return _skipped(f"no champion ({settings.model_name}@{settings.model_alias}) to evaluate yet")
     engine = store_engine(settings)
     try:
+        stored = stored_batch_quality(
+            engine, group_number=group_number, batch_number=batch_number, model_version=str(version.version)
+        )
+        if stored is not None:  # a re-run: the row stays; MLflow gets the figures if they did not land
+            log_batch_metrics(settings, stored)
+            return BatchEvaluation(
+                "unchanged",
+                f"v{version.version} on group {group_number} batch {batch_number} was recorded before",
+                stored,
+            )
         with engine.connect() as connection:
             batch = read_batch_rows(connection, group_number=group_number, batch_number=batch_number)
         if batch.empty:
@@ -117,11 +132,9 @@ def _evaluate(settings: Settings, group_number: int, batch_number: int) -> Batch
             group_number,
             batch_number,
         )
-        if not record_batch_quality(engine, quality):
-            return BatchEvaluation(
-                "unchanged",
-                f"v{version.version} on group {group_number} batch {batch_number} was recorded before",
-            )
+        record_batch_quality(
+            engine, quality
+        )  # a concurrent run may have won: its row stays, equal but in time
     finally:
         engine.dispose()
     log_batch_metrics(settings, quality)

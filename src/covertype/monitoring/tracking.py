@@ -66,11 +66,21 @@ def monitoring_run_id(settings: Settings, version: str) -> str:
 
 
 def log_batch_metrics(settings: Settings, quality: BatchQuality) -> None:
-    """Log one evaluated batch on its version's monitoring run, the batch number as the step."""
+    """Log one evaluated batch on its version's monitoring run, the batch number as the step.
+
+    Once per batch: a batch whose ``batch_accuracy`` is on the run already is left alone, so an evaluation
+    re-run after MLflow failed completes the run without doubling a point.
+    """
     values = {"batch_accuracy": quality.accuracy, "batch_macro_f1": quality.macro_f1}
     if quality.drift_score is not None:
         values["batch_drift_score"] = quality.drift_score
     values |= {f"batch_recall_class_{label}": recall for label, recall in quality.class_recall.items()}
     timestamp = int(quality.evaluated_at.replace(tzinfo=UTC).timestamp() * 1000)  # stored as naive UTC
     metrics = [Metric(key, value, timestamp, quality.batch_number) for key, value in values.items()]
-    client(settings).log_batch(monitoring_run_id(settings, quality.model_version), metrics=metrics)
+    mlflow_client, run_id = client(settings), monitoring_run_id(settings, quality.model_version)
+    if any(
+        point.step == quality.batch_number
+        for point in mlflow_client.get_metric_history(run_id, "batch_accuracy")
+    ):
+        return
+    mlflow_client.log_batch(run_id, metrics=metrics)

@@ -48,7 +48,7 @@ def _sqlite_engine(url: URL, *, migrate: bool) -> Engine:
     engine = create_engine(url, connect_args={"timeout": 30})
     event.listen(engine, "connect", _sqlite_pragmas)
     if migrate:
-        # Imported here: Alembic is in the pipeline extra; the inference and UI images reach MySQL only.
+        # Imported here: only SQLite stores are migrated on open (MySQL by `covertype db upgrade`).
         from covertype.store.migrate import upgrade_schema
 
         upgrade_schema(engine)

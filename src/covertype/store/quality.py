@@ -81,6 +81,20 @@ def batch_quality_rows(engine: Engine, *, group_number: int | None = None) -> li
         return [_from_row(row) for row in connection.execute(query).mappings()]
 
 
+def stored_batch_quality(
+    engine: Engine, *, group_number: int, batch_number: int, model_version: str
+) -> BatchQuality | None:
+    """The row of this group, batch and version, None when the batch was not evaluated with it yet."""
+    query = select(batch_quality).where(
+        batch_quality.c.group_number == group_number,
+        batch_quality.c.batch_number == batch_number,
+        batch_quality.c.model_version == model_version,
+    )
+    with engine.connect() as connection:
+        row = connection.execute(query).mappings().first()
+    return None if row is None else _from_row(row)
+
+
 def latest_batch_quality(engine: Engine, *, model_version: str) -> BatchQuality | None:
     """The row of the batch ``model_version`` was evaluated on last, None when it was never evaluated."""
     query = (

@@ -6,4 +6,4 @@ the training around it.
 
 #: The candidate model families, by name (light to import, for ``covertype train --help``); each is
 #: defined in :data:`covertype.training.candidates.CANDIDATES`.
-CANDIDATE_NAMES = ("hgb", "random_forest", "extra_trees", "logreg")
+CANDIDATE_NAMES = ("hgb", "lightgbm", "random_forest", "extra_trees", "logreg")

@@ -147,6 +147,7 @@ def log_candidate(
         **export.metrics(),
         "validation_accuracy": result.validation_accuracy,
         "search_trials": float(result.trials),
+        "search_pruned_trials": float(result.pruned_trials),
         "search_seconds": result.search_seconds,
         "training_seconds": result.fit_seconds,
     }
@@ -165,6 +166,7 @@ def log_candidate(
             {"candidate": result.name, "time_budget": time_budget, "seed": settings.seed, **result.params}
         )
         mlflow.log_metrics(metrics)
+        log_search_trials(result)
         mlflow.log_input(_dataset(snapshot), context="training")
         example = _model_input(train.head(5))
         signature = infer_signature(example, result.model.predict(example))
@@ -198,6 +200,27 @@ def log_candidate(
                 onnx_file.write_bytes(graph)
                 mlflow.log_artifact(str(onnx_file), str(Path(ONNX_ARTIFACT_PATH).parent))
     return {"run_id": run.info.run_id, "model_uri": info.model_uri}
+
+
+#: Artifact of a candidate run listing every trial of its search (state, accuracy, seconds, parameters).
+SEARCH_TRIALS_ARTIFACT = "search_trials.csv"
+
+
+def log_search_trials(result: SearchResult) -> None:
+    """Each trial's accuracy and numeric parameters as ``trial_*`` metrics (step = trial number), and the
+    whole table (categorical parameters and states too) as :data:`SEARCH_TRIALS_ARTIFACT`."""
+    table = result.trial_table
+    if table is None or table.empty:
+        return
+    for row in table.to_dict("records"):
+        values = {key: row[key] for key in table.columns if key not in ("trial", "state")}
+        numeric = {
+            f"trial_{key}": float(value)
+            for key, value in values.items()
+            if isinstance(value, int | float) and not isinstance(value, bool)
+        }
+        mlflow.log_metrics(numeric, step=int(row["trial"]))
+    mlflow.log_text(table.to_csv(index=False), SEARCH_TRIALS_ARTIFACT)
 
 
 def log_failed_candidate(
