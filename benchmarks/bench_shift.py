@@ -59,7 +59,7 @@ from covertype.store.batches import store_batch, utc_now
 from covertype.store.engine import store_engine
 from covertype.store.quality import BatchQuality
 from covertype.store.reads import count_stored_rows
-from covertype.training.pipeline import run_training
+from covertype.training.pipeline import NoCandidateTrained, run_training
 from covertype.training.registry import last_trained_rows
 
 REPO = Path(__file__).resolve().parents[1]
@@ -84,7 +84,7 @@ class ReplayConfig:
     """How one replay runs: its batches, the training it calls and the monitoring settings it uses."""
 
     batches: int = 10
-    candidates: str = "extra_trees"
+    candidates: str = "extra_trees,lightgbm"
     time_budget: float = 5.0
     min_new_rows: int = 3_000
     drift_threshold: float = 0.2
@@ -272,7 +272,12 @@ def _retrain(
     if not decision.train:
         return outcome
     began = time.monotonic()
-    summary = run_training(settings, candidates=config.candidates, time_budget=config.time_budget, force=True)
+    try:
+        summary = run_training(
+            settings, candidates=config.candidates, time_budget=config.time_budget, force=True
+        )
+    except NoCandidateTrained as exc:  # as `covertype train` fails: the champion stays, the rows stay new
+        return outcome | {"failed": str(exc), "seconds": round(time.monotonic() - began, 1)}
     registered, promotion = summary["registered"], summary["promotion"]
     if promotion["promoted"]:
         champion.holdout_accuracy = registered["holdout_accuracy"]
@@ -321,7 +326,8 @@ def summarize(
         "clean_batches_flagged": f"{sum(r['flagged'] for r in clean)}/{len(clean)}",
         "clean_batches_drift_flagged": f"{sum('drift' in r['flags'] for r in clean)}/{len(clean)}",
         "retrained_after_batches": [
-            {key: r["retraining"][key] for key in ("signal", "promoted", "version")} | {"batch": r["batch"]}
+            {key: r["retraining"].get(key) for key in ("signal", "promoted", "version", "failed")}
+            | {"batch": r["batch"]}
             for r in records
             if r.get("retraining", {}).get("trained")
         ],
@@ -373,7 +379,8 @@ def human_summary(report: dict[str, Any]) -> str:
                 else "no champion yet"
             )
             retraining = record.get("retraining", {})
-            trained = f" -> trained ({retraining['signal']})" if retraining.get("trained") else ""
+            failed = " FAILED (no servable candidate)" if "failed" in retraining else ""
+            trained = f" -> trained ({retraining['signal']}){failed}" if retraining.get("trained") else ""
             mark = "*" if record["shifted"] else " "
             lines.append(f"  {mark}batch {record['batch']:>2} {record['rows']:>5} rows  {evaluated}{trained}")
         lines.append(
@@ -414,6 +421,7 @@ def main() -> None:
     parser.add_argument("--scenarios", default="baseline,covariate,prior", help="comma-separated subset")
     args = parser.parse_args()
 
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     logging.basicConfig(level=logging.ERROR)
     logging.getLogger("mlflow").setLevel(logging.ERROR)  # MLflow sets its own INFO handler
     warnings.filterwarnings("ignore")
