@@ -15,9 +15,10 @@ training-data store (`COVERTYPE_DATABASE_URL`), right after its window opens. Ru
 3. **evaluate_batch** scores the current champion on the stored batch before any training sees it
    (accuracy, macro-F1, drift per feature) into `batch_quality` and MLflow; re-running it changes nothing.
 
-`ingest_batch` is **skipped** when all batches were delivered (then the next run looks again one
-`COVERTYPE_BATCH_INTERVAL` later) or when the poll brought no new row; otherwise it updates the asset
-`covertype_raw` (with the counts), which schedules `covertype_train`.
+`ingest_batch` is **skipped** (and so is `evaluate_batch`) when all batches were delivered (then the next run
+looks again one `COVERTYPE_BATCH_INTERVAL` later) or when the poll brought no new row; otherwise
+`evaluate_batch` updates the asset `covertype_raw` (with the counts) once the batch is scored, which
+schedules `covertype_train` (whose retraining signals read those scores).
 Network and database errors are retried with exponential back-off.
 """
 
@@ -55,8 +56,8 @@ _INTERVAL = timedelta(seconds=max(get_settings().batch_interval, 1.0))
     doc_md=__doc__,
 )
 def covertype_ingest() -> None:
-    @task(outlets=[covertype_raw])
-    def ingest_batch(plan: dict[str, object]) -> Generator[Metadata, None, dict[str, object]]:
+    @task
+    def ingest_batch(plan: dict[str, object]) -> dict[str, object]:
         """At the planned moment, poll once and store the batch; skip when there is nothing new."""
         from airflow.sdk.exceptions import AirflowSkipException
 
@@ -72,24 +73,21 @@ def covertype_ingest() -> None:
             raise AirflowSkipException(
                 f"batch {result.batch_number}: no new rows ({result.duplicates} duplicates)"
             )
-        yield Metadata(
-            covertype_raw,
-            {
-                "group_number": result.group_number,
-                "batch_number": result.batch_number,
-                "rows_inserted": result.rows_inserted,
-                "rejected": result.rejected,
-            },
-        )
         return result.as_dict()
 
-    @task
-    def evaluate_batch(ingested: dict[str, Any]) -> dict[str, object]:
-        """Test-then-train: the champion scores the stored batch; one ``batch_quality`` row (idempotent)."""
+    @task(outlets=[covertype_raw])
+    def evaluate_batch(ingested: dict[str, Any]) -> Generator[Metadata, None, dict[str, object]]:
+        """Test-then-train: the champion scores the stored batch; one ``batch_quality`` row (idempotent).
+
+        Then the asset event: ``covertype_train`` starts only once the batch's scores are stored, so its
+        retraining signals read them (and the champion is scored before any training sees the batch).
+        """
         from covertype.monitoring.evaluation import evaluate_batch
 
         evaluation = evaluate_batch(get_settings(), ingested["group_number"], ingested["batch_number"])
         print(f"{evaluation.status}: {evaluation.detail}")
+        counts = ("group_number", "batch_number", "rows_inserted", "rejected")
+        yield Metadata(covertype_raw, {key: ingested[key] for key in counts})
         return evaluation.as_dict()
 
     evaluate_batch(ingest_batch(WaitForBatchWindow(task_id="wait_for_window").output))

@@ -6,8 +6,19 @@ when triggered by hand with the params `candidates` (comma-separated:
 `hgb,lightgbm,random_forest,extra_trees,logreg`),
 `time_budget` (seconds of hyper-parameter search per candidate) and `force`.
 
-1. **check_new_data**: skips the run when fewer than `COVERTYPE_MIN_NEW_ROWS` rows arrived since the last
-   training;
+1. **check_new_data**: trains for a reason, else skips the run. The signals, each needing new rows to train
+   on (the reason names the first that fires, in this order):
+   * *accuracy drop*: the champion's accuracy on the latest evaluated batch (`batch_quality`, written by
+     `covertype_ingest`'s `evaluate_batch`) is more than `COVERTYPE_ACCURACY_DROP` (0.03) below the
+     version's holdout accuracy;
+   * *drift*: that batch's drift score (largest PSI of a feature) is above `COVERTYPE_DRIFT_THRESHOLD` (0.2);
+   * *new rows*: at least `COVERTYPE_MIN_NEW_ROWS` rows arrived since the last training (default 1: any
+     new row trains, as before).
+
+   The param `force` and the first training skip the signals; an empty store never trains. The decision
+   (signal, reason with its numbers, candidates) is the task's log line and its XCom `decision`, and the tags
+   `covertype.training_signal` and `covertype.training_reason` of the MLflow parent run and of the version
+   the run registers;
 2. **snapshot**: deduplicated Parquet snapshot of the store (MinIO or a local folder), MLflow parent run;
 3. **train_candidate**: one mapped task per candidate (search, fit, evaluate, log as a nested MLflow run);
    a candidate that cannot train on the data fails alone (its nested run `FAILED`, with the reason);
@@ -30,6 +41,9 @@ from airflow.sdk import Param, dag, get_current_context, task
 
 from covertype.ingestion.assets import covertype_raw
 from covertype.settings import get_settings
+
+#: Key of check_new_data's XCom holding the whole decision (signal, reason, row counts, candidates).
+DECISION_XCOM = "decision"
 
 
 def _fail_parent_run(context: Any) -> None:
@@ -60,7 +74,7 @@ def _fail_parent_run(context: Any) -> None:
             None, type=["null", "string"], description="comma-separated candidates; default: all"
         ),
         "time_budget": Param(None, type=["null", "number"], description="seconds of search per candidate"),
-        "force": Param(False, type="boolean", description="train even when too few rows are new"),
+        "force": Param(False, type="boolean", description="train whatever the signals say"),
     },
     default_args={
         "retries": 2,
@@ -75,27 +89,37 @@ def _fail_parent_run(context: Any) -> None:
 def covertype_train() -> None:
     @task
     def check_new_data() -> list[str]:
-        """Skip unless enough rows are new; the candidates to train (what the mapped task expands over)."""
+        """Skip unless a signal calls for training; the candidates to train (what the mapped task expands
+        over). The whole decision, with its signal and reason, is the XCom ``decision``."""
         from airflow.sdk.exceptions import AirflowSkipException
 
         from covertype.training.pipeline import check_new_data
 
-        params = get_current_context()["params"]
+        context = get_current_context()
+        params = context["params"]
         decision = check_new_data(get_settings(), candidates=params["candidates"], force=params["force"])
         if not decision.train:
             raise AirflowSkipException(decision.reason)
-        print(f"training {', '.join(decision.candidates)}: {decision.reason} ({decision.rows} rows stored)")
+        print(
+            f"training {', '.join(decision.candidates)} for {decision.signal}: {decision.reason} "
+            f"({decision.rows} rows stored)"
+        )
+        context["ti"].xcom_push(DECISION_XCOM, decision.to_dict())
         return list(decision.candidates)
 
     @task
     def snapshot() -> dict[str, Any]:
-        """Snapshot the store and open the MLflow parent run."""
+        """Snapshot the store and open the MLflow parent run, tagged with the reason to train."""
         from covertype.training.pipeline import prepare_training
+        from covertype.training.steps import TrainingDecision
         from covertype.training.tracking import RunContext
 
         context = get_current_context()
         run = RunContext(context["dag"].dag_id, context["run_id"])
-        return prepare_training(get_settings(), context=run).to_dict()
+        decision = context["ti"].xcom_pull(task_ids="check_new_data", key=DECISION_XCOM)
+        return prepare_training(
+            get_settings(), context=run, decision=TrainingDecision.from_dict(decision)
+        ).to_dict()
 
     @task
     def train_candidate(name: str, prepared: dict[str, Any]) -> dict[str, Any]:

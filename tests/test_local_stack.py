@@ -145,7 +145,10 @@ def test_up_on_other_ports_runs_both_dags_and_stores_every_batch_on_time(
         "COVERTYPE_GROUPS": "1",
         "COVERTYPE_CANDIDATES": "logreg",
         "COVERTYPE_TRAIN_TIME_BUDGET": "1",
-        "COVERTYPE_MIN_NEW_ROWS": "1000000",  # runs the asset schedules skip at once; the REST run forces
+        # Runs the asset schedules skip at once (no retraining signal can fire); the REST run forces.
+        "COVERTYPE_MIN_NEW_ROWS": "1000000",
+        "COVERTYPE_ACCURACY_DROP": "1",
+        "COVERTYPE_DRIFT_THRESHOLD": "1000",
     }
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path

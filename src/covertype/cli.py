@@ -165,9 +165,9 @@ def train(
         ),
     ] = None,
     time_budget: Annotated[float | None, typer.Option(help="seconds of search per candidate")] = None,
-    force: Annotated[bool, typer.Option(help="train even when too few rows are new")] = False,
+    force: Annotated[bool, typer.Option(help="train whatever the retraining signals say")] = False,
 ) -> None:
-    """Snapshot the store, train candidates, register the best and promote it if it wins."""
+    """Train for a reason (new rows, accuracy drop, drift): snapshot, train candidates, register, promote."""
     from covertype.training.pipeline import NoCandidateTrained, candidate_names, run_training
 
     settings = get_settings()

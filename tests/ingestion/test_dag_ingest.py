@@ -48,6 +48,7 @@ print(json.dumps({
     "retries": task.retries,
     "backoff": task.retry_exponential_backoff,
     "outlets": [o.name for o in task.outlets],
+    "evaluate_outlets": [o.name for o in dag.get_task("evaluate_batch").outlets],
     "doc": bool(dag.doc_md),
 }))
 """
@@ -118,7 +119,7 @@ def test_the_dag_parses_without_errors_and_as_designed(tmp_path: Path) -> None:
         "dag_ids": None, "errors": None, "schedule": "@continuous", "catchup": False, "max_active_runs": 1,
         "tasks": ["evaluate_batch", "ingest_batch", "wait_for_window"], "upstream": ["wait_for_window"],
         "evaluate_upstream": ["ingest_batch"], "wait_retries": 4,
-        "retries": 4, "backoff": 2.0, "outlets": ["covertype_raw"], "doc": True,
+        "retries": 4, "backoff": 2.0, "outlets": [], "evaluate_outlets": ["covertype_raw"], "doc": True,
     }  # fmt: skip
 
 

@@ -17,8 +17,19 @@ from covertype.monitoring.drift import EPSILON, drift_report, population_stabili
 from covertype.monitoring.evaluation import classification_scores
 from covertype.monitoring.profile import NUMERIC_BINS, ReferenceProfile, build_profile
 from covertype.monitoring.report import quality_table
-from covertype.monitoring.retrain import ACCURACY_DROP, DRIFT, NEW_ROWS, NONE, decide_retraining
+from covertype.monitoring.retrain import (
+    ACCURACY_DROP,
+    DRIFT,
+    FIRST_MODEL,
+    FORCED,
+    NEW_ROWS,
+    NONE,
+    RetrainDecision,
+    RetrainSignals,
+    decide_retraining,
+)
 from covertype.schema import FEATURE_COLUMNS, SOIL_TYPES
+from covertype.settings import Settings
 from covertype.store.quality import BatchQuality
 
 
@@ -95,56 +106,84 @@ def test_batch_scores_agree_with_scikit_learn() -> None:
     assert scores.class_recall["4"] == 0.0
 
 
-SIGNALS = {"min_new_rows": 1_000, "accuracy_drop": 0.03, "drift_threshold": 0.2}
+#: Thresholds that let the batch signals decide: 1,000 new rows needed, the default drop and drift limits.
+THRESHOLDS = Settings(min_new_rows=1_000, accuracy_drop=0.03, drift_threshold=0.2)
+
+
+def evaluated(accuracy: float, drift_score: float | None, drifted: list[str] | None = None) -> BatchQuality:
+    """The champion v3's ``batch_quality`` row for group 1 batch 6."""
+    return BatchQuality(
+        group_number=1,
+        batch_number=6,
+        model_version="3",
+        rows=500,
+        accuracy=accuracy,
+        macro_f1=accuracy,
+        drift_score=drift_score,
+        drifted_features=drifted or [],
+        class_recall={},
+        feature_psi={},
+        evaluated_at=datetime(2026, 1, 1),
+    )
+
+
+def signals(new_rows: int, latest: BatchQuality | None, holdout: float | None = 0.86) -> RetrainSignals:
+    return RetrainSignals(
+        stored_rows=10_000 + new_rows, last_trained_rows=10_000, latest=latest, holdout_accuracy=holdout
+    )
 
 
 def test_enough_new_rows_trigger_training() -> None:
-    decision = decide_retraining(
-        new_rows=1_500, batch_accuracy=0.9, holdout_accuracy=0.9, drift_score=0.01, **SIGNALS
-    )
-    assert decision.train and decision.signal == NEW_ROWS and "1500 new rows" in decision.reason
+    decision = decide_retraining(signals(1_500, evaluated(0.86, 0.01)), THRESHOLDS)
+    assert decision == RetrainDecision(True, NEW_ROWS, "1500 new rows (at least 1000 needed)")
 
 
 def test_an_accuracy_drop_triggers_training_before_enough_rows_arrive() -> None:
-    decision = decide_retraining(
-        new_rows=200, batch_accuracy=0.80, holdout_accuracy=0.86, drift_score=0.01, **SIGNALS
-    )
+    decision = decide_retraining(signals(200, evaluated(0.80, 0.01)), THRESHOLDS)
     assert decision.train and decision.signal == ACCURACY_DROP
-    assert "0.8000" in decision.reason and "0.8600" in decision.reason
+    assert decision.reason.startswith(
+        "accuracy 0.8000 of v3 on group 1 batch 6 is 0.0600 below its holdout accuracy 0.8600"
+    )
 
 
 def test_drift_triggers_training_before_the_accuracy_shows_it() -> None:
-    decision = decide_retraining(
-        new_rows=200, batch_accuracy=0.85, holdout_accuracy=0.86, drift_score=0.9, **SIGNALS
-    )
-    assert decision.train and decision.signal == DRIFT and "0.900" in decision.reason
+    decision = decide_retraining(signals(200, evaluated(0.85, 0.9, ["Elevation"])), THRESHOLDS)
+    assert decision.train and decision.signal == DRIFT
+    assert "drift score 0.900 of group 1 batch 6" in decision.reason and "Elevation" in decision.reason
+
+
+def test_the_reason_names_the_most_telling_signal() -> None:
+    """Accuracy drop before drift before new rows, whichever else fires too."""
+    both = evaluated(0.5, 0.9, ["Elevation"])
+    assert decide_retraining(signals(1_500, both), THRESHOLDS).signal == ACCURACY_DROP
+    assert decide_retraining(signals(1_500, evaluated(0.86, 0.9)), THRESHOLDS).signal == DRIFT
 
 
 def test_no_signal_or_no_new_rows_means_no_training() -> None:
-    quiet = decide_retraining(
-        new_rows=200, batch_accuracy=0.85, holdout_accuracy=0.86, drift_score=0.05, **SIGNALS
+    quiet = decide_retraining(signals(200, evaluated(0.85, 0.05)), THRESHOLDS)
+    unavailable = decide_retraining(signals(200, evaluated(0.1, None), holdout=None), THRESHOLDS)
+    never_evaluated = decide_retraining(signals(200, None), THRESHOLDS)
+    nothing_new = decide_retraining(signals(0, evaluated(0.1, 5.0)), THRESHOLDS)
+    decisions = (quiet, unavailable, never_evaluated, nothing_new)
+    assert [d.train for d in decisions] == [False] * 4
+    assert {d.signal for d in decisions} == {NONE}
+    assert quiet.reason.startswith("200 new rows since the last training, 1000 needed")
+
+
+def test_empty_store_force_and_first_training_come_before_the_signals() -> None:
+    empty = RetrainSignals(stored_rows=0, last_trained_rows=None)
+    first = RetrainSignals(stored_rows=50, last_trained_rows=None)
+    unchanged = RetrainSignals(stored_rows=50, last_trained_rows=50)
+    assert decide_retraining(empty, THRESHOLDS, force=True) == RetrainDecision(
+        False, NONE, "the store holds no rows yet"
     )
-    unavailable = decide_retraining(
-        new_rows=200, batch_accuracy=None, holdout_accuracy=0.86, drift_score=None, **SIGNALS
-    )
-    nothing_new = decide_retraining(
-        new_rows=0, batch_accuracy=0.1, holdout_accuracy=0.86, drift_score=5.0, **SIGNALS
-    )
-    assert [d.train for d in (quiet, unavailable, nothing_new)] == [False, False, False]
-    assert {d.signal for d in (quiet, unavailable, nothing_new)} == {NONE}
+    assert decide_retraining(unchanged, THRESHOLDS, force=True) == RetrainDecision(True, FORCED, "forced")
+    assert decide_retraining(first, THRESHOLDS) == RetrainDecision(True, FIRST_MODEL, "no model trained yet")
 
 
 def test_the_defaults_keep_training_on_any_new_row() -> None:
-    decision = decide_retraining(
-        new_rows=1,
-        min_new_rows=1,
-        batch_accuracy=None,
-        holdout_accuracy=None,
-        accuracy_drop=0.03,
-        drift_score=None,
-        drift_threshold=0.2,
-    )
-    assert decision.train and decision.signal == NEW_ROWS
+    decision = decide_retraining(RetrainSignals(stored_rows=51, last_trained_rows=50), Settings())
+    assert decision == RetrainDecision(True, NEW_ROWS, "1 new rows (at least 1 needed)")
 
 
 def test_the_monitor_table_marks_drift_and_missing_profiles() -> None:

@@ -1,6 +1,7 @@
 """A real stack for the UI tests: data API, SQLite store with ingested batches (a skipped and a failed poll
-among them), MLflow SQLite store with two versions trained by the training pipeline, inference API and the
-Streamlit UI, all on free ports; and a real Airflow API server the Pipeline page reads DAG runs from."""
+among them) and the champion's evaluation of the batches stored after it, MLflow SQLite store with two
+versions trained by the training pipeline, inference API and the Streamlit UI, all on free ports; and a real
+Airflow API server the Pipeline page reads DAG runs from."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import orjson
 
 from covertype.ingestion import ingest_once
 from covertype.ingestion.pipeline import IngestionFailed
+from covertype.monitoring.evaluation import evaluate_batch
 from covertype.processes import Service
 from covertype.settings import Settings
 from covertype.training.pipeline import run_training
@@ -115,19 +117,27 @@ def _service(
 
 
 def fill_registry_and_store(settings: Settings) -> None:
-    """Three polls that store rows (one with two spoiled rows), one skipped for want of new rows, one
-    failed, and two trainings between them: two registered versions."""
+    """Four polls that store rows (one with two spoiled rows), one skipped for want of new rows, one
+    failed, and two trainings between them: two registered versions. Batches 3 and 4, stored once a
+    champion exists, are scored by it as ``covertype ingest`` does (test-then-train, ``batch_quality``)."""
     with httpx.Client(base_url=settings.data_api_url, transport=_CorruptingTransport()) as spoiled:
         ingest_once(settings, client=spoiled)
     ingest_once(settings)
     run_training(settings, candidates="logreg", time_budget=2, force=True)
     with httpx.Client(base_url=settings.data_api_url, transport=_ReplayingTransport()) as replaying:
-        ingest_once(settings, client=replaying)  # batch 3, stored
+        _evaluated(settings, ingest_once(settings, client=replaying).batch_number)  # batch 3, stored
         ingest_once(settings, client=replaying)  # batch 3 again: no new rows
     unreachable = httpx.Client(base_url=settings.data_api_url, transport=_UnreachableTransport())
     with unreachable, suppress(IngestionFailed):
         ingest_once(settings, client=unreachable)
     run_training(settings, candidates="logreg", time_budget=2, force=True)
+    _evaluated(settings, ingest_once(settings).batch_number)  # batch 4, by the champion after the training
+
+
+def _evaluated(settings: Settings, batch_number: int | None) -> None:
+    assert batch_number is not None
+    evaluation = evaluate_batch(settings, settings.group, batch_number)
+    assert evaluation.status == "evaluated", evaluation.detail
 
 
 @contextmanager

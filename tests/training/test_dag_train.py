@@ -1,4 +1,5 @@
-"""The ``covertype_train`` DAG: it parses as designed, and ``dag.test()`` trains, registers and then skips.
+"""The ``covertype_train`` DAG: it parses as designed, ``dag.test()`` trains, registers and then skips, and
+trains again for drift.
 
 Airflow runs in a subprocess with its own ``AIRFLOW_HOME`` (its configuration is read at import), on the
 embedded defaults: SQLite store, SQLite MLflow tracking store and local artifacts under a temp data dir.
@@ -17,8 +18,18 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from covertype.dataset import load_dataset
+from covertype.monitoring.retrain import DRIFT
+from covertype.registry.tags import TRAINING_REASON_TAG, TRAINING_SIGNAL_TAG
 from covertype.settings import Settings
 from support.paths import REPO_ROOT
+from support.retrain import (
+    MIN_NEW_ROWS,
+    elevation_shifted,
+    later_rows,
+    shuffled_sample,
+    store_and_evaluate,
+    train_champion,
+)
 from support.training import NOTHING_TO_REGISTER, WITH_BROKEN_CANDIDATE, fill_store
 
 PARSE = """
@@ -63,8 +74,10 @@ from covertype.training.steps import (
 from covertype.training.tracking import RunContext
 
 steps = [
-    TrainingDecision(True, "forced", 2000, None, 2000, ("extra_trees", "logreg")),
-    PreparedTraining(SnapshotInfo("s3://b/s.parquet", "ab" * 32, 2000), "p1", RunContext("d", "r")),
+    TrainingDecision(True, "forced", "forced", 2000, None, 2000, ("extra_trees", "logreg")),
+    PreparedTraining(
+        SnapshotInfo("s3://b/s.parquet", "ab" * 32, 2000), "p1", RunContext("d", "r"), "drift", "drift 0.9"
+    ),
     CandidateResult("broken", "failed", "r0", error="ValueError: C must be > 0"),
     CandidateResult(
         "extra_trees", "trained", "r1", model_uri="models:/m-1", validation_accuracy=0.8,
@@ -222,3 +235,59 @@ def test_a_failing_candidate_fails_alone_and_a_failed_task_fails_the_parent_run(
     assert parent.info.status == "FAILED"
     assert parent.data.tags["covertype.error"].startswith(NOTHING_TO_REGISTER)  # as in the CLI
     assert len(client.search_model_versions("name='covertype'")) == 1
+
+
+RUN_ONCE = """
+import json, os
+from airflow.dag_processing.dagbag import DagBag
+from airflow.utils.db import initdb
+initdb()
+dag = DagBag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]).dags["covertype_train"]
+run = dag.test(run_conf={"candidates": "logreg", "time_budget": 0.5})
+instances = {ti.task_id: ti for ti in run.get_task_instances()}
+print(json.dumps({
+    "state": str(run.state),
+    "run_id": run.run_id,
+    "decision": instances["check_new_data"].xcom_pull(task_ids="check_new_data", key="decision"),
+}))
+"""
+
+
+@pytest.mark.slow
+def test_dag_test_retrains_for_drift_and_records_why(tmp_path: Path, sample_csv: Path) -> None:
+    """A champion (the pipeline's logreg), then a batch 300 m higher that it scores: the DAG trains for drift.
+
+    Too few rows for the new-rows signal and the accuracy signal off (a drop of 1.0 never happens), so
+    only the drift of the batch, measured by the real ``evaluate_batch``, can call for training.
+    """
+    data_dir = tmp_path / "data"
+    # The tracking URI explicit, here and for Airflow: training in this process sets MLFLOW_TRACKING_URI.
+    tracking = f"sqlite:///{data_dir / 'mlflow.db'}"
+    env = {
+        "MLFLOW_TRACKING_URI": tracking,
+        "COVERTYPE_MIN_NEW_ROWS": str(MIN_NEW_ROWS),
+        "COVERTYPE_ACCURACY_DROP": "1",
+    }
+    settings = Settings(
+        data_dir=data_dir, mlflow_tracking_uri=tracking, min_new_rows=MIN_NEW_ROWS, accuracy_drop=1.0
+    )
+    sample = shuffled_sample(sample_csv)
+    train_champion(settings, sample)
+    quality = store_and_evaluate(settings, elevation_shifted(later_rows(sample, 0, 500)), batch_number=2)
+
+    run = _python(RUN_ONCE, {**_airflow_env(tmp_path / "airflow", data_dir), **env}, tmp_path)
+
+    assert run["state"] == "success", run
+    decision = run["decision"]
+    assert (decision["train"], decision["signal"], decision["new_rows"]) == (True, DRIFT, 500)
+    assert decision["reason"].startswith(f"drift score {quality.drift_score:.3f} of group 1 batch 2")
+    client = MlflowClient(settings.tracking_uri, registry_uri=settings.tracking_uri)
+    [parent] = client.search_runs(
+        [client.get_experiment_by_name("covertype").experiment_id],
+        filter_string=f"tags.`covertype.dag_run_id` = '{run['run_id']}' and tags.`covertype.kind` = "
+        "'training'",
+    )
+    version = client.get_model_version(settings.model_name, parent.data.tags["covertype.registered_version"])
+    expected = {TRAINING_SIGNAL_TAG: DRIFT, TRAINING_REASON_TAG: decision["reason"]}
+    for recorded in (parent.data.tags, version.tags):
+        assert {key: recorded[key] for key in expected} == expected

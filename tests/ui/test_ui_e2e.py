@@ -1,5 +1,6 @@
 """The web UI in headless Chromium (Debian's ``/usr/bin/chromium`` driven by Playwright) on a real stack:
-data API, SQLite store with ingested batches, MLflow registry with two trained versions, inference API."""
+data API, SQLite store with ingested batches, MLflow registry with two trained versions, inference API, and
+``batch_quality`` rows written by the real test-then-train evaluation of the champion."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from covertype.dataset import load_dataset
 from covertype.processes import Service
 from covertype.registry.aliases import champion_version
 from covertype.schema import COLUMNS, COVER_TYPES, FEATURE_COLUMNS
+from covertype.store.engine import store_engine
+from covertype.store.quality import batch_quality_rows
 from covertype.ui import streamlit_command
 from covertype.ui.examples import BUILT_IN_EXAMPLE
 from support.services import free_port
@@ -91,6 +94,12 @@ def _screenshot(page: Page, name: str) -> None:
     IMAGES.mkdir(parents=True, exist_ok=True)
     page.wait_for_timeout(1_000)  # charts animate in
     page.screenshot(path=str(IMAGES / name), full_page=True)
+
+
+def _label_and_value(metric: str) -> tuple[str, str]:
+    """A metric card's text (label and value on lines of their own, blank lines between) as a pair."""
+    label, value = [line.strip() for line in metric.splitlines() if line.strip()][:2]
+    return label, value
 
 
 def _cells(page: Page, table_index: int) -> list[str]:
@@ -177,19 +186,19 @@ def test_pipeline_page_shows_failed_and_skipped_runs_and_airflow_dag_runs(
         f"Airflow's DAG runs cannot be shown: the Airflow API at {airflow_url}/auth/token could not be"
     )
     expect(page.get_by_role("heading", name="Ingestion runs", exact=True)).to_be_visible()
-    expect(page.get_by_text("The latest 5 polls, newest first")).to_be_visible()
+    expect(page.get_by_text("The latest 6 polls, newest first")).to_be_visible()
     expect(page.get_by_test_id("stAlertContentError")).to_contain_text(
         "1 of these polls failed; the newest, at"
     )
     expect(page.get_by_test_id("stAlertContentError")).to_contain_text("ConnectError: connection refused")
     schedules, runs, rejected = (_cells(page, index) for index in range(3))
-    assert schedules[:2] == ["1", "batch 3 of 5"] and "not started" in schedules
-    assert [runs.count(outcome) for outcome in ("stored", "skipped: no new rows", "failed")] == [3, 1, 1]
+    assert schedules[:2] == ["1", "batch 4 of 5"] and "not started" in schedules
+    assert [runs.count(outcome) for outcome in ("stored", "skipped: no new rows", "failed")] == [4, 1, 1]
     assert "598" in runs  # batch 1 stored 598 of 600 rows
     assert any("Elevation -40 is outside 0..5000" in cell for cell in rejected)
     assert any("'C9999' is not" in cell for cell in rejected)
     assert "None" not in schedules + runs + rejected and "—" in schedules and "—" in runs
-    expect(page.get_by_test_id("stVegaLiteChart")).to_have_count(1)
+    expect(page.get_by_test_id("stVegaLiteChart")).to_have_count(3)  # ingestion, accuracy, drift map
 
     with airflow_api_server(tmp_path / "airflow", stack.airflow_port):
         add_dag_run(airflow_url, "covertype_ingest", "success")
@@ -206,6 +215,39 @@ def test_pipeline_page_shows_failed_and_skipped_runs_and_airflow_dag_runs(
         assert dag_runs.count("covertype_ingest") == 2 and dag_runs.count("covertype_train") == 1
         assert failed in dag_runs and "None" not in dag_runs
         _screenshot(page, "ui-pipeline.png")
+
+
+def test_pipeline_page_charts_the_champion_on_each_batch_and_the_drift_map(
+    stack: UiStack, page: Page
+) -> None:
+    """Batches 3 and 4 were scored by the real ``evaluate_batch`` (the stack's champion, its ONNX graph
+    and reference profile) as they were stored; the page draws both charts from those rows. (The README's
+    picture of them, ``ui-monitoring.png``, comes from ``scripts/screenshots.py --monitoring``: more
+    batches, a shift and a new version.)"""
+    engine = store_engine(stack.settings)
+    try:
+        evaluations = batch_quality_rows(engine, group_number=stack.settings.group)
+    finally:
+        engine.dispose()
+    assert [row.batch_number for row in evaluations] == [3, 4]
+    assert all(row.feature_psi for row in evaluations)
+    latest = evaluations[-1]
+    _open(page, f"{stack.ui_url}/pipeline", "Pipeline")
+    section = page.get_by_role("heading", name="The champion on each batch, before training on it")
+    expect(section).to_be_visible()
+    cards = dict(_label_and_value(card) for card in page.get_by_test_id("stMetric").all_inner_texts())
+    assert cards["Batches evaluated"] == "2"
+    assert cards["Latest batch (4): accuracy"] == f"{latest.accuracy:.2%}"
+    assert cards["Latest drift score"] == f"{latest.drift_score:.3f}"
+    assert cards[f"Holdout accuracy of v{latest.model_version}"].endswith("%")
+    expect(page.get_by_text("Drift per feature and batch")).to_be_visible()
+    expect(page.get_by_text("PSI above COVERTYPE_DRIFT_THRESHOLD (0.2)")).to_be_visible()
+    charts = page.get_by_test_id("stVegaLiteChart")
+    expect(charts).to_have_count(3)
+    for index in (1, 2):  # drawn, not just placed: vega-embed renders into a canvas of some size
+        box = charts.nth(index).bounding_box()
+        assert box is not None and box["width"] > 300 and box["height"] > 150
+    assert "Traceback" not in page.content()
 
 
 def _rolled_back_to(stack: UiStack, page: Page) -> str:

@@ -16,8 +16,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from covertype import __version__
+from covertype.inference.batch_quality import ChampionBatchQuality
 from covertype.inference.metrics import ServiceMetrics
-from covertype.inference.model_holder import ModelHolder, ModelUnavailable, ReloadFailed
+from covertype.inference.model_holder import ModelHolder, ModelUnavailable, ReloadFailed, ServedModel
 from covertype.inference.prediction_log import PredictionLog
 from covertype.inference.routes import model, predictions
 from covertype.inference.routes import status as status_routes
@@ -36,16 +37,26 @@ The service answers `/health` at once and loads the model in the background; `/r
 loaded. It checks the alias every `COVERTYPE_MODEL_POLL_INTERVAL` seconds and swaps to a new version
 without failing a request; `POST /model/reload` checks at once. Every answer is logged to the store's
 `predictions` table by a background writer.
+
+`GET /model` and `/metrics` also tell how the served version did on the latest batch it scored before any
+training saw it (accuracy, drift score, drifted features: the ingestion's test-then-train evaluation in the
+store's `batch_quality` table), read when the version loads and at most every
+`COVERTYPE_MODEL_POLL_INTERVAL` seconds after.
 """
 
 
 def create_app(settings: Settings) -> FastAPI:
     """Build the app; the model loads and the prediction log starts when the app starts (lifespan)."""
     metrics = ServiceMetrics()
-    holder = ModelHolder(
-        settings, on_change=lambda served: metrics.serving(served.name, served.version, served.alias)
-    )
-    log = PredictionLog(store_engine(settings), metrics)
+    engine = store_engine(settings)
+    batch_quality = ChampionBatchQuality(engine, metrics, ttl=settings.model_poll_interval)
+
+    def serving(served: ServedModel) -> None:
+        metrics.serving(served.name, served.version, served.alias)
+        batch_quality.refresh(served.version)
+
+    holder = ModelHolder(settings, on_change=serving)
+    log = PredictionLog(engine, metrics)
     service = PredictionService(holder, log, metrics, max_batch_records=settings.max_batch_records)
 
     @asynccontextmanager
@@ -65,6 +76,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.holder = holder
+    app.state.batch_quality = batch_quality
     app.state.service = service
     for router in (predictions.router, model.router, status_routes.router):
         app.include_router(router)

@@ -1,4 +1,5 @@
-"""What handlers receive through ``Depends``: the service, the model holder, the settings, the token check.
+"""What handlers receive through ``Depends``: the service, the model holder, the settings, the served
+version's latest batch quality, the token check.
 
 The providers are ``async`` because they never block: FastAPI would run plain functions in its thread
 pool, a thread hop per dependency per request.
@@ -12,6 +13,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from covertype.inference.batch_quality import ChampionBatchQuality
 from covertype.inference.metrics import ServiceMetrics
 from covertype.inference.model_holder import ModelHolder, ServedModel
 from covertype.inference.service import PredictionService
@@ -35,10 +37,15 @@ async def get_metrics(request: Request) -> ServiceMetrics:
     return request.app.state.metrics
 
 
+async def get_batch_quality(request: Request) -> ChampionBatchQuality:
+    return request.app.state.batch_quality
+
+
 SettingsDep = Annotated[Settings, Depends(app_settings)]
 ServiceDep = Annotated[PredictionService, Depends(get_service)]
 HolderDep = Annotated[ModelHolder, Depends(get_holder)]
 MetricsDep = Annotated[ServiceMetrics, Depends(get_metrics)]
+BatchQualityDep = Annotated[ChampionBatchQuality, Depends(get_batch_quality)]
 
 
 async def get_served_model(holder: HolderDep) -> ServedModel:

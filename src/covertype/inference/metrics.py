@@ -1,12 +1,18 @@
 """Prometheus series of the inference API, one registry per application.
 
-Requests and latency by endpoint, predictions by class, the served model version, and what the
-prediction log wrote, dropped or failed to write. With several uvicorn workers each worker reports its own.
+Requests and latency by endpoint, predictions by class, the served model version, how that version did on
+the latest batch it scored (``covertype_champion_batch_*``), and what the prediction log wrote, dropped or
+failed to write. With several uvicorn workers each worker reports its own.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+if TYPE_CHECKING:
+    from covertype.store.quality import BatchQuality
 
 #: Latency buckets in seconds, dense around the single-record target (10 ms).
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -40,6 +46,30 @@ class ServiceMetrics:
             ["name", "version", "alias"],
             registry=self.registry,
         )
+        self.batch_accuracy = Gauge(
+            "covertype_champion_batch_accuracy",
+            "Accuracy of the served version on the latest batch it scored before training on it",
+            ["version"],
+            registry=self.registry,
+        )
+        self.batch_number = Gauge(
+            "covertype_champion_batch_number",
+            "Number of that batch (within its group)",
+            ["version", "group"],
+            registry=self.registry,
+        )
+        self.batch_drift = Gauge(
+            "covertype_champion_batch_drift_score",
+            "Drift score of that batch: the largest PSI of any feature against the version's training data",
+            ["version"],
+            registry=self.registry,
+        )
+        self.batch_drifted_features = Gauge(
+            "covertype_champion_batch_drifted_features",
+            "Features of that batch whose PSI is above COVERTYPE_DRIFT_THRESHOLD",
+            ["version"],
+            registry=self.registry,
+        )
         self.log_written = Counter(
             "covertype_prediction_log_written", "Predictions written to the store", registry=self.registry
         )
@@ -58,3 +88,17 @@ class ServiceMetrics:
         """Mark ``version`` as the one served (and no other)."""
         self.model_info.clear()
         self.model_info.labels(name=name, version=version, alias=alias).set(1)
+
+    def champion_batch(self, version: str, quality: BatchQuality | None) -> None:
+        """Show ``quality``, the served ``version``'s latest batch, and no other; no series when None (and
+        no drift series when the version has no reference profile)."""
+        gauges = (self.batch_accuracy, self.batch_number, self.batch_drift, self.batch_drifted_features)
+        for gauge in gauges:
+            gauge.clear()
+        if quality is None:
+            return
+        self.batch_accuracy.labels(version=version).set(quality.accuracy)
+        self.batch_number.labels(version=version, group=str(quality.group_number)).set(quality.batch_number)
+        if quality.drift_score is not None:
+            self.batch_drift.labels(version=version).set(quality.drift_score)
+            self.batch_drifted_features.labels(version=version).set(len(quality.drifted_features))

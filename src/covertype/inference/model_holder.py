@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from covertype.inference.schemas import ServedModelInfo
+from covertype.inference.schemas import LatestBatchQuality, ServedModelInfo
 from covertype.model.runtime import GraphPredictor
 from covertype.registry.reader import RegistryReader, VersionRef, registry_reader
 from covertype.registry.tags import ONNX_ARTIFACT_TAG
@@ -40,7 +40,7 @@ class ServedModel:
     classes: tuple[int, ...]
     class_names: tuple[str, ...]
 
-    def info(self) -> ServedModelInfo:
+    def info(self, latest_batch: LatestBatchQuality | None = None) -> ServedModelInfo:
         return ServedModelInfo(
             name=self.name,
             version=self.version,
@@ -48,6 +48,7 @@ class ServedModel:
             run_id=self.run_id,
             metrics=self.metrics,
             loaded_at=self.loaded_at.isoformat(),
+            latest_batch=latest_batch,
         )
 
 

@@ -76,6 +76,25 @@ class BatchResponse(BaseModel):
     predictions: list[Prediction]
 
 
+class LatestBatchQuality(BaseModel):
+    """How the served version did on the latest batch it scored, before any training saw that batch
+    (the ``batch_quality`` row the ingestion's evaluation wrote)."""
+
+    group_number: int = Field(description="the batch's group")
+    batch_number: int = Field(description="the batch's number within its group")
+    rows: int = Field(description="rows of the batch the version scored")
+    accuracy: float = Field(ge=0, le=1, description="share of the batch's rows classified right")
+    macro_f1: float = Field(ge=0, le=1, description="F1 averaged over the classes present")
+    drift_score: float | None = Field(
+        description="largest population stability index (PSI) of any feature against the version's "
+        "training data; null when the version has no reference profile"
+    )
+    drifted_features: list[str] = Field(
+        description="features whose PSI is above COVERTYPE_DRIFT_THRESHOLD, most drifted first"
+    )
+    evaluated_at: str = Field(description="UTC time of the evaluation, ISO 8601")
+
+
 class ServedModelInfo(BaseModel):
     """What the service answers with right now."""
 
@@ -85,6 +104,11 @@ class ServedModelInfo(BaseModel):
     run_id: str | None
     metrics: dict[str, float]
     loaded_at: str = Field(description="UTC time the version was loaded, ISO 8601")
+    latest_batch: LatestBatchQuality | None = Field(
+        None,
+        description="the served version on the latest batch it scored (read from the store at load and "
+        "at most every COVERTYPE_MODEL_POLL_INTERVAL seconds); null when it has scored none",
+    )
 
 
 class ReloadResponse(BaseModel):

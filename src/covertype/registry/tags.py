@@ -19,6 +19,12 @@ SNAPSHOT_DIGEST_TAG: Final = "covertype.snapshot_digest"
 HOLDOUT_ACCURACY_TAG: Final = "holdout_accuracy"
 VALIDATION_ACCURACY_TAG: Final = "validation_accuracy"
 
+# --- why the training ran (writer: training; on its parent run and on the version it registers) -----------
+#: The signal that decided (``covertype.monitoring.retrain``: new_rows, accuracy_drop, drift, forced, ...).
+TRAINING_SIGNAL_TAG: Final = "covertype.training_signal"
+#: The sentence saying why, with the signal's numbers.
+TRAINING_REASON_TAG: Final = "covertype.training_reason"
+
 # --- the ONNX graph (writer: training; reader: serving and the size gate) --------------------------------
 #: Path, inside the version's run, of the ONNX graph of the whole pipeline.
 ONNX_ARTIFACT_TAG: Final = "covertype.onnx_artifact"

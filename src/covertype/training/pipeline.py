@@ -20,11 +20,14 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from covertype.model.onnx_export import export_and_check
-from covertype.monitoring import log_profile
+from covertype.monitoring import RetrainSignals, decide_retraining, log_profile
 from covertype.registry import tags
+from covertype.registry.aliases import champion_version
+from covertype.registry.versions import set_version_tags, version_tags
 from covertype.schema import FEATURE_COLUMNS, TARGET_COLUMN
 from covertype.settings import Settings
 from covertype.store.engine import store_engine
+from covertype.store.quality import latest_batch_quality
 from covertype.store.reads import count_stored_rows
 from covertype.training import registry, tracking
 from covertype.training.candidates import resolve_candidates, search_candidate
@@ -61,38 +64,53 @@ def candidate_names(settings: Settings, candidates: str | None = None) -> list[s
 def check_new_data(
     settings: Settings, *, candidates: str | None = None, force: bool = False
 ) -> TrainingDecision:
-    """Decide whether to train: at least ``settings.min_new_rows`` rows arrived since the last training.
+    """Decide whether to train, and why (:func:`covertype.monitoring.decide_retraining`).
 
-    Counting is enough because the store only ever gains rows (``row_hash`` is unique). An empty store
-    is never trained on, even with ``force``. The answer also lists the candidates to train (validated
-    here, so a typo fails before any work).
+    The signals: the rows that arrived since the last training (counting is enough because the store only
+    ever gains rows, ``row_hash`` is unique), and the champion's latest evaluated batch against its holdout
+    accuracy. An empty store is never trained on, even with ``force``. The answer also lists the
+    candidates to train (validated here, so a typo fails before any work).
     """
     names = candidate_names(settings, candidates)
-    rows = count_stored_rows(store_engine(settings))
-    last = registry.last_trained_rows(settings)
-    new_rows = rows - (last or 0)
-    if rows == 0:
-        train, reason = False, "the store holds no rows yet"
-    elif force:
-        train, reason = True, "forced"
-    elif last is None:
-        train, reason = True, "no model trained yet"
-    elif new_rows >= settings.min_new_rows:
-        train, reason = True, f"{new_rows} new rows (at least {settings.min_new_rows} needed)"
-    else:
-        train, reason = False, f"{new_rows} new rows since the last training, {settings.min_new_rows} needed"
+    signals = _retrain_signals(settings)
+    decision = decide_retraining(signals, settings, force=force)
     return TrainingDecision(
-        train=train,
-        reason=reason,
-        rows=rows,
-        last_trained_rows=last,
-        new_rows=new_rows,
+        train=decision.train,
+        signal=decision.signal,
+        reason=decision.reason,
+        rows=signals.stored_rows,
+        last_trained_rows=signals.last_trained_rows,
+        new_rows=signals.new_rows,
         candidates=tuple(names),
     )
 
 
-def prepare_training(settings: Settings, *, context: tracking.RunContext) -> PreparedTraining:
-    """Snapshot the store and open the parent MLflow run the candidates nest under."""
+def _retrain_signals(settings: Settings) -> RetrainSignals:
+    """The store's row counts and the champion's latest ``batch_quality`` row and holdout accuracy."""
+    current = champion_version(settings)
+    engine = store_engine(settings)
+    try:
+        stored_rows = count_stored_rows(engine)
+        latest = None if current is None else latest_batch_quality(engine, model_version=current)
+    finally:
+        engine.dispose()
+    holdout = None if current is None else version_tags(settings, current).get(tags.HOLDOUT_ACCURACY_TAG)
+    return RetrainSignals(
+        stored_rows=stored_rows,
+        last_trained_rows=registry.last_trained_rows(settings),
+        latest=latest,
+        holdout_accuracy=None if holdout is None else float(holdout),
+    )
+
+
+def _reason_tags(signal: str, reason: str) -> dict[str, str]:
+    return {tags.TRAINING_SIGNAL_TAG: signal, tags.TRAINING_REASON_TAG: reason[:5000]}
+
+
+def prepare_training(
+    settings: Settings, *, context: tracking.RunContext, decision: TrainingDecision
+) -> PreparedTraining:
+    """Snapshot the store and open the parent MLflow run the candidates nest under, tagged with the reason."""
     snapshot = take_snapshot(settings)
     train, holdout = split_by_hash(read_snapshot(snapshot.uri, settings), settings.holdout_fraction)
     if train.empty or holdout.empty:
@@ -100,9 +118,20 @@ def prepare_training(settings: Settings, *, context: tracking.RunContext) -> Pre
             f"snapshot {snapshot.uri} ({snapshot.rows} rows) is too small to split into train and holdout"
         )
     parent_run_id = tracking.start_parent_run(
-        settings, snapshot=snapshot, context=context, train_rows=len(train), holdout_rows=len(holdout)
+        settings,
+        snapshot=snapshot,
+        context=context,
+        train_rows=len(train),
+        holdout_rows=len(holdout),
+        tags=_reason_tags(decision.signal, decision.reason),
     )
-    return PreparedTraining(snapshot=snapshot, parent_run_id=parent_run_id, context=context)
+    return PreparedTraining(
+        snapshot=snapshot,
+        parent_run_id=parent_run_id,
+        context=context,
+        signal=decision.signal,
+        reason=decision.reason,
+    )
 
 
 def _load_split(settings: Settings, prepared: PreparedTraining) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -193,6 +222,7 @@ def register_best_candidate(
             f"no candidate trained with a faithful ONNX export ({failures or 'none was given'})"
         )
     registered = registry.register_best(settings, servable=servable, snapshot_digest=prepared.snapshot.digest)
+    set_version_tags(settings, registered["version"], _reason_tags(prepared.signal, prepared.reason))
     log_profile(
         settings,
         run_id=registered["run_id"],
@@ -279,7 +309,7 @@ def run_training(
     if not decision.train:
         return {"status": "skipped", **decision.to_dict()}
     context = tracking.RunContext("cli", f"cli__{datetime.now(UTC).strftime('%Y-%m-%dT%H:%M:%S.%fZ')}")
-    prepared = prepare_training(settings, context=context)
+    prepared = prepare_training(settings, context=context, decision=decision)
     with failing_step(settings, prepared, "train_candidate"):
         results = [
             train_candidate(settings, name=name, prepared=prepared, time_budget=time_budget)

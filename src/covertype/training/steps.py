@@ -24,9 +24,14 @@ TRAINED, FAILED = "trained", "failed"
 
 @dataclass(frozen=True)
 class TrainingDecision:
-    """Whether to train now, why, and which candidates (validated names)."""
+    """Whether to train now, why, and which candidates (validated names).
+
+    ``signal`` is what decided (a constant of :mod:`covertype.monitoring.retrain`), ``reason`` says it with
+    the signal's numbers.
+    """
 
     train: bool
+    signal: str
     reason: str
     rows: int
     last_trained_rows: int | None
@@ -36,6 +41,7 @@ class TrainingDecision:
     def to_dict(self) -> dict[str, Any]:
         return {
             "train": self.train,
+            "signal": self.signal,
             "reason": self.reason,
             "rows": self.rows,
             "last_trained_rows": self.last_trained_rows,
@@ -50,11 +56,16 @@ class TrainingDecision:
 
 @dataclass(frozen=True)
 class PreparedTraining:
-    """The snapshot a training reads, its open MLflow parent run and who asked for it."""
+    """The snapshot a training reads, its open MLflow parent run, who asked for it and why.
+
+    ``signal`` and ``reason`` are the :class:`TrainingDecision`'s, for the version the training registers.
+    """
 
     snapshot: SnapshotInfo
     parent_run_id: str
     context: RunContext
+    signal: str
+    reason: str
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -62,6 +73,8 @@ class PreparedTraining:
             "parent_run_id": self.parent_run_id,
             "dag_id": self.context.dag_id,
             "dag_run_id": self.context.dag_run_id,
+            "training_signal": self.signal,
+            "training_reason": self.reason,
         }
 
     @classmethod
@@ -70,6 +83,8 @@ class PreparedTraining:
             snapshot=SnapshotInfo(uri=data["uri"], digest=data["digest"], rows=int(data["rows"])),
             parent_run_id=data["parent_run_id"],
             context=RunContext(data["dag_id"], data["dag_run_id"]),
+            signal=data["training_signal"],
+            reason=data["training_reason"],
         )
 
 

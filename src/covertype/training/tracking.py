@@ -14,14 +14,18 @@ registry; unpickling needs scikit-learn and the ``covertype`` package (for ``Ter
 
 Runs are created and closed through the registry package's client (explicit URIs). Only a candidate's run
 is logged with MLflow's fluent API (``mlflow.start_run``, ``mlflow.sklearn.log_model``), which knows no
-other tracking URI than the process-wide one: :func:`log_candidate` sets it, and is the only code that does.
+other tracking URI than the process-wide one: :func:`log_candidate` sets it while it logs and restores it
+after, and is the only code that sets it.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import tempfile
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,9 +84,15 @@ def git_commit() -> str:
 
 
 def start_parent_run(
-    settings: Settings, *, snapshot: SnapshotInfo, context: RunContext, train_rows: int, holdout_rows: int
+    settings: Settings,
+    *,
+    snapshot: SnapshotInfo,
+    context: RunContext,
+    train_rows: int,
+    holdout_rows: int,
+    tags: dict[str, str],
 ) -> str:
-    """Open (status RUNNING) the training's parent run; :func:`finish_parent_run` closes it."""
+    """Open (status RUNNING) the training's parent run with ``tags``; :func:`finish_parent_run` closes it."""
     client = mlflow_client(settings)
     experiment_id = ensure_experiment(settings, client)
     run = client.create_run(
@@ -92,6 +102,7 @@ def start_parent_run(
             **context.tags(),
             **_data_tags(snapshot, train_rows, holdout_rows),
             "covertype.kind": "training",
+            **tags,
         },
     )
     dataset = _dataset(snapshot)._to_mlflow_entity()  # what mlflow.log_input does, without a fluent run
@@ -137,9 +148,52 @@ def log_candidate(
     """Log one trained candidate as a run nested in ``parent_run_id``; returns its run id and model URI.
 
     ``graph`` (the ONNX export) is logged only when ``export`` found it faithful. The fluent API used
-    here logs to the process-wide tracking URI, so this sets it to the settings' one.
+    here logs to the process-wide tracking URI, so it is the settings' one while this runs (and what it
+    was before afterwards: a later client in the same process must not inherit it by accident).
     """
-    mlflow.set_tracking_uri(settings.tracking_uri)
+    with _process_tracking_uri(settings.tracking_uri):
+        return _log_candidate_run(
+            settings,
+            parent_run_id=parent_run_id,
+            context=context,
+            result=result,
+            evaluation=evaluation,
+            operational=operational,
+            snapshot=snapshot,
+            train=train,
+            holdout_rows=holdout_rows,
+            time_budget=time_budget,
+            export=export,
+            graph=graph,
+        )
+
+
+@contextmanager
+def _process_tracking_uri(uri: str) -> Iterator[None]:
+    """MLflow's process-wide tracking URI (and ``MLFLOW_TRACKING_URI``) set to ``uri`` for a while."""
+    previous = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(previous)
+
+
+def _log_candidate_run(
+    settings: Settings,
+    *,
+    parent_run_id: str,
+    context: RunContext,
+    snapshot: SnapshotInfo,
+    result: SearchResult,
+    evaluation: Evaluation,
+    operational: dict[str, float],
+    export: ExportCheck,
+    graph: bytes | None,
+    time_budget: float,
+    train: pd.DataFrame,
+    holdout_rows: int,
+) -> dict[str, str]:
     experiment_id = ensure_experiment(settings, mlflow_client(settings))
     metrics = {
         **evaluation.metrics,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from covertype.inference.deps import HolderDep, MetricsDep
+from covertype.inference.deps import BatchQualityDep, HolderDep, MetricsDep
 from covertype.inference.routes._json import json_response
 from covertype.inference.schemas import ServiceStatus
 
@@ -28,6 +28,10 @@ async def ready(holder: HolderDep) -> Response:
 
 
 @router.get("/metrics", response_class=Response)
-async def metrics(service_metrics: MetricsDep) -> Response:
-    """Prometheus text format."""
+async def metrics(service_metrics: MetricsDep, holder: HolderDep, quality: BatchQualityDep) -> Response:
+    """Prometheus text format; the ``covertype_champion_batch_*`` gauges are at most
+    ``COVERTYPE_MODEL_POLL_INTERVAL`` seconds old."""
+    served = holder.current
+    if served is not None:
+        await quality.latest(served.version)
     return Response(generate_latest(service_metrics.registry), media_type=CONTENT_TYPE_LATEST)

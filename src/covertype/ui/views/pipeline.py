@@ -1,5 +1,6 @@
 """Pipeline: the data API's schedule per group, Airflow's latest DAG runs, every ingestion poll (failed and
-skipped ones too) and the rows that were rejected."""
+skipped ones too), the champion's accuracy and the drift of every feature on each batch before training on
+it, and the rows that were rejected."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
+from covertype.registry import queries
+from covertype.schema import FEATURE_COLUMNS
 from covertype.store import run_log
+from covertype.store.quality import batch_quality_rows
 from covertype.store.reads import count_stored_rows
-from covertype.ui import api_client, charts, resources, tables
+from covertype.ui import api_client, charts, quality, resources, tables
 
 settings = resources.settings()
 st.title("Pipeline")
@@ -133,6 +137,52 @@ else:
             "error": st.column_config.TextColumn("detail", width="large"),
         },
     )
+
+st.subheader("The champion on each batch, before training on it")
+evaluations = batch_quality_rows(engine, group_number=settings.group)
+if not evaluations:
+    st.info(
+        "No batch evaluated yet: the champion scores each batch as it arrives (`covertype ingest` and the "
+        "covertype_ingest DAG's evaluate_batch task), so the first figures come with the first batch "
+        "stored after a champion exists.",
+        icon=":material/monitoring:",
+    )
+else:
+    accuracy = quality.batch_accuracy(evaluations)
+    holdout = quality.holdout_by_version(queries.registered_versions(settings))
+    latest = evaluations[-1]
+    cards = st.columns(4)
+    cards[0].metric("Batches evaluated", f"{accuracy['batch'].nunique():,}")
+    cards[1].metric(f"Latest batch ({latest.batch_number}): accuracy", f"{latest.accuracy:.2%}")
+    cards[2].metric(
+        f"Holdout accuracy of v{latest.model_version}",
+        "—" if holdout.get(latest.model_version) is None else f"{holdout[latest.model_version]:.2%}",
+    )
+    cards[3].metric("Latest drift score", "—" if latest.drift_score is None else f"{latest.drift_score:.3f}")
+    st.caption(
+        f"Group {settings.group}. Solid: the serving champion's accuracy on each batch's rows, scored before "
+        "any training saw them; dashed: that version's accuracy on its holdout rows. A batch well below "
+        "the dashed line is data the model does worse on than it was promoted for; a vertical rule "
+        "marks where another version became champion."
+    )
+    st.altair_chart(charts.batch_accuracy_chart(accuracy, quality.version_stints(accuracy, holdout)))
+    threshold = settings.drift_threshold
+    cells = quality.drift_cells(evaluations, threshold=threshold)
+    st.markdown("**Drift per feature and batch** (population stability index)")
+    if cells.empty:
+        st.info(
+            "No drift measured: the versions that scored these batches were trained before reference "
+            "profiles were logged; the next trained version has one.",
+            icon=":material/info:",
+        )
+    else:
+        drifted = cells[cells["level"] == quality.DRIFTED]
+        st.caption(
+            f"Each cell compares a batch's values of one feature with the champion's training rows. Red: "
+            f"PSI above COVERTYPE_DRIFT_THRESHOLD ({threshold:g}), the feature has drifted; amber: a "
+            f"moderate shift. {len(drifted):,} drifted cell(s) in {drifted['batch'].nunique():,} batch(es)."
+        )
+        st.altair_chart(charts.drift_map(cells, threshold=threshold, features=list(FEATURE_COLUMNS)))
 
 rejected = run_log.recent_rejected_rows(engine)
 st.subheader("Rejected rows")

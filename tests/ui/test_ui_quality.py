@@ -1,0 +1,158 @@
+"""The Pipeline page's batch-quality frames and charts: accuracy per batch by version, and the drift map."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from covertype.schema import FEATURE_COLUMNS
+from covertype.settings import get_settings
+from covertype.store.engine import store_engine
+from covertype.store.quality import BatchQuality, record_batch_quality
+from covertype.ui import APP_PATH
+from covertype.ui.charts import batch_accuracy_chart, drift_map
+from covertype.ui.quality import (
+    DRIFTED,
+    MODERATE,
+    STABLE,
+    batch_accuracy,
+    drift_cells,
+    drift_level,
+    holdout_by_version,
+    level_labels,
+    version_stints,
+)
+from support.services import free_port
+
+PIPELINE_PAGE = APP_PATH.with_name("views") / "pipeline.py"
+
+
+def _row(batch: int, version: str, accuracy: float, psi: dict[str, float] | None = None) -> BatchQuality:
+    psi = psi or {}
+    return BatchQuality(
+        group_number=1,
+        batch_number=batch,
+        model_version=version,
+        rows=500,
+        accuracy=accuracy,
+        macro_f1=accuracy - 0.1,
+        drift_score=max(psi.values()) if psi else None,
+        drifted_features=sorted(name for name, value in psi.items() if value > 0.2),
+        class_recall={"1": accuracy},
+        feature_psi=psi,
+        evaluated_at=datetime(2026, 11, 30, tzinfo=UTC),
+    )
+
+
+#: v1 scores batches 2-3, v2 takes over at 4 and 5, v1 again (a roll back) at 6; batch 4 is also
+#: scored by v1 first (evaluated before the promotion), so batch 4 has two rows.
+ROWS = [
+    _row(2, "1", 0.80, {"Elevation": 0.01, "Slope": 0.02}),
+    _row(3, "1", 0.70, {"Elevation": 0.45, "Slope": 0.15}),
+    _row(4, "1", 0.71, {"Elevation": 0.50, "Slope": 0.12}),
+    _row(4, "2", 0.83, {"Elevation": 0.03, "Slope": 0.01}),
+    _row(5, "2", 0.84),
+    _row(6, "1", 0.69, {"Elevation": 0.60, "Slope": 0.01}),
+]
+
+
+def test_batch_accuracy_numbers_each_run_of_one_version() -> None:
+    frame = batch_accuracy(ROWS)
+    assert frame["batch"].tolist() == [2, 3, 4, 4, 5, 6]
+    assert frame["version"].tolist() == ["v1", "v1", "v1", "v2", "v2", "v1"]
+    assert frame["stint"].tolist() == [1, 1, 1, 2, 2, 3]
+    assert frame["drift_score"].isna().tolist() == [False, False, False, False, True, False]
+
+
+def test_stints_carry_the_holdout_accuracy_and_mark_the_changes() -> None:
+    versions = pd.DataFrame({"version": ["2", "1"], "holdout_accuracy": [0.86, None]})
+    holdout = holdout_by_version(versions)
+    assert holdout == {"2": 0.86, "1": None}
+    stints = version_stints(batch_accuracy(ROWS), holdout)
+    assert stints["version"].tolist() == ["v1", "v2", "v1"]
+    assert stints[["first_batch", "last_batch"]].values.tolist() == [[2, 4], [4, 5], [6, 6]]
+    assert stints["start"].tolist() == [1.5, 3.5, 5.5] and stints["end"].tolist() == [4.5, 5.5, 6.5]
+    assert stints["change"].tolist() == [False, True, True]
+    assert stints["holdout_accuracy"].isna().tolist() == [True, False, True]
+    assert stints["holdout_accuracy"].iloc[1] == 0.86
+
+
+def test_the_drift_map_shows_each_batchs_latest_evaluation_and_skips_rows_without_psi() -> None:
+    cells = drift_cells(ROWS, threshold=0.2)
+    assert sorted(cells["batch"].unique()) == [2, 3, 4, 6]  # batch 5's evaluation has no profile
+    batch_4 = cells[cells["batch"] == 4].set_index("feature")
+    assert batch_4["version"].unique().tolist() == ["v2"] and batch_4.loc["Elevation", "psi"] == 0.03
+    levels = cells.set_index(["batch", "feature"])["level"]
+    assert levels[(3, "Elevation")] == DRIFTED and levels[(3, "Slope")] == MODERATE
+    assert levels[(2, "Elevation")] == STABLE
+    assert drift_cells([ROWS[4]], threshold=0.2).empty
+
+
+@pytest.mark.parametrize(
+    ("psi", "level"), [(0.05, STABLE), (0.1, STABLE), (0.11, MODERATE), (0.2, MODERATE), (0.21, DRIFTED)]
+)
+def test_drift_levels_follow_the_threshold(psi: float, level: str) -> None:
+    assert drift_level(psi, threshold=0.2) == level
+
+
+def test_the_accuracy_chart_labels_each_version_change() -> None:
+    accuracy = batch_accuracy(ROWS)
+    spec = batch_accuracy_chart(accuracy, version_stints(accuracy, {"1": 0.78, "2": 0.86})).to_dict()
+    layers = spec["layer"]
+    assert [layer["mark"]["type"] for layer in layers] == ["line", "rule", "rule", "text"]
+    labels = spec["datasets"][layers[3]["data"]["name"]]
+    assert [label["label"] for label in labels] == ["v2 takes over", "v1 takes over"]
+    assert [label["start"] for label in labels] == [3.5, 5.5]
+
+
+def test_the_drift_map_names_the_threshold_and_paints_drifted_cells_red() -> None:
+    cells = drift_cells(ROWS, threshold=0.25)
+    spec = drift_map(cells, threshold=0.25, features=list(FEATURE_COLUMNS)).to_dict()
+    scale = spec["layer"][0]["encoding"]["color"]["scale"]
+    assert scale["domain"] == list(level_labels(0.25).values())
+    assert scale["domain"][2] == "drifted (PSI > 0.25)" and scale["range"][2] == "#c62828"
+    assert [layer["mark"]["type"] for layer in spec["layer"]] == ["rect", "text"]  # few batches: written
+
+
+def test_the_pipeline_page_says_what_is_missing_before_and_without_drift_figures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page itself (Streamlit's AppTest, in process) on an empty store, then with one evaluation by a
+    version without a reference profile; the data API and Airflow are not up, which the page says too."""
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    environment = {
+        "COVERTYPE_DATA_DIR": str(tmp_path),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
+        "COVERTYPE_DATA_API_URL": nowhere,
+        "COVERTYPE_AIRFLOW_API_URL": nowhere,
+    }
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    st.cache_resource.clear()
+    try:
+        page = AppTest.from_file(str(PIPELINE_PAGE), default_timeout=120).run()
+        assert not page.exception
+        assert any(
+            info.value.startswith("No batch evaluated yet: the champion scores each batch as it arrives")
+            for info in page.info
+        )
+        engine = store_engine(get_settings())
+        try:
+            record_batch_quality(engine, ROWS[4])  # batch 5 by v2, which has no reference profile
+        finally:
+            engine.dispose()
+        page.run()
+        assert not page.exception
+        infos = [info.value for info in page.info]
+        assert not any(text.startswith("No batch evaluated yet") for text in infos)
+        assert any(text.startswith("No drift measured") for text in infos)
+        assert [metric.value for metric in page.metric][-4:] == ["1", "84.00%", "—", "—"]
+    finally:
+        get_settings.cache_clear()
+        st.cache_resource.clear()
