@@ -3,9 +3,9 @@ middle on, against the same replay without shift, in one run.
 
 Every scenario runs the real path in its own temporary directory (an embedded SQLite store, a local
 MLflow store): each batch is validated and stored as ``covertype ingest`` stores a poll, the champion
-scores it (``evaluate_batch``: accuracy, macro-F1, PSI drift per feature), the retraining decision is
-taken from the three signals (``decide_retraining``) and, when it says so, ``run_training`` (what
-``covertype train`` runs) trains, registers and promotes. No training follows the last batch: no batch
+scores it (``evaluate_batch``: accuracy, macro-F1, PSI drift per feature), and ``run_training`` (what
+``covertype train`` runs) decides from the three signals (new rows, accuracy drop, drift) whether to
+train, then trains, registers and promotes. No training follows the last batch: no batch
 would be scored by its result.
 
 Scenarios (the batches from ``batches // 2 + 1`` on are shifted; labels are kept as they are):
@@ -52,15 +52,12 @@ import pandas as pd
 from covertype.dataset import load_dataset
 from covertype.ingestion.validation import validate_batch
 from covertype.monitoring.evaluation import evaluate_batch
-from covertype.monitoring.retrain import NEW_ROWS, RetrainDecision, decide_retraining
 from covertype.schema import COLUMNS, TARGET_COLUMN
 from covertype.settings import Settings
 from covertype.store.batches import store_batch, utc_now
 from covertype.store.engine import store_engine
 from covertype.store.quality import BatchQuality
-from covertype.store.reads import count_stored_rows
-from covertype.training.pipeline import NoCandidateTrained, run_training
-from covertype.training.registry import last_trained_rows
+from covertype.training.pipeline import NoCandidateTrained, check_new_data, run_training
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO.parent / "shared" / "data" / "covtype-sample-15k.csv"
@@ -173,29 +170,6 @@ def ingest(settings: Settings, batch: pd.DataFrame, number: int) -> int:
         engine.dispose()
 
 
-def retraining_decision(
-    settings: Settings, quality: BatchQuality | None, champion_holdout: float | None
-) -> RetrainDecision:
-    """``covertype_train``'s decision from the store's new rows and the batch just evaluated."""
-    last = last_trained_rows(settings)
-    if last is None:
-        return RetrainDecision(True, NEW_ROWS, "no model trained yet")
-    engine = store_engine(settings)
-    try:
-        new_rows = count_stored_rows(engine) - last
-    finally:
-        engine.dispose()
-    return decide_retraining(
-        new_rows=new_rows,
-        min_new_rows=settings.min_new_rows,
-        batch_accuracy=None if quality is None else quality.accuracy,
-        holdout_accuracy=champion_holdout,
-        accuracy_drop=settings.accuracy_drop,
-        drift_score=None if quality is None else quality.drift_score,
-        drift_threshold=settings.drift_threshold,
-    )
-
-
 @dataclass
 class Champion:
     """The serving version's holdout accuracy, and the versions promoted after training on shifted rows."""
@@ -242,7 +216,7 @@ def replay(frame: pd.DataFrame, scenario: Scenario, config: ReplayConfig, work: 
                 "flagged": bool(flags),
             }
         if number < len(batches):
-            record["retraining"] = _retrain(settings, config, quality, champion, shifted)
+            record["retraining"] = _retrain(settings, config, champion, shifted)
         records.append(record)
     return {
         "scenario": scenario.name,
@@ -258,12 +232,15 @@ def replay(frame: pd.DataFrame, scenario: Scenario, config: ReplayConfig, work: 
 def _retrain(
     settings: Settings,
     config: ReplayConfig,
-    quality: BatchQuality | None,
     champion: Champion,
     shifted: bool,
 ) -> dict[str, Any]:
-    """Decide, and train when the decision says so; ``champion`` follows a promotion."""
-    decision = retraining_decision(settings, quality, champion.holdout_accuracy)
+    """``covertype train``: decide from the signals, train when they say so; ``champion`` follows a promotion.
+
+    The decision is read first (``check_new_data``, which ``run_training`` takes again) so that a training
+    that registers nothing still says why it ran.
+    """
+    decision = check_new_data(settings, candidates=config.candidates)
     outcome: dict[str, Any] = {
         "trained": decision.train,
         "signal": decision.signal,
@@ -273,9 +250,7 @@ def _retrain(
         return outcome
     began = time.monotonic()
     try:
-        summary = run_training(
-            settings, candidates=config.candidates, time_budget=config.time_budget, force=True
-        )
+        summary = run_training(settings, candidates=config.candidates, time_budget=config.time_budget)
     except NoCandidateTrained as exc:  # as `covertype train` fails: the champion stays, the rows stay new
         return outcome | {"failed": str(exc), "seconds": round(time.monotonic() - began, 1)}
     registered, promotion = summary["registered"], summary["promotion"]
