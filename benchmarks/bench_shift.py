@@ -45,7 +45,6 @@ from pathlib import Path
 from statistics import mean
 from typing import Any
 
-import mlflow
 import numpy as np
 import orjson
 import pandas as pd
@@ -192,10 +191,6 @@ def batch_flags(quality: BatchQuality, champion_holdout: float | None, config: R
 def replay(frame: pd.DataFrame, scenario: Scenario, config: ReplayConfig, work: Path) -> dict[str, Any]:
     """Replay ``frame`` under ``scenario`` in ``work``: one record per batch and the scenario's summary."""
     settings = replay_settings(work, config)
-    # As under `covertype train` with MLFLOW_TRACKING_URI set: main's run_training (374251d) resets MLflow's
-    # process-wide URI after logging, and loading the champion to compare then misses a registry only
-    # named in the settings ("Registered Model ... not found").
-    mlflow.set_tracking_uri(settings.tracking_uri)
     champion = Champion()
     records = []
     started = time.monotonic()
