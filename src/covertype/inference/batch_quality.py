@@ -14,10 +14,10 @@ import time
 from dataclasses import dataclass
 
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import Engine
 
 from covertype.inference.metrics import ServiceMetrics
 from covertype.inference.schemas import LatestBatchQuality
+from covertype.store.engine import Engine
 from covertype.store.errors import StoreError, describe
 from covertype.store.quality import BatchQuality, latest_batch_quality
 
