@@ -131,7 +131,7 @@ def test_the_inference_extra_alone_serves_a_graph_without_scikit_learn(
         )
     script = f"""
 import importlib.util, json, numpy as np
-import covertype.inference.app, covertype.inference.server
+import covertype.inference.app, covertype.serving
 from covertype.model.runtime import GraphPredictor
 missing = [m for m in ("sklearn", "cloudpickle", "mlflow", "scipy") if importlib.util.find_spec(m) is None]
 rows = {[tuple(int(v) if not isinstance(v, str) else v for v in row) for row in rows]!r}

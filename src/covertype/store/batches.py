@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 from sqlalchemy import Connection, Dialect, Engine, insert
 
 from covertype.schema import CATEGORICAL_COLUMNS, COLUMNS, SOIL_TYPES, WILDERNESS_AREAS
+from covertype.store.dialects import ignore_duplicates
 from covertype.store.row_hash import row_hashes
 from covertype.store.tables import RunStatus, forest_cover_data, forest_cover_rejected, ingestion_runs
 
@@ -33,8 +34,6 @@ DEFAULT_CHUNK_ROWS = 5_000
 _MAX_TEXT = 4_000
 
 _DOMAINS = {"Wilderness_Area": frozenset(WILDERNESS_AREAS), "Soil_Type": frozenset(SOIL_TYPES)}
-
-_IGNORE_DUPLICATES = {"mysql": "IGNORE", "mariadb": "IGNORE", "sqlite": "OR IGNORE"}
 
 
 @dataclass(frozen=True)
@@ -268,17 +267,6 @@ def _record_empty_poll(
             finished_at=utc_now(),
             error=error,
         )
-
-
-def ignore_duplicates(dialect: Dialect) -> str:
-    """The INSERT prefix that skips rows whose unique key is stored already, for the store's dialect."""
-    try:
-        return _IGNORE_DUPLICATES[dialect.name]
-    except KeyError:
-        raise ValueError(
-            f"the store supports MySQL/MariaDB and SQLite, not {dialect.name!r}: "
-            "no insert that skips duplicates"
-        ) from None
 
 
 def _insert_head(dialect: Dialect) -> str:

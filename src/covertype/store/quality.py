@@ -10,7 +10,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, insert, select
 
 from covertype.schema import COLUMNS
-from covertype.store.batches import ignore_duplicates
+from covertype.store.dialects import ignore_duplicates
 from covertype.store.tables import batch_quality, forest_cover_data
 
 
