@@ -5,6 +5,8 @@ Plain helpers (paths, free ports, per-area fixtures) live in ``tests/support/`` 
 
 from __future__ import annotations
 
+import os
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,3 +52,28 @@ def initialised() -> Iterator[Names]:
     """mysql-init/ applied under unique names (the tricky password for the pipeline user)."""
     with mysql_init_applied() as names:
         yield names
+
+
+#: MLflow's process-wide settings, which a test's fluent MLflow calls may change.
+_MLFLOW_URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+
+
+@pytest.fixture(autouse=True)
+def _restore_mlflow_process_uris() -> Iterator[None]:
+    """Give MLflow's process-wide tracking and registry URIs back as they were before each test.
+
+    Tests that load models with MLflow's fluent API set them; left behind, a later test's subprocesses
+    inherit ``MLFLOW_TRACKING_URI`` and talk to another test's (stopped) store.
+    """
+    saved = {name: os.environ.get(name) for name in _MLFLOW_URI_VARIABLES}
+    yield
+    if "mlflow" in sys.modules:
+        import mlflow
+
+        mlflow.set_tracking_uri(saved["MLFLOW_TRACKING_URI"])
+        mlflow.set_registry_uri(saved["MLFLOW_REGISTRY_URI"])
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
