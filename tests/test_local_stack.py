@@ -187,7 +187,9 @@ def test_up_on_other_ports_runs_both_dags_and_stores_every_batch_on_time(
             if train_run is None and len(stored) >= 3:  # train while batches keep coming
                 train_run = airflow.trigger("covertype_train", {"time_budget": 1, "force": True})
             train_state = airflow.run_state("covertype_train", train_run) if train_run else None
-            if len(stored) >= BATCHES and train_state in ("success", "failed"):
+            # The watch reads /groups every second: let it see the last batch begin before it stops.
+            seen = BATCHES in watch.started
+            if len(stored) >= BATCHES and seen and train_state in ("success", "failed"):
                 break
             time.sleep(3)
         else:
