@@ -152,20 +152,66 @@ def log_candidate(
     was before afterwards: a later client in the same process must not inherit it by accident).
     """
     with _process_tracking_uri(settings.tracking_uri):
-        return _log_candidate_run(
-            settings,
-            parent_run_id=parent_run_id,
-            context=context,
-            result=result,
-            evaluation=evaluation,
-            operational=operational,
-            snapshot=snapshot,
-            train=train,
-            holdout_rows=holdout_rows,
-            time_budget=time_budget,
-            export=export,
-            graph=graph,
-        )
+        experiment_id = ensure_experiment(settings, mlflow_client(settings))
+        metrics = {
+            **evaluation.metrics,
+            **operational,
+            **export.metrics(),
+            "validation_accuracy": result.validation_accuracy,
+            "search_trials": float(result.trials),
+            "search_pruned_trials": float(result.pruned_trials),
+            "search_seconds": result.search_seconds,
+            "training_seconds": result.fit_seconds,
+        }
+        tags = {
+            **context.tags(),
+            **_data_tags(snapshot, len(train), holdout_rows),
+            CANDIDATE_TAG: result.name,
+            "covertype.kind": "candidate",
+            ONNX_FAITHFUL_TAG: str(export.faithful).lower(),
+            ONNX_REASON_TAG: export.reason,
+        }
+        with mlflow.start_run(
+            experiment_id=experiment_id, parent_run_id=parent_run_id, run_name=result.name, tags=tags
+        ) as run:
+            mlflow.log_params(
+                {"candidate": result.name, "time_budget": time_budget, "seed": settings.seed, **result.params}
+            )
+            mlflow.log_metrics(metrics)
+            log_search_trials(result)
+            mlflow.log_input(_dataset(snapshot), context="training")
+            example = _model_input(train.head(5))
+            signature = infer_signature(example, result.model.predict(example))
+            info = mlflow.sklearn.log_model(
+                result.model,
+                name=MODEL_ARTIFACT,
+                serialization_format="cloudpickle",
+                signature=signature,
+                input_example=example,
+                pip_requirements=_pip_requirements(),
+            )
+            card = model_card(
+                candidate=result.name,
+                params=result.params,
+                metrics=metrics,
+                snapshot=snapshot.as_dict(),
+                train_rows=len(train),
+                holdout_rows=holdout_rows,
+            )
+            mlflow.log_text(card, "model_card.md")
+            mlflow.log_text(evaluation.report, "classification_report.txt")
+            with tempfile.TemporaryDirectory() as folder:
+                image = save_confusion_matrix(
+                    evaluation.confusion,
+                    Path(folder) / "confusion_matrix.png",
+                    title=f"{result.name} on the holdout",
+                )
+                mlflow.log_artifact(str(image))
+                if graph is not None and export.faithful:
+                    onnx_file = Path(folder) / Path(ONNX_ARTIFACT_PATH).name
+                    onnx_file.write_bytes(graph)
+                    mlflow.log_artifact(str(onnx_file), str(Path(ONNX_ARTIFACT_PATH).parent))
+        return {"run_id": run.info.run_id, "model_uri": info.model_uri}
 
 
 @contextmanager
@@ -177,83 +223,6 @@ def _process_tracking_uri(uri: str) -> Iterator[None]:
         yield
     finally:
         mlflow.set_tracking_uri(previous)
-
-
-def _log_candidate_run(
-    settings: Settings,
-    *,
-    parent_run_id: str,
-    context: RunContext,
-    snapshot: SnapshotInfo,
-    result: SearchResult,
-    evaluation: Evaluation,
-    operational: dict[str, float],
-    export: ExportCheck,
-    graph: bytes | None,
-    time_budget: float,
-    train: pd.DataFrame,
-    holdout_rows: int,
-) -> dict[str, str]:
-    experiment_id = ensure_experiment(settings, mlflow_client(settings))
-    metrics = {
-        **evaluation.metrics,
-        **operational,
-        **export.metrics(),
-        "validation_accuracy": result.validation_accuracy,
-        "search_trials": float(result.trials),
-        "search_pruned_trials": float(result.pruned_trials),
-        "search_seconds": result.search_seconds,
-        "training_seconds": result.fit_seconds,
-    }
-    tags = {
-        **context.tags(),
-        **_data_tags(snapshot, len(train), holdout_rows),
-        CANDIDATE_TAG: result.name,
-        "covertype.kind": "candidate",
-        ONNX_FAITHFUL_TAG: str(export.faithful).lower(),
-        ONNX_REASON_TAG: export.reason,
-    }
-    with mlflow.start_run(
-        experiment_id=experiment_id, parent_run_id=parent_run_id, run_name=result.name, tags=tags
-    ) as run:
-        mlflow.log_params(
-            {"candidate": result.name, "time_budget": time_budget, "seed": settings.seed, **result.params}
-        )
-        mlflow.log_metrics(metrics)
-        log_search_trials(result)
-        mlflow.log_input(_dataset(snapshot), context="training")
-        example = _model_input(train.head(5))
-        signature = infer_signature(example, result.model.predict(example))
-        info = mlflow.sklearn.log_model(
-            result.model,
-            name=MODEL_ARTIFACT,
-            serialization_format="cloudpickle",
-            signature=signature,
-            input_example=example,
-            pip_requirements=_pip_requirements(),
-        )
-        card = model_card(
-            candidate=result.name,
-            params=result.params,
-            metrics=metrics,
-            snapshot=snapshot.as_dict(),
-            train_rows=len(train),
-            holdout_rows=holdout_rows,
-        )
-        mlflow.log_text(card, "model_card.md")
-        mlflow.log_text(evaluation.report, "classification_report.txt")
-        with tempfile.TemporaryDirectory() as folder:
-            image = save_confusion_matrix(
-                evaluation.confusion,
-                Path(folder) / "confusion_matrix.png",
-                title=f"{result.name} on the holdout",
-            )
-            mlflow.log_artifact(str(image))
-            if graph is not None and export.faithful:
-                onnx_file = Path(folder) / Path(ONNX_ARTIFACT_PATH).name
-                onnx_file.write_bytes(graph)
-                mlflow.log_artifact(str(onnx_file), str(Path(ONNX_ARTIFACT_PATH).parent))
-    return {"run_id": run.info.run_id, "model_uri": info.model_uri}
 
 
 #: Artifact of a candidate run listing every trial of its search (state, accuracy, seconds, parameters).
