@@ -78,7 +78,8 @@ def test_train_with_nothing_to_register_fails_its_parent_run_as_the_dag_does(
     assert result.stderr.splitlines()[-1].startswith(
         "error: no candidate trained with a faithful ONNX export"
     )
-    tracking_uri = Settings(data_dir=tmp_path).tracking_uri
+    # The store the CLI used (its environment has no MLFLOW_ variable), whatever this process has set.
+    tracking_uri = Settings(data_dir=tmp_path, mlflow_tracking_uri=None).tracking_uri
     client = MlflowClient(tracking_uri)
     experiment = client.get_experiment_by_name("covertype")
     runs = {
