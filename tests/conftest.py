@@ -54,26 +54,38 @@ def initialised() -> Iterator[Names]:
         yield names
 
 
-#: MLflow's process-wide settings, which a test's fluent MLflow calls may change.
-_MLFLOW_URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+def _points_elsewhere(name: str) -> bool:
+    """A variable that would send code under test to another store or server than the test's own."""
+    return name.upper().startswith("COVERTYPE_") or name.upper() in (
+        "MLFLOW_TRACKING_URI",
+        "MLFLOW_REGISTRY_URI",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Start from an environment without the shell's ``COVERTYPE_*`` and MLflow URIs.
+
+    Every test names its own store, server and settings; one left in the shell (or by an earlier test)
+    would otherwise reach ``Settings()`` and every child process the test starts.
+    """
+    for name in [name for name in os.environ if _points_elsewhere(name)]:
+        del os.environ[name]
 
 
 @pytest.fixture(autouse=True)
-def _restore_mlflow_process_uris() -> Iterator[None]:
-    """Give MLflow's process-wide tracking and registry URIs back as they were before each test.
+def _hermetic_environment() -> Iterator[None]:
+    """After each test, MLflow's process-wide URIs and the environment are as the session started.
 
-    Tests that load models with MLflow's fluent API set them; left behind, a later test's subprocesses
-    inherit ``MLFLOW_TRACKING_URI`` and talk to another test's (stopped) store.
+    Tests that load models with MLflow's fluent API set the URIs (``MLFLOW_TRACKING_URI`` among them),
+    also from module-scoped fixtures; left behind, a later test's ``Settings()`` and subprocesses would
+    talk to that test's store. Restoring to the session's start, not to the test's, ends such a leak
+    after the first test that saw it.
     """
-    saved = {name: os.environ.get(name) for name in _MLFLOW_URI_VARIABLES}
     yield
     if "mlflow" in sys.modules:
         import mlflow
 
-        mlflow.set_tracking_uri(saved["MLFLOW_TRACKING_URI"])
-        mlflow.set_registry_uri(saved["MLFLOW_REGISTRY_URI"])
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
+        mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)
+    for name in [name for name in os.environ if _points_elsewhere(name)]:
+        del os.environ[name]

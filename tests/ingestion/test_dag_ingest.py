@@ -6,27 +6,21 @@ never leak into other tests.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, select
 
 from covertype.dataset import load_dataset
+from covertype.settings import Settings
 from covertype.store.quality import batch_quality_rows
 from covertype.store.tables import ingestion_runs
+from support.airflow import airflow_env, run_python
 from support.data_api import data_api_server, data_api_settings
 from support.inference import registry_settings, train_version
-from support.paths import REPO_ROOT
 from support.services import free_port
 from support.store import count_rows
-
-DAGS = REPO_ROOT / "dags"
 
 PARSE = """
 import json, os
@@ -87,31 +81,10 @@ print(json.dumps(summaries))
 """
 
 
-def _airflow_env(home: Path, **extra: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        **extra,
-    }
-
-
-def _python(code: str, env: dict[str, str], cwd: Path) -> Any:
-    """Run ``code`` in a fresh interpreter; its last output line is JSON."""
-    result = subprocess.run(
-        [sys.executable, "-c", code], env=env, cwd=cwd, capture_output=True, text=True, timeout=300
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
 @pytest.mark.slow
 def test_the_dag_parses_without_errors_and_as_designed(tmp_path: Path) -> None:
-    env = _airflow_env(tmp_path, COVERTYPE_BATCH_INTERVAL="120")
-    parsed = _python(PARSE, env, tmp_path)
+    env = airflow_env(tmp_path / "airflow", Settings(data_dir=tmp_path, batch_interval=120))
+    parsed = run_python(PARSE, env, tmp_path)
 
     assert parsed["errors"] == {}
     assert "covertype_ingest" in parsed["dag_ids"]
@@ -131,15 +104,12 @@ def test_each_run_stores_the_next_batch_right_when_its_window_opens(tmp_path: Pa
     interval = 45.0  # longer than the wait's resume lead (30 s): the second run really defers
     api_settings = data_api_settings(tmp_path, sample_csv, groups=2, batches=3, batch_interval=interval)
     with data_api_server(api_settings, port=free_port()) as url:
-        env = _airflow_env(
-            home,
-            COVERTYPE_DATA_API_URL=url,
-            COVERTYPE_DATABASE_URL=store,
-            COVERTYPE_GROUP="2",
-            COVERTYPE_BATCH_INTERVAL=str(interval),
+        settings = Settings(
+            data_dir=tmp_path, data_api_url=url, database_url=store, group=2, batch_interval=interval
         )
+        env = airflow_env(home, settings)
 
-        first, second = _python(RUN_TWICE, env, tmp_path)
+        first, second = run_python(RUN_TWICE, env, tmp_path)
 
     polled = int(15_000 / 3 * 0.1)  # one batch's slice, sampled
     for run, batch in ((first, 1), (second, 2)):
@@ -183,15 +153,16 @@ def test_evaluate_batch_scores_the_champion_on_the_batch_just_stored(
     store = f"sqlite:///{tmp_path / 'store.db'}"
     api_settings = data_api_settings(tmp_path, sample_csv, groups=2, batches=3, batch_interval=45.0)
     with data_api_server(api_settings, port=free_port()) as url:
-        env = _airflow_env(
-            tmp_path / "airflow",
-            COVERTYPE_DATA_API_URL=url,
-            COVERTYPE_DATABASE_URL=store,
-            COVERTYPE_GROUP="2",
-            COVERTYPE_BATCH_INTERVAL="45",
-            MLFLOW_TRACKING_URI=registry.tracking_uri,
+        settings = Settings(
+            data_dir=tmp_path,
+            data_api_url=url,
+            database_url=store,
+            group=2,
+            batch_interval=45,
+            mlflow_tracking_uri=registry.tracking_uri,
         )
-        run = _python(RUN_ONCE, env, tmp_path)
+        env = airflow_env(tmp_path / "airflow", settings)
+        run = run_python(RUN_ONCE, env, tmp_path)
 
     assert run["state"] == "success" and run["tasks"]["evaluate_batch"] == "success", run
     engine = create_engine(store)

@@ -23,7 +23,7 @@ from covertype.processes import Service
 from covertype.settings import Settings
 from covertype.training.pipeline import run_training
 from covertype.ui import streamlit_command
-from support.paths import REPO_ROOT
+from support.airflow import airflow_env
 from support.services import free_port
 
 COVERTYPE = str(Path(sys.executable).parent / "covertype")
@@ -83,31 +83,32 @@ class _UnreachableTransport(httpx.BaseTransport):
         raise httpx.ConnectError("connection refused", request=request)
 
 
-def stack_env(
+def stack_settings(
     tmp_path: Path, sample_csv: Path, *, data_api_port: int, inference_port: int, airflow_port: int
-) -> dict[str, str]:
-    """The environment every process of the stack shares (nothing inherited from the caller's config)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("COVERTYPE_", "MLFLOW_"))}
-    env.update(
-        {
-            "COVERTYPE_DATA_DIR": str(tmp_path),
-            "COVERTYPE_DATA_SOURCE": str(sample_csv),
-            "COVERTYPE_GROUPS": "3",
-            "COVERTYPE_BATCHES": "5",
-            "COVERTYPE_BATCH_INTERVAL": "0",
-            "COVERTYPE_SAMPLE_FRACTION": "0.2",
-            "COVERTYPE_DATA_API_URL": f"http://127.0.0.1:{data_api_port}",
-            "COVERTYPE_INFERENCE_API_URL": f"http://127.0.0.1:{inference_port}",
-            "COVERTYPE_MODEL_POLL_INTERVAL": "1",
-            "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
-            "COVERTYPE_MLFLOW_UI_URL": "http://127.0.0.1:5000",
-            "COVERTYPE_API_TOKEN": OPERATOR_TOKEN,
-            "COVERTYPE_AIRFLOW_API_URL": f"http://127.0.0.1:{airflow_port}",
-            "COVERTYPE_AIRFLOW_USERNAME": AIRFLOW_USER,
-            "COVERTYPE_AIRFLOW_PASSWORD": AIRFLOW_PASSWORD,
-        }
+) -> Settings:
+    """The settings every process of the stack shares (none read from the caller's environment)."""
+    return Settings(
+        _env_file=None,
+        **{  # type: ignore[call-arg]
+            "data_dir": tmp_path,
+            "data_source": str(sample_csv),
+            "groups": 3,
+            "batches": 5,
+            "batch_interval": 0,
+            "sample_fraction": 0.2,
+            "data_api_url": f"http://127.0.0.1:{data_api_port}",
+            "inference_api_url": f"http://127.0.0.1:{inference_port}",
+            "model_poll_interval": 1,
+            "mlflow_tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}",
+            "mlflow_ui_url": "http://127.0.0.1:5000",
+            "http_retries": 2,
+            "http_backoff": 0.1,
+            "api_token": OPERATOR_TOKEN,
+            "airflow_api_url": f"http://127.0.0.1:{airflow_port}",
+            "airflow_username": AIRFLOW_USER,
+            "airflow_password": AIRFLOW_PASSWORD,
+        },
     )
-    return env
 
 
 def _service(
@@ -145,26 +146,10 @@ def ui_stack(tmp_path: Path, sample_csv: Path) -> Iterator[UiStack]:
     """Start everything, fill store and registry, yield the URLs; stop every process on exit."""
     data_port, inference_port, ui_port, airflow_port = free_port(), free_port(), free_port(), free_port()
     ports = {"data_api_port": data_port, "inference_port": inference_port, "airflow_port": airflow_port}
-    env = stack_env(tmp_path, sample_csv, **ports)
+    settings = stack_settings(tmp_path, sample_csv, **ports)
+    env = settings.child_environ(os.environ)
     logs = tmp_path / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    settings = Settings(
-        _env_file=None,
-        **{  # type: ignore[call-arg]
-            "data_dir": tmp_path,
-            "data_source": str(sample_csv),
-            "groups": 3,
-            "batches": 5,
-            "batch_interval": 0,
-            "sample_fraction": 0.2,
-            "data_api_url": env["COVERTYPE_DATA_API_URL"],
-            "inference_api_url": env["COVERTYPE_INFERENCE_API_URL"],
-            "mlflow_tracking_uri": env["MLFLOW_TRACKING_URI"],
-            "http_retries": 2,
-            "http_backoff": 0.1,
-            "api_token": OPERATOR_TOKEN,
-        },
-    )
     with ExitStack() as stack:
         services = [
             _service(
@@ -207,8 +192,8 @@ def ui_stack(tmp_path: Path, sample_csv: Path) -> Iterator[UiStack]:
             settings,
             env,
             f"http://127.0.0.1:{ui_port}",
-            env["COVERTYPE_INFERENCE_API_URL"],
-            env["COVERTYPE_DATA_API_URL"],
+            settings.inference_api_url,
+            settings.data_api_url,
             airflow_port,
         )
 
@@ -218,20 +203,14 @@ AIRFLOW_USER, AIRFLOW_PASSWORD = "admin", "ui-test-airflow-password"
 
 
 def _airflow_env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
-    env.update(
-        {
-            "AIRFLOW_HOME": str(home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{AIRFLOW_USER}:admin",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
-            "AIRFLOW__API_AUTH__JWT_SECRET": "ui-test-jwt-secret-not-a-real-one",
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        }
+    """Airflow's environment with the simple auth manager's admin (its password comes from a file)."""
+    return airflow_env(
+        home,
+        Settings(data_dir=home),
+        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=f"{AIRFLOW_USER}:admin",
+        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=str(home / "passwords.json"),
+        AIRFLOW__API_AUTH__JWT_SECRET="ui-test-jwt-secret-not-a-real-one",
     )
-    return env
 
 
 @contextmanager

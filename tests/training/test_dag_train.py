@@ -7,10 +7,6 @@ embedded defaults: SQLite store, SQLite MLflow tracking store and local artifact
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +17,7 @@ from covertype.dataset import load_dataset
 from covertype.monitoring.retrain import DRIFT
 from covertype.registry.tags import TRAINING_REASON_TAG, TRAINING_SIGNAL_TAG
 from covertype.settings import Settings
-from support.paths import REPO_ROOT
+from support.airflow import airflow_env, run_python
 from support.retrain import (
     MIN_NEW_ROWS,
     elevation_shifted,
@@ -103,28 +99,11 @@ print(json.dumps(same))
 
 
 def _airflow_env(home: Path, data_dir: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        "COVERTYPE_DATA_DIR": str(data_dir),
-    }
-
-
-def _python(code: str, env: dict[str, str], cwd: Path) -> Any:
-    """Run ``code`` in a fresh interpreter; its last output line is JSON."""
-    result = subprocess.run(
-        [sys.executable, "-c", code], env=env, cwd=cwd, capture_output=True, text=True, timeout=900
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return airflow_env(home, Settings(data_dir=data_dir))
 
 
 def test_the_dag_parses_as_designed(tmp_path: Path) -> None:
-    parsed = _python(PARSE, _airflow_env(tmp_path / "airflow", tmp_path / "data"), tmp_path)
+    parsed = run_python(PARSE, _airflow_env(tmp_path / "airflow", tmp_path / "data"), tmp_path)
     assert parsed == {
         "errors": {},
         "schedule": ["covertype_raw"],
@@ -137,7 +116,7 @@ def test_the_dag_parses_as_designed(tmp_path: Path) -> None:
 
 def test_every_step_result_round_trips_through_airflow_xcom_serialization(tmp_path: Path) -> None:
     """What a task returns is what the next task rebuilds, through Airflow's own XCom (de)serialization."""
-    same = _python(XCOM_ROUND_TRIP, _airflow_env(tmp_path / "airflow", tmp_path / "data"), tmp_path)
+    same = run_python(XCOM_ROUND_TRIP, _airflow_env(tmp_path / "airflow", tmp_path / "data"), tmp_path)
     names = ["TrainingDecision", "PreparedTraining", *["CandidateResult"] * 3, "Registered"]
     assert same == [[name, True] for name in [*names, "PromotionOutcome", "PromotionOutcome"]]
 
@@ -148,7 +127,7 @@ def test_dag_test_trains_registers_and_then_skips(tmp_path: Path, sample_csv: Pa
     settings = Settings(data_dir=data_dir)
     fill_store(settings.database, load_dataset(sample_csv).head(2_000))
 
-    first, second = _python(RUN_TWICE, _airflow_env(tmp_path / "airflow", data_dir), tmp_path)
+    first, second = run_python(RUN_TWICE, _airflow_env(tmp_path / "airflow", data_dir), tmp_path)
 
     assert first["state"] == "success"
     assert first["tasks"] == {
@@ -203,7 +182,7 @@ def test_a_failing_candidate_fails_alone_and_a_failed_task_fails_the_parent_run(
     settings = Settings(data_dir=data_dir)
     fill_store(settings.database, load_dataset(sample_csv).head(1_000))
 
-    mixed, alone = _python(RUN_FAILING, _airflow_env(tmp_path / "airflow", data_dir), tmp_path)
+    mixed, alone = run_python(RUN_FAILING, _airflow_env(tmp_path / "airflow", data_dir), tmp_path)
 
     client = MlflowClient(settings.tracking_uri, registry_uri=settings.tracking_uri)
 
@@ -261,21 +240,12 @@ def test_dag_test_retrains_for_drift_and_records_why(tmp_path: Path, sample_csv:
     only the drift of the batch, measured by the real ``evaluate_batch``, can call for training.
     """
     data_dir = tmp_path / "data"
-    # The tracking URI explicit, here and for Airflow: training in this process sets MLFLOW_TRACKING_URI.
-    tracking = f"sqlite:///{data_dir / 'mlflow.db'}"
-    env = {
-        "MLFLOW_TRACKING_URI": tracking,
-        "COVERTYPE_MIN_NEW_ROWS": str(MIN_NEW_ROWS),
-        "COVERTYPE_ACCURACY_DROP": "1",
-    }
-    settings = Settings(
-        data_dir=data_dir, mlflow_tracking_uri=tracking, min_new_rows=MIN_NEW_ROWS, accuracy_drop=1.0
-    )
+    settings = Settings(data_dir=data_dir, min_new_rows=MIN_NEW_ROWS, accuracy_drop=1.0)
     sample = shuffled_sample(sample_csv)
     train_champion(settings, sample)
     quality = store_and_evaluate(settings, elevation_shifted(later_rows(sample, 0, 500)), batch_number=2)
 
-    run = _python(RUN_ONCE, {**_airflow_env(tmp_path / "airflow", data_dir), **env}, tmp_path)
+    run = run_python(RUN_ONCE, airflow_env(tmp_path / "airflow", settings), tmp_path)
 
     assert run["state"] == "success", run
     decision = run["decision"]

@@ -5,6 +5,7 @@ data API, SQLite store with ingested batches, MLflow registry with two trained v
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from urllib.parse import urlsplit
 import httpx
 import pandas as pd
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from covertype.dataset import load_dataset
 from covertype.processes import Service
@@ -85,8 +86,15 @@ def _open(page: Page, url: str, heading: str) -> None:
 
 
 def _settle(page: Page) -> None:
-    """Wait until Streamlit's script run is over (its running indicator is gone)."""
+    """Wait until Streamlit's script run is over.
+
+    The app root carries the run's state (``data-test-script-state``, what Streamlit's own end-to-end tests
+    wait on); the "Running..." widget is no signal, as it shows only after a run has lasted a while.
+    """
     page.wait_for_timeout(300)
+    expect(page.locator("[data-testid='stApp'][data-test-script-state='notRunning']")).to_have_count(
+        1, timeout=60_000
+    )
     expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=60_000)
 
 
@@ -96,10 +104,10 @@ def _screenshot(page: Page, name: str) -> None:
     page.screenshot(path=str(IMAGES / name), full_page=True)
 
 
-def _label_and_value(metric: str) -> tuple[str, str]:
-    """A metric card's text (label and value on lines of their own, blank lines between) as a pair."""
-    label, value = [line.strip() for line in metric.splitlines() if line.strip()][:2]
-    return label, value
+def _metric_value(page: Page, label: str) -> Locator:
+    """The value of the metric card labelled ``label``."""
+    label_locator = page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True)
+    return page.get_by_test_id("stMetric").filter(has=label_locator).get_by_test_id("stMetricValue")
 
 
 def _cells(page: Page, table_index: int) -> list[str]:
@@ -235,11 +243,12 @@ def test_pipeline_page_charts_the_champion_on_each_batch_and_the_drift_map(
     _open(page, f"{stack.ui_url}/pipeline", "Pipeline")
     section = page.get_by_role("heading", name="The champion on each batch, before training on it")
     expect(section).to_be_visible()
-    cards = dict(_label_and_value(card) for card in page.get_by_test_id("stMetric").all_inner_texts())
-    assert cards["Batches evaluated"] == "2"
-    assert cards["Latest batch (4): accuracy"] == f"{latest.accuracy:.2%}"
-    assert cards["Latest drift score"] == f"{latest.drift_score:.3f}"
-    assert cards[f"Holdout accuracy of v{latest.model_version}"].endswith("%")
+    expect(_metric_value(page, "Batches evaluated")).to_have_text("2")
+    expect(_metric_value(page, "Latest batch (4): accuracy")).to_have_text(f"{latest.accuracy:.2%}")
+    expect(_metric_value(page, "Latest drift score")).to_have_text(f"{latest.drift_score:.3f}")
+    expect(_metric_value(page, f"Holdout accuracy of v{latest.model_version}")).to_have_text(
+        re.compile(r"^\d+\.\d\d%$")
+    )
     expect(page.get_by_text("Drift per feature and batch")).to_be_visible()
     expect(page.get_by_text("PSI above COVERTYPE_DRIFT_THRESHOLD (0.2)")).to_be_visible()
     charts = page.get_by_test_id("stVegaLiteChart")
