@@ -35,6 +35,7 @@ from kubernetes_validate import utils as k8s_validate
 from covertype.cli import app as cli_app
 from covertype.settings import Settings
 from support.dockerfile import stage
+from support.extras import extra_venv
 from support.paths import REPO_ROOT
 from support.services import free_port
 
@@ -739,3 +740,63 @@ def test_mysql_init_script_says_which_server_did_not_answer(private_mariadb: dic
     result = run_mysql_init(env)
     assert result.returncode == 1
     assert result.stderr.strip() == f"mysql-init: 127.0.0.1:{env['MYSQL_PORT']} did not answer in 2 s"
+
+
+def kubelet_env(container: dict[str, Any], docs: tuple[dict[str, Any], ...], secrets: dict[str, str]) -> dict:
+    """The container's environment as the kubelet gives it, each Secret key (``name/key``) read from
+    ``secrets``, as the test created them."""
+    env = {}
+    for name, value in container_env(container, docs).items():
+        if isinstance(value, dict):
+            reference = value["secretKeyRef"]
+            value = secrets[f"{reference['name']}/{reference['key']}"]
+        env[name] = value
+    return env
+
+
+@pytest.mark.slow
+def test_the_mysql_init_job_migrates_a_store_an_older_release_made_and_can_run_again(
+    private_mariadb: dict[str, str], tmp_path: Path
+) -> None:
+    """The Job as rendered: init.sql, then its ``db-migrate`` container's command in a venv of the extra
+    its image installs, with the Job's environment. The store lacks a table of this release and holds rows:
+    the migration adds the table and keeps them; the Job's next run changes nothing."""
+    docs = rendered("prod")
+    job = pod_spec(find(docs, "Job", "mysql-init"))
+    [init], [migrate] = job["initContainers"], job["containers"]
+    inference_image = pod_spec(find(docs, "Deployment", "inference-api"))["containers"][0]["image"]
+    assert (init["command"], migrate["image"]) == (["sh", "/sql/apply.sh"], inference_image)
+    port = int(private_mariadb["MYSQL_PORT"])
+    admin = {"host": "127.0.0.1", "port": port, "user": "admin", "password": "admin-pw_1", "autocommit": True}
+    secrets = {"covertype-migration/url": f"mysql+pymysql://admin:admin-pw_1@127.0.0.1:{port}/covertype"}
+    bin_dir = extra_venv(tmp_path, "inference")
+    command = [str(bin_dir / migrate["command"][0]), *migrate["command"][1:]]
+    env = kubelet_env(migrate, docs, secrets) | {"PATH": f"{bin_dir}:/usr/bin:/bin"}
+
+    assert run_mysql_init(private_mariadb).returncode == 0
+    with pymysql.connect(**admin, database="covertype") as connection:  # as the release before made it
+        cursor = connection.cursor()
+        cursor.execute("DROP TABLE IF EXISTS batch_quality")
+        cursor.execute("DROP TABLE IF EXISTS alembic_version")
+        cursor.execute(
+            "INSERT INTO forest_cover_rejected (run_id, group_number, `row_number`, payload, reason,"
+            " row_hash, rejected_at)"
+            " VALUES ('r1', 1, 7, '{}', 'Elevation: not a number', 'h1', '2026-11-01 10:00:00')"
+        )
+
+    answers = []
+    for _ in range(2):  # the first run of the new release's Job, then the next `kubectl apply -k`
+        assert run_mysql_init(private_mariadb).returncode == 0
+        result = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr
+        answers.append(json.loads(result.stdout))
+
+    assert [answer["stamped_baseline"] for answer in answers] == [True, False]
+    assert answers[0]["after"] == answers[1]["before"] == answers[1]["after"] is not None
+    assert "admin-pw_1" not in json.dumps(answers)
+    with pymysql.connect(**admin, database="covertype") as connection:
+        cursor = connection.cursor()
+        cursor.execute("SELECT run_id, `row_number`, reason FROM forest_cover_rejected")
+        assert cursor.fetchall() == (("r1", 7, "Elevation: not a number"),)
+        cursor.execute("SELECT COUNT(*) FROM batch_quality")
+        assert cursor.fetchone() == (0,)

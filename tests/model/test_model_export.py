@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +16,7 @@ from covertype.model.onnx_export import ExportError, check_export, export_and_ch
 from covertype.model.runtime import GraphPredictor
 from covertype.schema import EXAMPLE_RECORD, FEATURE_COLUMNS, SOIL_TYPES, TARGET_COLUMN
 from covertype.training.candidates import CANDIDATES, build_pipeline
-from support.paths import REPO_ROOT
+from support.extras import extra_venv
 
 
 @pytest.fixture(scope="module")
@@ -102,33 +100,7 @@ def test_the_inference_extra_alone_serves_a_graph_without_scikit_learn(
     np.save(
         tmp_path / "expected.npy", pipeline.predict_proba(frame[list(FEATURE_COLUMNS)].iloc[12_000:12_050])
     )
-    root = REPO_ROOT
-    uv = ["uv", "--directory", str(root)]
-    requirements = tmp_path / "requirements.txt"
-    env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(tmp_path / "unused")}
-    subprocess.run(
-        [
-            *uv,
-            "export",
-            "--frozen",
-            "--no-dev",
-            "--extra",
-            "inference",
-            "--no-emit-project",
-            "-o",
-            str(requirements),
-        ],
-        check=True,
-        env=env,
-        capture_output=True,
-    )
-    venv = tmp_path / "venv"
-    subprocess.run(["uv", "venv", "--python", sys.executable, str(venv)], check=True, capture_output=True)
-    python = str(venv / "bin" / "python")
-    for args in (["-r", str(requirements)], [str(root)]):
-        subprocess.run(
-            ["uv", "pip", "install", "--python", python, "--no-deps", *args], check=True, capture_output=True
-        )
+    python = str(extra_venv(tmp_path, "inference") / "python")
     script = f"""
 import importlib.util, json, numpy as np
 import covertype.inference.app, covertype.serving
