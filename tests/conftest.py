@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from covertype.settings import Settings
 from support.mysql_init import Names, mysql_init_applied
 from support.paths import SAMPLE_CSV
 from support.services import MARIADB_ADMIN_URL
@@ -54,16 +55,20 @@ def initialised() -> Iterator[Names]:
         yield names
 
 
+#: The variables ``Settings`` reads, and MLflow's registry URI: any of them left in the environment would
+#: send code under test to another store or server than the test's own. (The suite's own switches, such as
+#: ``COVERTYPE_SCREENSHOT_DIR``, are not settings and stay.)
+_SETTINGS_VARIABLES = frozenset(
+    {Settings.variable(name).upper() for name in Settings.model_fields} | {"MLFLOW_REGISTRY_URI"}
+)
+
+
 def _points_elsewhere(name: str) -> bool:
-    """A variable that would send code under test to another store or server than the test's own."""
-    return name.upper().startswith("COVERTYPE_") or name.upper() in (
-        "MLFLOW_TRACKING_URI",
-        "MLFLOW_REGISTRY_URI",
-    )
+    return name.upper() in _SETTINGS_VARIABLES
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Start from an environment without the shell's ``COVERTYPE_*`` and MLflow URIs.
+    """Start from an environment without the shell's settings and MLflow URIs.
 
     Every test names its own store, server and settings; one left in the shell (or by an earlier test)
     would otherwise reach ``Settings()`` and every child process the test starts.
