@@ -50,3 +50,20 @@ def test_a_prior_shift_sets_the_class_share_by_dropping_rows(sample_csv: Path) -
         shifted = prior_shift(2, share)(frame, np.random.default_rng(0))
         assert abs((shifted["Cover_Type"] == 2).mean() - share) < 0.01
         assert len(shifted) < len(frame) and shifted.index.is_unique  # rows dropped, none repeated
+
+
+def test_a_changed_mix_of_classes_is_flagged_on_the_label_and_retrains_for_drift(
+    tmp_path: Path, sample_csv: Path
+) -> None:
+    """Class 2 (about half of the rows) cut to 10 % of each batch from the middle on: the rows themselves
+    are unchanged, so the label's PSI is what flags it."""
+    frame = load_dataset(sample_csv).head(3_000)
+    scenario = Scenario("prior", "class 2 at 10 %", prior_shift(2, 0.1))
+
+    report = replay(frame, scenario, TINY, tmp_path)
+
+    _, clean, first_shifted, _ = report["batches"]
+    assert "Cover_Type" not in clean["drifted_features"] and "drift" not in clean["flags"], clean
+    assert first_shifted["drifted_features"][0] == "Cover_Type", first_shifted
+    assert first_shifted["retraining"]["trained"], first_shifted
+    assert first_shifted["retraining"]["signal"] in (ACCURACY_DROP, DRIFT), first_shifted

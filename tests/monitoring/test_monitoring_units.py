@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import datetime
 from pathlib import Path
@@ -28,7 +29,7 @@ from covertype.monitoring.retrain import (
     RetrainSignals,
     decide_retraining,
 )
-from covertype.schema import FEATURE_COLUMNS, SOIL_TYPES
+from covertype.schema import FEATURE_COLUMNS, SOIL_TYPES, TARGET_COLUMN
 from covertype.settings import Settings
 from covertype.store.quality import BatchQuality
 
@@ -60,6 +61,9 @@ def test_the_profile_has_quantile_bins_every_code_and_survives_json(
     assert set(profile.categorical["Soil_Type"].frequencies) == set(SOIL_TYPES)
     assert sum(profile.categorical["Wilderness_Area"].frequencies.values()) == pytest.approx(1.0)
     assert profile.rows == len(reference)
+    assert profile.labels is not None and list(profile.labels.frequencies) == [str(c) for c in range(1, 8)]
+    shares = reference[TARGET_COLUMN].value_counts(normalize=True)
+    assert profile.labels.frequencies["2"] == pytest.approx(shares[2])
     assert ReferenceProfile.from_json(profile.to_json()) == profile
 
 
@@ -77,7 +81,35 @@ def test_a_clean_batch_is_not_flagged_and_a_shifted_one_is_on_the_shifted_featur
     assert calm.drifted == [] and calm.score < 0.2, calm
     assert moved.drifted == ["Elevation"], moved.feature_psi
     assert moved.score == moved.feature_psi["Elevation"] > 0.2
-    assert set(moved.feature_psi) == set(FEATURE_COLUMNS)
+    assert set(moved.feature_psi) == {*FEATURE_COLUMNS, TARGET_COLUMN}
+
+
+def test_a_changed_mix_of_classes_is_flagged_on_the_label(halves: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    """Prior shift: class 2 (about half of the rows) cut to 10 % of a batch, each row left as it was."""
+    reference, rest = halves
+    profile = build_profile(reference)
+    twos, others = rest[rest[TARGET_COLUMN] == 2], rest[rest[TARGET_COLUMN] != 2]
+    batch = pd.concat([twos.sample(50, random_state=3), others.sample(450, random_state=3)])
+
+    report = drift_report(profile, batch, threshold=0.2)
+
+    assert report.drifted[0] == TARGET_COLUMN and report.score == report.feature_psi[TARGET_COLUMN] > 0.5
+    clean = drift_report(profile, rest.sample(500, random_state=3), threshold=0.2)
+    assert clean.feature_psi[TARGET_COLUMN] < 0.05, clean.feature_psi
+
+
+def test_a_profile_logged_before_labels_were_profiled_still_measures_the_features(
+    halves: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    reference, rest = halves
+    stored = json.loads(build_profile(reference).to_json())
+    del stored["labels"]  # as versions trained before this release logged it
+    older = ReferenceProfile.from_json(json.dumps(stored))
+
+    report = drift_report(older, rest.sample(500, random_state=4), threshold=0.2)
+
+    assert older.labels is None and set(report.feature_psi) == set(FEATURE_COLUMNS)
+    assert build_profile(reference[list(FEATURE_COLUMNS)]).labels is None  # unlabelled rows: no label profile
 
 
 def test_rare_soil_types_missing_from_a_small_clean_batch_do_not_flag_it(

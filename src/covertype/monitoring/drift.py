@@ -10,6 +10,11 @@ formula of three lines, which the tests here check directly.
 
 The batch's drift score is the **largest** PSI of any feature: a shift of a single feature (Elevation, say)
 is what matters for a tree model, and a mean over twelve features would dilute it below any threshold.
+
+The label counts as a feature here (``Cover_Type``, measured when the profile has the classes' shares and
+the batch its labels): a change of the classes' mix (prior shift) moves the features only weakly, through
+their correlation with the class, and went unflagged before the label was measured (see the README's shift
+replay).
 """
 
 from __future__ import annotations
@@ -19,7 +24,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from covertype.monitoring.profile import CATEGORIES, ReferenceProfile, bin_shares, category_shares
+from covertype.monitoring.profile import (
+    CATEGORIES,
+    LABEL_CODES,
+    ReferenceProfile,
+    bin_shares,
+    category_shares,
+    label_shares,
+)
+from covertype.schema import TARGET_COLUMN
 
 #: Floor of a bin's share, so an empty bin on either side adds a large but finite term.
 EPSILON = 1e-4
@@ -44,8 +57,17 @@ def population_stability_index(reference: np.ndarray, actual: np.ndarray) -> flo
     return float(np.sum((observed - expected) * np.log(observed / expected)))
 
 
+def pooled_psi(reference: np.ndarray, actual: np.ndarray) -> float:
+    """PSI over codes, those rarer than :data:`RARE_SHARE` in the reference pooled into one bin."""
+    rare = reference < RARE_SHARE
+    return population_stability_index(
+        np.append(reference[~rare], reference[rare].sum()), np.append(actual[~rare], actual[rare].sum())
+    )
+
+
 def feature_psi(profile: ReferenceProfile, batch: pd.DataFrame) -> dict[str, float]:
-    """The PSI of every profiled feature of ``batch`` against ``profile``."""
+    """The PSI of every profiled feature of ``batch`` against ``profile``, and of the label (``Cover_Type``)
+    when both have one."""
     psi = {
         name: population_stability_index(
             numeric.proportions, bin_shares(batch[name].to_numpy(dtype=np.float64), numeric.edges)
@@ -55,11 +77,10 @@ def feature_psi(profile: ReferenceProfile, batch: pd.DataFrame) -> dict[str, flo
     for name, categorical in profile.categorical.items():
         codes = CATEGORIES[name]
         reference = np.asarray([categorical.frequencies.get(code, 0.0) for code in codes])
-        actual = category_shares(batch[name], codes)
-        rare = reference < RARE_SHARE
-        psi[name] = population_stability_index(
-            np.append(reference[~rare], reference[rare].sum()), np.append(actual[~rare], actual[rare].sum())
-        )
+        psi[name] = pooled_psi(reference, category_shares(batch[name], codes))
+    if profile.labels is not None and TARGET_COLUMN in batch.columns:
+        reference = np.asarray([profile.labels.frequencies.get(code, 0.0) for code in LABEL_CODES])
+        psi[TARGET_COLUMN] = pooled_psi(reference, label_shares(batch[TARGET_COLUMN]))
     return psi
 
 

@@ -1,8 +1,10 @@
 """The reference profile of a model's training data: what drift is measured against.
 
 Per numeric feature, the edges of ``NUMERIC_BINS`` quantile bins and the share of training rows in each;
-per categorical feature, the share of every code of the schema. Computed when a version is trained and
-logged as a JSON artifact of its run, so a batch can be compared with it long after the data changed.
+per categorical feature, the share of every code of the schema; and the share of each class of the label
+(every batch arrives labelled, so a change of the classes' mix, prior shift, can be measured too). Computed
+when a version is trained and logged as a JSON artifact of its run, so a batch can be compared with it long
+after the data changed.
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from covertype.schema import NUMERIC_COLUMNS, SOIL_TYPES, WILDERNESS_AREAS
+from covertype.schema import COVER_TYPES, NUMERIC_COLUMNS, SOIL_TYPES, TARGET_COLUMN, WILDERNESS_AREAS
 
 #: Quantile bins per numeric feature (the usual choice for the population stability index).
 NUMERIC_BINS = 10
 #: The categorical features and their codes, in the schema's order.
 CATEGORIES: dict[str, tuple[str, ...]] = {"Wilderness_Area": WILDERNESS_AREAS, "Soil_Type": SOIL_TYPES}
-#: Artifact path of the profile inside the version's run, and the version tag that names it.
+#: The label's classes as the profile's keys ("1" to "7": JSON object keys are strings).
+LABEL_CODES: tuple[str, ...] = tuple(str(code) for code in sorted(COVER_TYPES))
 
 
 @dataclass(frozen=True)
@@ -40,11 +43,13 @@ class CategoricalProfile:
 
 @dataclass(frozen=True)
 class ReferenceProfile:
-    """Numeric and categorical profiles of the rows a model was trained on."""
+    """Numeric and categorical profiles of the rows a model was trained on, and their classes' shares
+    (None in a profile logged before labels were profiled)."""
 
     rows: int
     numeric: dict[str, NumericProfile]
     categorical: dict[str, CategoricalProfile]
+    labels: CategoricalProfile | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -56,6 +61,7 @@ class ReferenceProfile:
             rows=int(data["rows"]),
             numeric={name: NumericProfile(**value) for name, value in data["numeric"].items()},
             categorical={name: CategoricalProfile(**value) for name, value in data["categorical"].items()},
+            labels=CategoricalProfile(**data["labels"]) if data.get("labels") else None,
         )
 
 
@@ -72,8 +78,13 @@ def category_shares(values: pd.Series, codes: tuple[str, ...]) -> np.ndarray:
     return np.asarray([counts.get(code, 0) for code in codes], dtype=np.float64) / max(len(values), 1)
 
 
+def label_shares(labels: pd.Series) -> np.ndarray:
+    """The share of each class of :data:`LABEL_CODES` among ``labels`` (the label column)."""
+    return category_shares(labels.astype("int64").astype(str), LABEL_CODES)
+
+
 def build_profile(frame: pd.DataFrame) -> ReferenceProfile:
-    """The profile of ``frame``'s feature columns (the canonical schema).
+    """The profile of ``frame``'s feature columns (the canonical schema) and of its label, when it has one.
 
     Quantile edges of an integer feature with few distinct values coincide; duplicates are dropped, so
     such a feature gets fewer, wider bins instead of empty ones.
@@ -92,4 +103,9 @@ def build_profile(frame: pd.DataFrame) -> ReferenceProfile:
         )
         for name, codes in CATEGORIES.items()
     }
-    return ReferenceProfile(rows=len(frame), numeric=numeric, categorical=categorical)
+    labels = (
+        CategoricalProfile(dict(zip(LABEL_CODES, label_shares(frame[TARGET_COLUMN]).tolist(), strict=True)))
+        if TARGET_COLUMN in frame.columns
+        else None
+    )
+    return ReferenceProfile(rows=len(frame), numeric=numeric, categorical=categorical, labels=labels)

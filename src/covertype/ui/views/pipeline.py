@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from covertype.registry import queries
-from covertype.schema import FEATURE_COLUMNS
+from covertype.schema import FEATURE_COLUMNS, TARGET_COLUMN
 from covertype.store import run_log
 from covertype.store.quality import batch_quality_rows
 from covertype.store.reads import count_stored_rows
@@ -178,11 +178,13 @@ else:
     else:
         drifted = cells[cells["level"] == quality.DRIFTED]
         st.caption(
-            f"Each cell compares a batch's values of one feature with the champion's training rows. Red: "
+            f"Each cell compares a batch's values of one feature with the champion's training rows; the "
+            f"last row, {TARGET_COLUMN}, the batch's mix of classes with theirs (prior shift). Red: "
             f"PSI above COVERTYPE_DRIFT_THRESHOLD ({threshold:g}), the feature has drifted; amber: a "
             f"moderate shift. {len(drifted):,} drifted cell(s) in {drifted['batch'].nunique():,} batch(es)."
         )
-        st.altair_chart(charts.drift_map(cells, threshold=threshold, features=list(FEATURE_COLUMNS)))
+        rows = [*FEATURE_COLUMNS, TARGET_COLUMN]
+        st.altair_chart(charts.drift_map(cells, threshold=threshold, features=rows))
 
 rejected = run_log.recent_rejected_rows(engine)
 st.subheader("Rejected rows")
