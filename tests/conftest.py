@@ -12,8 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine, create_engine
 
 from covertype.settings import Settings
+from covertype.store.tables import metadata
 from support.mysql_init import Names, mysql_init_applied
 from support.paths import SAMPLE_CSV
 from support.services import MARIADB_ADMIN_URL
@@ -46,6 +48,15 @@ def mariadb_url() -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
         admin.dispose()
+
+
+@pytest.fixture
+def from_metadata(mariadb_url: str) -> Iterator[Engine]:
+    """A throw-away MariaDB database whose tables SQLAlchemy created from the store's metadata."""
+    engine = create_engine(mariadb_url)
+    metadata.create_all(engine)
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture

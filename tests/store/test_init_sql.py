@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import subprocess
 import uuid
-from collections.abc import Iterator
 
 import pymysql
 import pytest
@@ -18,6 +17,7 @@ from support.mysql_init import (
     TRICKY_PASSWORD,
     Names,
     connect_as,
+    drop_applied,
     run_as_root,
     schema_of,
     statements,
@@ -25,15 +25,6 @@ from support.mysql_init import (
 from support.services import MARIADB_ADMIN_URL
 
 pytestmark = pytest.mark.mariadb
-
-
-@pytest.fixture
-def from_metadata(mariadb_url: str) -> Iterator[Engine]:
-    """A database whose tables SQLAlchemy created from the metadata."""
-    engine = create_engine(mariadb_url)
-    metadata.create_all(engine)
-    yield engine
-    engine.dispose()
 
 
 def test_init_sql_tables_match_the_metadata(initialised: Names, from_metadata: Engine) -> None:
@@ -85,14 +76,7 @@ def test_accounts_stay_locked_until_passwords_sh_runs() -> None:
         with pytest.raises(pymysql.err.OperationalError, match=r"(?i)locked|denied"):
             connect_as(names.covertype_user, "", names.covertype_db)
     finally:
-        run_as_root(
-            [
-                f"DROP DATABASE IF EXISTS `{names.covertype_db}`",
-                f"DROP DATABASE IF EXISTS `{names.mlflow_db}`",
-                f"DROP USER IF EXISTS '{names.covertype_user}'@'%'",
-                f"DROP USER IF EXISTS '{names.mlflow_user}'@'%'",
-            ]
-        )
+        drop_applied(names)
 
 
 def test_passwords_sh_refuses_to_run_without_the_passwords() -> None:

@@ -103,14 +103,6 @@ def deployed_before() -> Iterator[Names]:
         yield names
 
 
-@pytest.fixture
-def from_metadata(mariadb_url: str) -> Iterator[Engine]:
-    engine = create_engine(mariadb_url)
-    metadata.create_all(engine)
-    yield engine
-    engine.dispose()
-
-
 def pipeline_user_url(names: Names) -> str:
     url = URL.create(
         "mysql+pymysql",

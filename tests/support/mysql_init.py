@@ -74,14 +74,7 @@ def mysql_init_applied(
         run_as_root(statements(names.apply(password_sql(covertype_password, mlflow_password))))
         yield names
     finally:
-        run_as_root(
-            [
-                f"DROP DATABASE IF EXISTS `{names.covertype_db}`",
-                f"DROP DATABASE IF EXISTS `{names.mlflow_db}`",
-                f"DROP USER IF EXISTS '{names.covertype_user}'@'%'",
-                f"DROP USER IF EXISTS '{names.mlflow_user}'@'%'",
-            ]
-        )
+        drop_applied(names)
 
 
 def schema_of(engine: Engine) -> dict[str, object]:
@@ -107,3 +100,15 @@ def schema_of(engine: Engine) -> dict[str, object]:
 
 def connect_as(user: str, password: str, database: str) -> pymysql.Connection:
     return pymysql.connect(host="127.0.0.1", port=3306, user=user, password=password, database=database)
+
+
+def drop_applied(names: Names) -> None:
+    """Drop the databases and users init.sql created under ``names``."""
+    run_as_root(
+        [
+            f"DROP DATABASE IF EXISTS `{names.covertype_db}`",
+            f"DROP DATABASE IF EXISTS `{names.mlflow_db}`",
+            f"DROP USER IF EXISTS '{names.covertype_user}'@'%'",
+            f"DROP USER IF EXISTS '{names.mlflow_user}'@'%'",
+        ]
+    )
