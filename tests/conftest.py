@@ -74,8 +74,9 @@ _SETTINGS_VARIABLES = frozenset(
 )
 
 
-def _points_elsewhere(name: str) -> bool:
-    return name.upper() in _SETTINGS_VARIABLES
+def _drop_settings_variables() -> None:
+    for name in [name for name in os.environ if name.upper() in _SETTINGS_VARIABLES]:
+        del os.environ[name]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -84,8 +85,7 @@ def pytest_configure(config: pytest.Config) -> None:
     Every test names its own store, server and settings; one left in the shell (or by an earlier test)
     would otherwise reach ``Settings()`` and every child process the test starts.
     """
-    for name in [name for name in os.environ if _points_elsewhere(name)]:
-        del os.environ[name]
+    _drop_settings_variables()
 
 
 @pytest.fixture(autouse=True)
@@ -103,5 +103,4 @@ def _hermetic_environment() -> Iterator[None]:
 
         mlflow.set_tracking_uri(None)
         mlflow.set_registry_uri(None)
-    for name in [name for name in os.environ if _points_elsewhere(name)]:
-        del os.environ[name]
+    _drop_settings_variables()

@@ -76,11 +76,10 @@ def feature_psi(profile: ReferenceProfile, batch: pd.DataFrame) -> dict[str, flo
     }
     for name, categorical in profile.categorical.items():
         codes = CATEGORIES[name]
-        reference = np.asarray([categorical.frequencies.get(code, 0.0) for code in codes])
-        psi[name] = pooled_psi(reference, category_shares(batch[name], codes))
+        psi[name] = pooled_psi(categorical.shares(codes), category_shares(batch[name], codes))
     if profile.labels is not None and TARGET_COLUMN in batch.columns:
-        reference = np.asarray([profile.labels.frequencies.get(code, 0.0) for code in LABEL_CODES])
-        psi[TARGET_COLUMN] = pooled_psi(reference, label_shares(batch[TARGET_COLUMN]))
+        labels = label_shares(batch[TARGET_COLUMN])
+        psi[TARGET_COLUMN] = pooled_psi(profile.labels.shares(LABEL_CODES), labels)
     return psi
 
 

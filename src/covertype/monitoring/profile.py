@@ -40,6 +40,10 @@ class CategoricalProfile:
 
     frequencies: dict[str, float]
 
+    def shares(self, codes: tuple[str, ...]) -> np.ndarray:
+        """The shares of ``codes``, in their order (zero for a code the profile lacks)."""
+        return np.asarray([self.frequencies.get(code, 0.0) for code in codes])
+
 
 @dataclass(frozen=True)
 class ReferenceProfile:
