@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -27,6 +28,7 @@ from covertype.settings import Settings
 from covertype.store.engine import store_engine
 from covertype.store.tables import metadata, predictions
 from support.docs import assert_docs_work_offline
+from support.hostile_values import SMALL_ANSWER, TEN_MB, chunked, padded_json
 from support.inference import GOOD, registry_settings, train_version
 
 
@@ -178,6 +180,67 @@ def test_an_oversized_batch_is_a_413_saying_the_limit(client: TestClient, settin
     assert response.status_code == 413
     detail = response.json()["detail"]
     assert detail.startswith("records:") and str(settings.max_batch_records) in detail
+
+
+@pytest.mark.parametrize("path", ["/predict", "/predict/batch", "/model/reload"])
+@pytest.mark.parametrize("send", ["with Content-Length", "chunked"])
+def test_a_10_mb_body_is_a_413_under_10_kb(client: TestClient, path: str, send: str) -> None:
+    body = padded_json(TEN_MB)
+    content = body if send == "with Content-Length" else chunked(body)
+    response = client.post(path, content=content, headers={"content-type": "application/json"})
+    assert response.status_code == 413, response.text[:300]
+    assert len(response.content) < SMALL_ANSWER
+    assert "COVERTYPE_MAX_BODY_BYTES" in response.json()["detail"]
+    assert 'endpoint="/predict",method="POST",status="413"' in client.get("/metrics").text
+
+
+def test_a_batch_at_the_record_limit_fits_the_default_body_limit(
+    client: TestClient, settings: Settings
+) -> None:
+    """The default ``COVERTYPE_MAX_BODY_BYTES`` holds ``COVERTYPE_MAX_BATCH_RECORDS``' default of the widest
+    records, indented as a person would write them."""
+    defaults = Settings()
+    widest = {**GOOD, "Vertical_Distance_To_Hydrology": -1000, "Horizontal_Distance_To_Roadways": 20000}
+    body = json.dumps({"records": [widest] * defaults.max_batch_records}, indent=4).encode()
+    assert len(body) < defaults.max_body_bytes
+    records = {"records": [widest] * settings.max_batch_records}
+    answer = client.post(
+        "/predict/batch", content=json.dumps(records, indent=4), headers={"content-type": "application/json"}
+    )
+    assert answer.status_code == 200, answer.text[:300]
+
+
+HUGE = "x" * 100_000
+PADDED_RECORDS = {
+    "padded extra field": ({**GOOD, "Comment": HUGE}, "Comment"),
+    "padded bad value": ({**GOOD, "Soil_Type": HUGE}, "Soil_Type"),
+}
+
+
+@pytest.mark.parametrize("case", PADDED_RECORDS)
+def test_a_100_kb_body_with_one_bad_field_is_a_422_under_10_kb(client: TestClient, case: str) -> None:
+    record, field = PADDED_RECORDS[case]
+    for path, body, loc in (
+        ("/predict", record, ["body", field]),
+        ("/predict/batch", {"records": [GOOD] * 200 + [record]}, ["body", "records", 200, field]),
+    ):
+        response = client.post(path, json=body)
+        assert response.status_code == 422
+        assert len(response.content) < SMALL_ANSWER
+        [error] = response.json()["detail"]
+        assert error["loc"] == loc
+        assert error["input"].startswith("x" * 100) and "100,000 characters" in error["input"]
+
+
+def test_a_batch_of_many_bad_records_lists_the_first_errors_and_counts_the_rest(client: TestClient) -> None:
+    response = client.post("/predict/batch", json={"records": [{**GOOD, "Elevation": -1}] * 1_000})
+    assert response.status_code == 422
+    assert len(response.content) < SMALL_ANSWER
+    body = response.json()
+    assert [error["loc"] for error in body["detail"]] == [
+        ["body", "records", index, "Elevation"] for index in range(20)
+    ]
+    assert body["omitted_errors"] == 980
 
 
 def test_predictions_land_in_the_store(client: TestClient, settings: Settings) -> None:
