@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -30,6 +31,7 @@ from covertype.store.tables import metadata, predictions
 from support.docs import assert_docs_work_offline
 from support.hostile_values import SMALL_ANSWER, TEN_MB, chunked, padded_json
 from support.inference import GOOD, registry_settings, train_version
+from support.services import free_port
 
 
 @pytest.fixture(scope="module")
@@ -317,6 +319,25 @@ def test_without_a_model_predict_and_ready_are_503_and_health_is_200(tmp_path: P
             assert "no model loaded from models:/covertype@champion" in response.json()["detail"]
         assert client.get("/model").status_code == 503
         assert client.post("/model/reload").status_code == 503
+
+
+def test_a_registry_nobody_answers_at_is_named_by_ready_and_in_the_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    port = free_port()  # nothing listens there
+    settings = registry_settings(tmp_path, mlflow_tracking_uri=f"http://reader:s3cret@127.0.0.1:{port}")
+    shown = f"http://reader:***@127.0.0.1:{port}"
+    caplog.set_level(logging.INFO, logger="covertype.inference.model_holder")
+    with TestClient(create_app(settings)) as client:
+        deadline = time.monotonic() + 10
+        while (ready := client.get("/ready").json())["status"] == "loading" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        predict = client.post("/predict", json=GOOD)
+    assert ready["status"] == "unavailable"
+    assert f"cannot reach the registry at {shown}: ConnectError" in ready["detail"]
+    assert predict.status_code == 503 and f"cannot reach the registry at {shown}" in predict.json()["detail"]
+    assert f"the registry at {shown}" in caplog.text
+    assert "s3cret" not in caplog.text + ready["detail"]
 
 
 def test_a_version_without_an_onnx_graph_is_a_503_naming_it_and_what_to_do(
