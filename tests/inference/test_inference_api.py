@@ -367,6 +367,26 @@ def test_a_version_without_an_onnx_graph_is_a_503_naming_it_and_what_to_do(
         assert client.post("/model/reload").json()["model"]["version"] == "1"
 
 
+def test_a_version_that_never_saw_a_class_answers_all_seven_with_0_for_it(
+    tmp_path: Path, frame: pd.DataFrame
+) -> None:
+    settings = registry_settings(tmp_path)
+    train_version(settings, frame[frame["Cover_Type"] != 4].iloc[:2_000], candidates="logreg")
+    with TestClient(create_app(settings)) as client:
+        wait_ready(client)
+        single = client.post("/predict", json=GOOD).json()
+        batch = client.post("/predict/batch", json={"records": records(frame.iloc[:50])}).json()
+        schema = client.get("/openapi.json").json()["components"]["schemas"]
+    for answer in [single, *batch["predictions"]]:
+        assert list(answer["probabilities"]) == list(COVER_TYPES.values())
+        assert answer["probabilities"]["Cottonwood/Willow"] == 0.0
+        assert sum(answer["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+        assert answer["cover_type"] != 4
+    documented = schema["ClassProbabilities"]
+    assert list(documented["properties"]) == documented["required"] == list(COVER_TYPES.values())
+    assert "0.0 for a class" in documented["description"]
+
+
 def test_records_name_the_feature_columns_in_order() -> None:
     """``as_row`` relies on the declaration order matching ``FEATURE_COLUMNS``."""
     assert tuple(CoverFeatures.model_fields) == FEATURE_COLUMNS

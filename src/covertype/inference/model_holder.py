@@ -10,11 +10,14 @@ from __future__ import annotations
 import gc
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import numpy as np
+
 from covertype.inference.schemas import LatestBatchQuality, ServedModelInfo
+from covertype.model.graph_inputs import Row
 from covertype.model.runtime import GraphPredictor
 from covertype.registry.reader import (
     RegistryReader,
@@ -31,6 +34,9 @@ logger = logging.getLogger(__name__)
 
 _FIRST_RETRY_SECONDS = 1.0
 
+#: Every cover type, in the order of :data:`covertype.schema.COVER_TYPES`: the columns of each answer.
+ALL_CLASSES: tuple[int, ...] = tuple(COVER_TYPES)
+
 
 @dataclass(frozen=True)
 class ServedModel:
@@ -43,8 +49,16 @@ class ServedModel:
     metrics: dict[str, float]
     loaded_at: datetime
     predictor: GraphPredictor
-    classes: tuple[int, ...]
-    class_names: tuple[str, ...]
+    #: The column of :data:`ALL_CLASSES` each of the graph's probability columns fills.
+    class_columns: tuple[int, ...]
+
+    def predict_proba(self, rows: Sequence[Row]) -> np.ndarray:
+        """One row of probabilities per record, a column per class of :data:`ALL_CLASSES`: 0.0 for the
+        classes this version never saw in training."""
+        seen = self.predictor.predict_proba(rows)
+        every = np.zeros((len(seen), len(ALL_CLASSES)), dtype=seen.dtype)
+        every[:, self.class_columns] = seen
+        return every
 
     def info(self, latest_batch: LatestBatchQuality | None = None) -> ServedModelInfo:
         return ServedModelInfo(
@@ -96,8 +110,7 @@ def load_version(registry: RegistryReader, settings: Settings, version: VersionR
         metrics=registry.run_metrics(version.run_id),
         loaded_at=datetime.now(UTC),
         predictor=predictor,
-        classes=classes,
-        class_names=tuple(COVER_TYPES[c] for c in classes),
+        class_columns=tuple(ALL_CLASSES.index(c) for c in classes),
     )
 
 
