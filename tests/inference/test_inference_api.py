@@ -196,6 +196,12 @@ def test_a_10_mb_body_is_a_413_under_10_kb(client: TestClient, path: str, send: 
     assert 'endpoint="/predict",method="POST",status="413"' in client.get("/metrics").text
 
 
+def test_the_schema_documents_the_body_limit_on_the_prediction_routes(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in ("/predict", "/predict/batch"):
+        assert "COVERTYPE_MAX_BODY_BYTES" in paths[path]["post"]["responses"]["413"]["description"]
+
+
 def test_a_batch_at_the_record_limit_fits_the_default_body_limit(
     client: TestClient, settings: Settings
 ) -> None:
