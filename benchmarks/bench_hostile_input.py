@@ -29,18 +29,15 @@ import orjson
 from bench_data_api import SAMPLE, _free_port, serving
 from results_file import write_results
 
-from covertype.schema import EXAMPLE_RECORD
+from covertype.schema import EXAMPLE_RECORD, NUMERIC_RANGES, SOIL_TYPES, WILDERNESS_AREAS
 from covertype.settings import Settings
 
 TEN_MB = 10 * 1024 * 1024
 #: The widest value of every field: the longest record a batch can hold.
 WIDEST = {
-    **EXAMPLE_RECORD,
-    "Vertical_Distance_To_Hydrology": -1000,
-    "Horizontal_Distance_To_Roadways": 20000,
-    "Horizontal_Distance_To_Hydrology": 10000,
-    "Horizontal_Distance_To_Fire_Points": 20000,
-    "Wilderness_Area": "Commanche",
+    **{column: max(bounds, key=lambda bound: len(str(bound))) for column, bounds in NUMERIC_RANGES.items()},
+    "Wilderness_Area": max(WILDERNESS_AREAS, key=len),
+    "Soil_Type": max(SOIL_TYPES, key=len),
 }
 
 

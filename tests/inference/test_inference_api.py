@@ -24,7 +24,7 @@ from covertype.inference.metrics import ServiceMetrics
 from covertype.inference.prediction_log import AnsweredRecords, PredictionLog
 from covertype.inference.schemas import CoverFeatures
 from covertype.registry.client import mlflow_client
-from covertype.schema import COVER_TYPES, FEATURE_COLUMNS
+from covertype.schema import COVER_TYPES, FEATURE_COLUMNS, NUMERIC_RANGES, SOIL_TYPES, WILDERNESS_AREAS
 from covertype.settings import Settings
 from covertype.store.engine import store_engine
 from covertype.store.tables import metadata, predictions
@@ -208,7 +208,11 @@ def test_a_batch_at_the_record_limit_fits_the_default_body_limit(
     """The default ``COVERTYPE_MAX_BODY_BYTES`` holds ``COVERTYPE_MAX_BATCH_RECORDS``' default of the widest
     records, indented as a person would write them."""
     defaults = Settings()
-    widest = {**GOOD, "Vertical_Distance_To_Hydrology": -1000, "Horizontal_Distance_To_Roadways": 20000}
+    widest = {
+        **{column: max(bounds, key=lambda b: len(str(b))) for column, bounds in NUMERIC_RANGES.items()},
+        "Wilderness_Area": max(WILDERNESS_AREAS, key=len),
+        "Soil_Type": max(SOIL_TYPES, key=len),
+    }
     body = json.dumps({"records": [widest] * defaults.max_batch_records}, indent=4).encode()
     assert len(body) < defaults.max_body_bytes
     records = {"records": [widest] * settings.max_batch_records}
