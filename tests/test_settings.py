@@ -80,6 +80,7 @@ def _non_default_settings(tmp_path: Path) -> Settings:
         max_model_mb=12.5,
         model_poll_interval=0.5,
         max_batch_records=17,
+        max_body_bytes=4_096,
         onnx_threads=3,
         api_token="tok$en'\"",
         inference_api_url="http://10.0.0.6:18001",

@@ -95,6 +95,11 @@ class Settings(BaseSettings):
     # -- inference API
     model_poll_interval: float = Field(30.0, gt=0, description="seconds between checks of the champion alias")
     max_batch_records: int = Field(10_000, ge=1, description="largest batch /predict/batch accepts")
+    max_body_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=1024,
+        description="largest request body either API reads (413 above it); the default holds a full batch",
+    )
     onnx_threads: int = Field(1, ge=1, le=64, description="ONNX Runtime intra-op threads per worker")
     api_token: str | None = Field(
         None, description="token required by the inference API's write operations and the web UI's roll back"

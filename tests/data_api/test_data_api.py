@@ -16,6 +16,7 @@ from covertype.schema import COLUMNS
 from covertype.serving import serve
 from support.data_api import FakeClock, data_api_settings
 from support.docs import assert_docs_work_offline
+from support.hostile_values import SMALL_ANSWER, TEN_MB, chunked, padded_json
 
 
 @pytest.fixture(scope="module")
@@ -196,6 +197,30 @@ def test_a_missing_or_non_integer_group_is_a_422_naming_the_field(
 
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["query", "group_number"]
+
+
+@pytest.mark.parametrize("path", ["/data", "/restart_data_generation"])
+def test_a_50_kb_query_value_is_a_422_under_10_kb_naming_the_field(client: TestClient, path: str) -> None:
+    """As long a query as httpx sends (uvicorn refuses longer request lines itself)."""
+    response = client.get(path, params={"group_number": "9" * 50_000})
+
+    assert response.status_code == 422
+    assert len(response.content) < SMALL_ANSWER
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["query", "group_number"]
+    assert error["input"].startswith("9" * 100) and "50,000 characters" in error["input"]
+
+
+@pytest.mark.parametrize("path", ["/data?group_number=1", "/groups", "/health"])
+@pytest.mark.parametrize("send", ["with Content-Length", "chunked"])
+def test_a_10_mb_body_is_a_413_under_10_kb(client: TestClient, path: str, send: str) -> None:
+    body = padded_json(TEN_MB)
+    response = client.request("GET", path, content=body if send == "with Content-Length" else chunked(body))
+
+    assert response.status_code == 413, response.text[:300]
+    assert len(response.content) < SMALL_ANSWER
+    assert "COVERTYPE_MAX_BODY_BYTES" in response.json()["detail"]
+    assert client.get(path).status_code == 200
 
 
 def test_health_reports_what_is_served(client: TestClient) -> None:

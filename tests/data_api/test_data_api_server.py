@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from support.data_api import data_api_server, data_api_settings
-from support.hostile_values import NON_FINITE_TOKENS
+from support.hostile_values import NON_FINITE_TOKENS, SMALL_ANSWER, TEN_MB, chunked, padded_json
 from support.services import free_port
 
 pytestmark = pytest.mark.slow
@@ -80,3 +80,15 @@ def test_non_finite_numbers_in_query_and_body_are_a_422_naming_the_field(
                     "GET", f"{url}{path}?group_number={token}", content=token.encode(), timeout=30
                 )
                 assert answer.status_code == 200, answer.text
+
+
+def test_a_10_mb_body_is_a_413_under_10_kb_declared_or_chunked(tmp_path: Path, sample_csv: Path) -> None:
+    """The served data API takes no body: one over the limit is refused before it is read, even when it
+    comes in chunks without a ``Content-Length``."""
+    body = padded_json(TEN_MB)
+    with data_api_server(data_api_settings(tmp_path, sample_csv), port=free_port()) as url:
+        for content in (body, chunked(body)):
+            answer = httpx.request("GET", f"{url}/data?group_number=1", content=content, timeout=30)
+            assert answer.status_code == 413, answer.text[:300]
+            assert len(answer.content) < SMALL_ANSWER
+        assert httpx.get(f"{url}/data?group_number=1", timeout=30).status_code == 200

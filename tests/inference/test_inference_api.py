@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -22,12 +24,14 @@ from covertype.inference.metrics import ServiceMetrics
 from covertype.inference.prediction_log import AnsweredRecords, PredictionLog
 from covertype.inference.schemas import CoverFeatures
 from covertype.registry.client import mlflow_client
-from covertype.schema import COVER_TYPES, FEATURE_COLUMNS
+from covertype.schema import COVER_TYPES, FEATURE_COLUMNS, NUMERIC_RANGES, SOIL_TYPES, WILDERNESS_AREAS
 from covertype.settings import Settings
 from covertype.store.engine import store_engine
 from covertype.store.tables import metadata, predictions
 from support.docs import assert_docs_work_offline
+from support.hostile_values import SMALL_ANSWER, TEN_MB, chunked, padded_json
 from support.inference import GOOD, registry_settings, train_version
+from support.services import free_port
 
 
 @pytest.fixture(scope="module")
@@ -180,6 +184,77 @@ def test_an_oversized_batch_is_a_413_saying_the_limit(client: TestClient, settin
     assert detail.startswith("records:") and str(settings.max_batch_records) in detail
 
 
+@pytest.mark.parametrize("path", ["/predict", "/predict/batch", "/model/reload"])
+@pytest.mark.parametrize("send", ["with Content-Length", "chunked"])
+def test_a_10_mb_body_is_a_413_under_10_kb(client: TestClient, path: str, send: str) -> None:
+    body = padded_json(TEN_MB)
+    content = body if send == "with Content-Length" else chunked(body)
+    response = client.post(path, content=content, headers={"content-type": "application/json"})
+    assert response.status_code == 413, response.text[:300]
+    assert len(response.content) < SMALL_ANSWER
+    assert "COVERTYPE_MAX_BODY_BYTES" in response.json()["detail"]
+    assert 'endpoint="/predict",method="POST",status="413"' in client.get("/metrics").text
+
+
+def test_the_schema_documents_the_body_limit_on_the_prediction_routes(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in ("/predict", "/predict/batch"):
+        assert "COVERTYPE_MAX_BODY_BYTES" in paths[path]["post"]["responses"]["413"]["description"]
+
+
+def test_a_batch_at_the_record_limit_fits_the_default_body_limit(
+    client: TestClient, settings: Settings
+) -> None:
+    """The default ``COVERTYPE_MAX_BODY_BYTES`` holds ``COVERTYPE_MAX_BATCH_RECORDS``' default of the widest
+    records, indented as a person would write them."""
+    defaults = Settings()
+    widest = {
+        **{column: max(bounds, key=lambda b: len(str(b))) for column, bounds in NUMERIC_RANGES.items()},
+        "Wilderness_Area": max(WILDERNESS_AREAS, key=len),
+        "Soil_Type": max(SOIL_TYPES, key=len),
+    }
+    body = json.dumps({"records": [widest] * defaults.max_batch_records}, indent=4).encode()
+    assert len(body) < defaults.max_body_bytes
+    records = {"records": [widest] * settings.max_batch_records}
+    answer = client.post(
+        "/predict/batch", content=json.dumps(records, indent=4), headers={"content-type": "application/json"}
+    )
+    assert answer.status_code == 200, answer.text[:300]
+
+
+HUGE = "x" * 100_000
+PADDED_RECORDS = {
+    "padded extra field": ({**GOOD, "Comment": HUGE}, "Comment"),
+    "padded bad value": ({**GOOD, "Soil_Type": HUGE}, "Soil_Type"),
+}
+
+
+@pytest.mark.parametrize("case", PADDED_RECORDS)
+def test_a_100_kb_body_with_one_bad_field_is_a_422_under_10_kb(client: TestClient, case: str) -> None:
+    record, field = PADDED_RECORDS[case]
+    for path, body, loc in (
+        ("/predict", record, ["body", field]),
+        ("/predict/batch", {"records": [GOOD] * 200 + [record]}, ["body", "records", 200, field]),
+    ):
+        response = client.post(path, json=body)
+        assert response.status_code == 422
+        assert len(response.content) < SMALL_ANSWER
+        [error] = response.json()["detail"]
+        assert error["loc"] == loc
+        assert error["input"].startswith("x" * 100) and "100,000 characters" in error["input"]
+
+
+def test_a_batch_of_many_bad_records_lists_the_first_errors_and_counts_the_rest(client: TestClient) -> None:
+    response = client.post("/predict/batch", json={"records": [{**GOOD, "Elevation": -1}] * 1_000})
+    assert response.status_code == 422
+    assert len(response.content) < SMALL_ANSWER
+    body = response.json()
+    assert [error["loc"] for error in body["detail"]] == [
+        ["body", "records", index, "Elevation"] for index in range(20)
+    ]
+    assert body["omitted_errors"] == 980
+
+
 def test_predictions_land_in_the_store(client: TestClient, settings: Settings) -> None:
     engine = store_engine(settings)
     count = select(func.count()).select_from(predictions).where(predictions.c.Soil_Type == "C2702")
@@ -256,6 +331,25 @@ def test_without_a_model_predict_and_ready_are_503_and_health_is_200(tmp_path: P
         assert client.post("/model/reload").status_code == 503
 
 
+def test_a_registry_nobody_answers_at_is_named_by_ready_and_in_the_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    port = free_port()  # nothing listens there
+    settings = registry_settings(tmp_path, mlflow_tracking_uri=f"http://reader:s3cret@127.0.0.1:{port}")
+    shown = f"http://reader:***@127.0.0.1:{port}"
+    caplog.set_level(logging.INFO, logger="covertype.inference.model_holder")
+    with TestClient(create_app(settings)) as client:
+        deadline = time.monotonic() + 10
+        while (ready := client.get("/ready").json())["status"] == "loading" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        predict = client.post("/predict", json=GOOD)
+    assert ready["status"] == "unavailable"
+    assert f"cannot reach the registry at {shown}: ConnectError" in ready["detail"]
+    assert predict.status_code == 503 and f"cannot reach the registry at {shown}" in predict.json()["detail"]
+    assert f"the registry at {shown}" in caplog.text
+    assert "s3cret" not in caplog.text + ready["detail"]
+
+
 def test_a_version_without_an_onnx_graph_is_a_503_naming_it_and_what_to_do(
     tmp_path: Path, frame: pd.DataFrame
 ) -> None:
@@ -281,6 +375,26 @@ def test_a_version_without_an_onnx_graph_is_a_503_naming_it_and_what_to_do(
         assert client.get("/ready").status_code == 503
         registry.set_registered_model_alias("covertype", "champion", "1")
         assert client.post("/model/reload").json()["model"]["version"] == "1"
+
+
+def test_a_version_that_never_saw_a_class_answers_all_seven_with_0_for_it(
+    tmp_path: Path, frame: pd.DataFrame
+) -> None:
+    settings = registry_settings(tmp_path)
+    train_version(settings, frame[frame["Cover_Type"] != 4].iloc[:2_000], candidates="logreg")
+    with TestClient(create_app(settings)) as client:
+        wait_ready(client)
+        single = client.post("/predict", json=GOOD).json()
+        batch = client.post("/predict/batch", json={"records": records(frame.iloc[:50])}).json()
+        schema = client.get("/openapi.json").json()["components"]["schemas"]
+    for answer in [single, *batch["predictions"]]:
+        assert list(answer["probabilities"]) == list(COVER_TYPES.values())
+        assert answer["probabilities"]["Cottonwood/Willow"] == 0.0
+        assert sum(answer["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+        assert answer["cover_type"] != 4
+    documented = schema["ClassProbabilities"]
+    assert list(documented["properties"]) == documented["required"] == list(COVER_TYPES.values())
+    assert "0.0 for a class" in documented["description"]
 
 
 def test_records_name_the_feature_columns_in_order() -> None:

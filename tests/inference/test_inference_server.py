@@ -16,7 +16,14 @@ from covertype.dataset import load_dataset
 from covertype.processes import Service
 from covertype.registry.client import mlflow_client
 from covertype.settings import Settings
-from support.hostile_values import NON_FINITE_TOKENS, json_with_token
+from support.hostile_values import (
+    NON_FINITE_TOKENS,
+    SMALL_ANSWER,
+    TEN_MB,
+    chunked,
+    json_with_token,
+    padded_json,
+)
 from support.inference import GOOD, registry_settings, train_version
 from support.services import free_port
 
@@ -139,3 +146,17 @@ def test_non_finite_numbers_are_a_422_naming_the_field(server: str, token: str) 
     # a hostile body where none is expected changes nothing
     reload = httpx.post(f"{server}/model/reload", content=token.encode(), headers=headers, timeout=60)
     assert reload.status_code == 200, reload.text
+
+
+def test_a_10_mb_body_is_a_413_under_10_kb_declared_or_chunked(server: str) -> None:
+    """Refused before it is read, also when it comes in chunks without a ``Content-Length``; the server
+    answers the next request as before."""
+    body = padded_json(TEN_MB)
+    headers = {"content-type": "application/json"}
+    for path in ("/predict", "/predict/batch"):
+        for content in (body, chunked(body)):
+            answer = httpx.post(f"{server}{path}", content=content, headers=headers, timeout=30)
+            assert answer.status_code == 413, answer.text[:300]
+            assert len(answer.content) < SMALL_ANSWER
+            assert "COVERTYPE_MAX_BODY_BYTES" in answer.json()["detail"]
+    assert httpx.post(f"{server}/predict", json=GOOD, timeout=30).status_code == 200

@@ -176,12 +176,13 @@ def test_predict_shows_upload_and_inference_errors_plainly(
     frame.assign(Soil_Type=["C7745", "C9999", "C7745"]).to_csv(unknown_soil, index=False)
     page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(unknown_soil))
     error = page.get_by_test_id("stAlertContentError")
-    expect(error).to_contain_text("the inference API answered 422: records.1.Soil_Type")
+    expect(error).to_contain_text("unknown-soil.csv: row 2: Soil_Type 'C9999' is not a soil code")
 
     not_finite = tmp_path / "not-finite.csv"
     frame.astype({"Slope": str}).assign(Slope=["12", "nan", "1e999"]).to_csv(not_finite, index=False)
     page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(not_finite))
     expect(error).to_contain_text("not-finite.csv: row 2: Slope 'nan' is not an integer")
+    expect(error).to_contain_text("row 3: Slope '1e999' is not an integer")  # every bad row, not the first
     assert "Traceback" not in page.content()
 
 

@@ -84,6 +84,37 @@ def test_a_non_finite_number_in_an_upload_is_named(sample: pd.DataFrame, value: 
         read_records(to_csv(upload))
 
 
+def test_every_bad_value_of_an_upload_is_listed_with_its_row_and_column(sample_csv: Path) -> None:
+    upload = load_dataset(sample_csv).head(6).astype(str)
+    upload.loc[1, "Elevation"] = "x"
+    upload.loc[2, ["Slope", "Soil_Type"]] = ["91", "C9999"]
+    upload.loc[4, "Wilderness_Area"] = "Yosemite"
+    upload.loc[5, "Cover_Type"] = "8"
+    with pytest.raises(BadUpload) as refused:
+        read_records(to_csv(upload))
+    assert str(refused.value).splitlines() == [
+        "row 2: Elevation 'x' is not an integer",
+        "row 3: Slope '91' is outside 0..90",
+        "row 3: Soil_Type 'C9999' is not a soil code (C2702 ... C8776)",
+        "row 5: Wilderness_Area 'Yosemite' is not a wilderness area (Rawah, Neota, Commanche, Cache)",
+        "row 6: Cover_Type '8' is outside 1..7",
+    ]
+
+
+def test_an_upload_with_many_bad_values_lists_the_first_20_and_counts_the_rest(sample_csv: Path) -> None:
+    upload = load_dataset(sample_csv).head(30).assign(Aspect=-1, Hillshade_9am="y" * 1_000)
+    with pytest.raises(BadUpload) as refused:
+        read_records(to_csv(upload))
+    lines = str(refused.value).splitlines()
+    assert lines[:3] == [
+        "row 1: Aspect '-1' is outside 0..360",
+        f"row 1: Hillshade_9am '{'y' * 30}…' is not an integer",
+        "row 2: Aspect '-1' is outside 0..360",
+    ]
+    assert len(lines) == 21 and lines[19].startswith("row 10: Hillshade_9am")
+    assert lines[20] == "and 40 more"
+
+
 def test_an_unreadable_file_is_refused() -> None:
     with pytest.raises(BadUpload, match="not a readable CSV file"):
         read_records(b"")

@@ -17,7 +17,7 @@ from covertype.data_api.routes import data, groups, health
 from covertype.data_api.service import AllBatchesDelivered, Clock, DataService, GroupOutOfRange
 from covertype.dataset import load_dataset
 from covertype.settings import Settings
-from covertype.validation_errors import unprocessable
+from covertype.validation_errors import BodySizeLimit, unprocessable
 
 DESCRIPTION = """
 Forest cover-type samples handed out per group on a timed schedule.
@@ -46,6 +46,7 @@ def create_app(settings: Settings, *, clock: Clock = time.time, frame: pd.DataFr
     app.add_exception_handler(GroupOutOfRange, _bad_request(ErrorReason.GROUP_OUT_OF_RANGE))
     app.add_exception_handler(AllBatchesDelivered, _bad_request(ErrorReason.ALL_BATCHES_DELIVERED))
     app.add_exception_handler(RequestValidationError, unprocessable)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app
 
 

@@ -25,7 +25,7 @@ from covertype.inference.routes import status as status_routes
 from covertype.inference.service import BatchTooLarge, PredictionService
 from covertype.settings import Settings
 from covertype.store.engine import store_engine
-from covertype.validation_errors import unprocessable
+from covertype.validation_errors import BodySizeLimit, unprocessable
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +81,8 @@ def create_app(settings: Settings) -> FastAPI:
     for router in (predictions.router, model.router, status_routes.router):
         app.include_router(router)
     endpoints = frozenset(route.path for route in app.routes if hasattr(route, "methods"))
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # added last, so outermost: the 413s of the body limit are counted too
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics, endpoints=endpoints)
     app.add_exception_handler(ModelUnavailable, _answer(status.HTTP_503_SERVICE_UNAVAILABLE))
     app.add_exception_handler(ReloadFailed, _answer(status.HTTP_503_SERVICE_UNAVAILABLE))

@@ -10,13 +10,22 @@ from __future__ import annotations
 import gc
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import numpy as np
+
 from covertype.inference.schemas import LatestBatchQuality, ServedModelInfo
+from covertype.model.graph_inputs import Row
 from covertype.model.runtime import GraphPredictor
-from covertype.registry.reader import RegistryReader, VersionRef, registry_reader
+from covertype.registry.reader import (
+    RegistryReader,
+    RegistryUnreachable,
+    VersionRef,
+    registry_reader,
+    shown_uri,
+)
 from covertype.registry.tags import ONNX_ARTIFACT_TAG
 from covertype.schema import COVER_TYPES
 from covertype.settings import Settings
@@ -24,6 +33,9 @@ from covertype.settings import Settings
 logger = logging.getLogger(__name__)
 
 _FIRST_RETRY_SECONDS = 1.0
+
+#: Every cover type, in the order of :data:`covertype.schema.COVER_TYPES`: the columns of each answer.
+ALL_CLASSES: tuple[int, ...] = tuple(COVER_TYPES)
 
 
 @dataclass(frozen=True)
@@ -37,8 +49,16 @@ class ServedModel:
     metrics: dict[str, float]
     loaded_at: datetime
     predictor: GraphPredictor
-    classes: tuple[int, ...]
-    class_names: tuple[str, ...]
+    #: The column of :data:`ALL_CLASSES` each of the graph's probability columns fills.
+    class_columns: tuple[int, ...]
+
+    def predict_proba(self, rows: Sequence[Row]) -> np.ndarray:
+        """One row of probabilities per record, a column per class of :data:`ALL_CLASSES`: 0.0 for the
+        classes this version never saw in training."""
+        seen = self.predictor.predict_proba(rows)
+        every = np.zeros((len(seen), len(ALL_CLASSES)), dtype=seen.dtype)
+        every[:, self.class_columns] = seen
+        return every
 
     def info(self, latest_batch: LatestBatchQuality | None = None) -> ServedModelInfo:
         return ServedModelInfo(
@@ -90,8 +110,7 @@ def load_version(registry: RegistryReader, settings: Settings, version: VersionR
         metrics=registry.run_metrics(version.run_id),
         loaded_at=datetime.now(UTC),
         predictor=predictor,
-        classes=classes,
-        class_names=tuple(COVER_TYPES[c] for c in classes),
+        class_columns=tuple(ALL_CLASSES.index(c) for c in classes),
     )
 
 
@@ -120,6 +139,7 @@ class ModelHolder:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.last_error: str | None = None
+        """Why the latest load or alias check failed; None after a success (and before the first try)."""
 
     @property
     def current(self) -> ServedModel | None:
@@ -131,6 +151,11 @@ class ModelHolder:
         if served is None:
             raise ModelUnavailable(self.unavailable_reason())
         return served
+
+    @property
+    def loading(self) -> bool:
+        """No model yet and no attempt has failed: the first load is under way."""
+        return self._current is None and self.last_error is None
 
     def unavailable_reason(self) -> str:
         alias = f"models:/{self._settings.model_name}@{self._settings.model_alias}"
@@ -164,6 +189,9 @@ class ModelHolder:
                 self._current = None  # never answer with another version than the alias names
                 self.last_error = str(exc)
                 raise
+            except RegistryUnreachable as exc:
+                self.last_error = str(exc)  # names the address and the network error already
+                raise
             except Exception as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 raise
@@ -177,6 +205,13 @@ class ModelHolder:
 
     def start(self) -> None:
         """Load in the background now, then follow the alias until :meth:`stop`."""
+        settings = self._settings
+        logger.info(
+            "following models:/%s@%s in the registry at %s",
+            settings.model_name,
+            settings.model_alias,
+            shown_uri(settings.tracking_uri),
+        )
         self._stop.clear()
         self._thread = threading.Thread(target=self._follow_alias, name="model-holder", daemon=True)
         self._thread.start()
@@ -195,7 +230,10 @@ class ModelHolder:
                 self.refresh()
             except Exception:  # noqa: BLE001 - the registry may be down or the alias unset: retry
                 logger.warning(
-                    "cannot load the model (retry in %.0f s): %s", min(retry, interval), self.last_error
+                    "cannot load the model from the registry at %s (retry in %.0f s): %s",
+                    shown_uri(self._settings.tracking_uri),
+                    min(retry, interval),
+                    self.last_error,
                 )
                 wait = min(retry, interval)
                 retry *= 2

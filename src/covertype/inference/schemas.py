@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from covertype.schema import EXAMPLE_RECORD, NUMERIC_RANGES, SOIL_TYPES, WILDERNESS_AREAS
+from covertype.schema import COVER_TYPES, EXAMPLE_RECORD, NUMERIC_RANGES, SOIL_TYPES, WILDERNESS_AREAS
 
 WildernessArea = Literal[WILDERNESS_AREAS]  # type: ignore[valid-type]
 SoilType = Literal[SOIL_TYPES]  # type: ignore[valid-type]
@@ -63,12 +63,26 @@ class BatchRequest(BaseModel):
     records: list[CoverFeatures] = Field(min_length=1, description="the records to classify, at least one")
 
 
+ClassProbabilities = create_model(
+    "ClassProbabilities",
+    __doc__="Every cover type's probability, by name, in Cover_Type order 1..7 (summing to 1); 0.0 for a "
+    "class the served version never saw in training.",
+    **{
+        f"cover_type_{code}": (float, Field(alias=name, description=f"Cover_Type {code}"))
+        for code, name in COVER_TYPES.items()
+    },
+)
+
+
 class Prediction(BaseModel):
     """The class the model chose for one record, with every class's probability."""
 
     cover_type: int = Field(ge=1, le=7, description="Cover_Type 1..7")
     cover_type_name: str = Field(description="the cover type's name, e.g. 'Lodgepole Pine'")
-    probabilities: dict[str, float] = Field(description="probability per cover-type name")
+    probabilities: ClassProbabilities = Field(  # type: ignore[valid-type]
+        description="probability per cover-type name: always all seven, 0.0 for a class the served version "
+        "never saw"
+    )
     model_version: str = Field(description="registered model version that answered")
 
 

@@ -20,9 +20,12 @@ import numpy as np
 
 from covertype.inference.batching import MicroBatcher
 from covertype.inference.metrics import ServiceMetrics
-from covertype.inference.model_holder import ModelHolder
+from covertype.inference.model_holder import ALL_CLASSES, ModelHolder
 from covertype.inference.prediction_log import AnsweredRecords, PredictionLog
 from covertype.model.graph_inputs import Row
+from covertype.schema import COVER_TYPES
+
+_NAMES = tuple(COVER_TYPES[cover_type] for cover_type in ALL_CLASSES)
 
 Answer = dict[str, Any]
 """One record's answer, shaped as :class:`covertype.inference.schemas.Prediction`."""
@@ -64,9 +67,9 @@ class PredictionService:
     def answer(self, rows: Sequence[Row]) -> list[Answer]:
         """Predict ``rows`` with the served model; raises ``ModelUnavailable`` when none is loaded."""
         served = self._holder.require()
-        probabilities = served.predictor.predict_proba(rows)
+        probabilities = served.predict_proba(rows)
         best = probabilities.argmax(axis=1)
-        cover_types = [served.classes[index] for index in best.tolist()]
+        cover_types = [ALL_CLASSES[index] for index in best.tolist()]
         self._log.record(
             AnsweredRecords(
                 rows=rows,
@@ -79,12 +82,11 @@ class PredictionService:
         )
         for cover_type, count in Counter(cover_types).items():
             self._metrics.predictions.labels(cover_type=str(cover_type)).inc(count)
-        names = served.class_names
         return [
             {
-                "cover_type": served.classes[index],
-                "cover_type_name": names[index],
-                "probabilities": dict(zip(names, row, strict=True)),
+                "cover_type": ALL_CLASSES[index],
+                "cover_type_name": _NAMES[index],
+                "probabilities": dict(zip(_NAMES, row, strict=True)),
                 "model_version": served.version,
             }
             for index, row in zip(best.tolist(), probabilities.tolist(), strict=True)

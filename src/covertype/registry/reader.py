@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from typing import Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -32,6 +33,10 @@ class RegistryError(RuntimeError):
     """The registry answered with an error (the message carries MLflow's code and text)."""
 
 
+class RegistryUnreachable(RegistryError):
+    """No answer from the registry's address (refused, unknown host, timeout); the message names it."""
+
+
 class RegistryReader(Protocol):
     def version_by_alias(self, name: str, alias: str) -> VersionRef: ...
 
@@ -44,10 +49,16 @@ class RestRegistryReader:
     """MLflow's REST API (``/api/2.0/mlflow/...`` and the server's ``/get-artifact``)."""
 
     def __init__(self, tracking_uri: str, *, timeout: float = 30.0) -> None:
+        self._uri = tracking_uri
         self._http = httpx.Client(base_url=tracking_uri.rstrip("/"), timeout=timeout, auth=mlflow_auth())
 
     def _get(self, path: str, params: dict[str, str]) -> httpx.Response:
-        response = self._http.get(path, params=params)
+        try:
+            response = self._http.get(path, params=params)
+        except httpx.TransportError as exc:
+            raise RegistryUnreachable(
+                f"cannot reach the registry at {shown_uri(self._uri)}: {type(exc).__name__}: {exc}"
+            ) from exc
         if response.status_code != 200:
             try:
                 body = response.json()
@@ -73,6 +84,14 @@ class RestRegistryReader:
 
     def run_artifact(self, run_id: str, path: str) -> bytes:
         return self._get("/get-artifact", {"run_uuid": run_id, "path": path}).content
+
+
+def shown_uri(uri: str) -> str:
+    """``uri`` as it may be logged and answered: without a password it may carry (``user:***@host``)."""
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))
 
 
 def mlflow_auth() -> httpx.Auth | None:

@@ -11,9 +11,14 @@ from covertype.inference.schemas import BatchRequest, BatchResponse, CoverFeatur
 router = APIRouter(prefix="/predict", tags=["predictions"])
 
 _UNAVAILABLE = {503: {"model": ServiceStatus, "description": "no model is loaded yet"}}
+_BODY_TOO_LARGE = "a body over COVERTYPE_MAX_BODY_BYTES (refused before it is read)"
 
 
-@router.post("", response_model=Prediction, responses=_UNAVAILABLE)
+@router.post(
+    "",
+    response_model=Prediction,
+    responses={**_UNAVAILABLE, 413: {"model": ServiceStatus, "description": _BODY_TOO_LARGE}},
+)
 async def predict(record: CoverFeatures, service: ServiceDep) -> Response:
     """Classify one record with the champion model."""
     return json_response(await service.predict_one(record.as_row()))
@@ -22,7 +27,10 @@ async def predict(record: CoverFeatures, service: ServiceDep) -> Response:
 @router.post(
     "/batch",
     response_model=BatchResponse,
-    responses={**_UNAVAILABLE, 413: {"model": ServiceStatus, "description": "more records than allowed"}},
+    responses={
+        **_UNAVAILABLE,
+        413: {"model": ServiceStatus, "description": f"more records than allowed, or {_BODY_TOO_LARGE}"},
+    },
 )
 async def predict_batch(batch: BatchRequest, service: ServiceDep) -> Response:
     """Classify several records in one model call (at most ``COVERTYPE_MAX_BATCH_RECORDS``)."""

@@ -20,10 +20,12 @@ async def health() -> ServiceStatus:
 
 @router.get("/ready", response_model=ServiceStatus, responses={503: {"model": ServiceStatus}})
 async def ready(holder: HolderDep) -> Response:
-    """200 once a model is loaded, 503 until then (with the reason)."""
+    """200 once a model is loaded; 503 until then: ``loading`` during the first try, ``unavailable`` with
+    the reason once a try failed (the registry cannot be reached, the alias is unset, ...)."""
     served = holder.current
     if served is None:
-        return json_response({"status": "loading", "detail": holder.unavailable_reason()}, status_code=503)
+        status = "loading" if holder.loading else "unavailable"
+        return json_response({"status": status, "detail": holder.unavailable_reason()}, status_code=503)
     return json_response({"status": "ready", "detail": f"serving {served.name} version {served.version}"})
 
 

@@ -121,7 +121,7 @@ if upload is not None:
         with st.spinner(f"Classifying {len(frame):,} rows…"):
             answers = api_client.predict_batch(settings, batch_csv.records(frame))
     except (batch_csv.BadUpload, api_client.ServiceError) as exc:
-        st.error(f"{upload.name}: {exc}", icon=":material/error:")
+        st.error(f"{upload.name}: {exc}".replace("\n", "  \n"), icon=":material/error:")  # one problem a line
     else:
         result_frame = batch_csv.with_predictions(frame, answers)
         summary = f"{len(result_frame):,} rows classified"
