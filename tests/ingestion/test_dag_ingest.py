@@ -99,8 +99,10 @@ restarted = {}
 def restart():
     restarted["at"] = datetime.now(UTC).replace(tzinfo=None).isoformat()
     httpx.get(url + "/restart_data_generation", params={"group_number": 2}).raise_for_status()
-threading.Timer(3 * interval, restart).start()
+timer = threading.Timer(3 * interval, restart)
+timer.start()
 run_once()  # starts after the last window: all batches were delivered
+timer.join()
 print(json.dumps({"runs": runs, "restarted_at": restarted["at"]}))
 """
 
