@@ -14,7 +14,7 @@ from covertype.processes import Service
 from covertype.schema import EXAMPLE_RECORD
 from covertype.settings import Settings
 from covertype.training.pipeline import run_training
-from support.services import free_port
+from support.services import free_port, running
 from support.training import fill_store
 
 #: A valid record (the first row of the UCI file).
@@ -57,9 +57,5 @@ def inference_server(settings: Settings) -> Iterator[str]:
         settings=settings,
         log_path=settings.data_dir / f"inference-api-{port}.log",
     )
-    service.start()
-    try:
-        service.wait_healthy(timeout=120)
+    with running(service, timeout=120):
         yield url
-    finally:
-        service.stop()
