@@ -15,11 +15,15 @@ training-data store (`COVERTYPE_DATABASE_URL`), right after its window opens. Ru
 3. **evaluate_batch** scores the current champion on the stored batch before any training sees it
    (accuracy, macro-F1, drift per feature) into `batch_quality` and MLflow; re-running it changes nothing.
 
-`ingest_batch` is **skipped** (and so is `evaluate_batch`) when all batches were delivered (then the next run
-looks again one `COVERTYPE_BATCH_INTERVAL` later) or when the poll brought no new row; otherwise
+`ingest_batch` is **skipped** (and so is `evaluate_batch`) when the poll learns that all batches were
+delivered, or when it brought no new row; otherwise
 `evaluate_batch` updates the asset `covertype_raw` (with the counts) once the batch is scored, which
 schedules `covertype_train` (whose retraining signals read those scores).
 Network and database errors are retried with exponential back-off.
+
+Once all batches were delivered, the next run's **wait_for_window** stays deferred and asks `GET /groups`
+again every 10 batch intervals until the group is restarted (`/restart_data_generation`), then ingestion
+goes on: no poll and no skipped run meanwhile. So a run has no time limit; each task has its own.
 """
 
 from __future__ import annotations
@@ -32,10 +36,10 @@ from airflow.sdk import Metadata, dag, get_current_context, task
 
 from covertype.ingestion.assets import covertype_raw
 from covertype.ingestion.window_sensor import RESUME_LEAD, WaitForBatchWindow
+from covertype.registry.task_logging import route_mlflow_logging_to_task_log
 from covertype.settings import get_settings
 
-#: The run timeout needs the interval at parse time; reading the settings is a few environment look-ups.
-_INTERVAL = timedelta(seconds=max(get_settings().batch_interval, 1.0))
+route_mlflow_logging_to_task_log()  # MLflow's INFO lines at info in the task log, not as errors
 
 
 @dag(
@@ -44,7 +48,6 @@ _INTERVAL = timedelta(seconds=max(get_settings().batch_interval, 1.0))
     start_date=datetime(2026, 1, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=1,
-    dagrun_timeout=max(_INTERVAL * 3, timedelta(minutes=15)),
     default_args={
         "retries": 4,
         "retry_delay": timedelta(seconds=15),

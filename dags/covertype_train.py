@@ -40,7 +40,10 @@ from typing import Any
 from airflow.sdk import Param, dag, get_current_context, task
 
 from covertype.ingestion.assets import covertype_raw
+from covertype.registry.task_logging import route_mlflow_logging_to_task_log
 from covertype.settings import get_settings
+
+route_mlflow_logging_to_task_log()  # MLflow's INFO lines at info in the task log, not as errors
 
 #: Key of check_new_data's XCom holding the whole decision (signal, reason, row counts, candidates).
 DECISION_XCOM = "decision"

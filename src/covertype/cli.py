@@ -184,20 +184,48 @@ def train(
     _print_json(summary)
 
 
+#: ``covertype promote``'s exit code when the alias moved but the inference API could not be told.
+PROMOTED_NOT_RELOADED = 3
+#: ``covertype promote``'s exit code when the alias moved again (a training run) before the API reloaded.
+PROMOTED_THEN_MOVED = 4
+
+
 @app.command()
 def promote(
     version: Annotated[str, typer.Option(help="registered version to serve (e.g. 3)")],
     reason: Annotated[str | None, typer.Option(help="why, recorded as a tag on the version")] = None,
 ) -> None:
-    """Point the champion alias at a registered version (a roll back); the inference API follows."""
+    """Point the champion alias at a registered version (a roll back), then have the inference API at
+    COVERTYPE_INFERENCE_API_URL reload it: returns once the API serves it. Exit 3: the alias moved but
+    the API could not be reached (it follows on its next poll); exit 4: the alias moved again meanwhile."""
     from covertype.registry.aliases import UnknownVersion, promote_version
+    from covertype.ui import ServiceError, reload_model
 
+    settings = get_settings()
     try:
-        result = promote_version(get_settings(), version, reason=reason)
+        result = promote_version(settings, version, reason=reason)
     except UnknownVersion as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
-    _print_json(result)
+    moved = f"{settings.model_alias} moved to v{result['version']}"
+    try:
+        served = reload_model(settings, settings.api_token)["model"]["version"]
+    except ServiceError as exc:
+        _print_json(result)
+        typer.echo(
+            f"error: {moved}, but {exc}; the inference API picks the version up on its next poll "
+            f"(every {settings.model_poll_interval:g} s)",
+            err=True,
+        )
+        raise typer.Exit(PROMOTED_NOT_RELOADED) from exc
+    _print_json({**result, "served": {"url": settings.inference_api_url, "version": served}})
+    if served != result["version"]:
+        typer.echo(
+            f"error: {moved}, but the inference API at {settings.inference_api_url} serves v{served}: "
+            "the alias moved again before it reloaded (a training run promoted?)",
+            err=True,
+        )
+        raise typer.Exit(PROMOTED_THEN_MOVED)
 
 
 @app.command()

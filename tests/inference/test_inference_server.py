@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -13,7 +12,6 @@ import pandas as pd
 import pytest
 
 from covertype.dataset import load_dataset
-from covertype.processes import Service
 from covertype.registry.client import mlflow_client
 from covertype.settings import Settings
 from support.hostile_values import (
@@ -24,8 +22,7 @@ from support.hostile_values import (
     json_with_token,
     padded_json,
 )
-from support.inference import GOOD, registry_settings, train_version
-from support.services import free_port
+from support.inference import GOOD, inference_server, registry_settings, train_version
 
 pytestmark = pytest.mark.slow
 
@@ -43,22 +40,8 @@ def settings(tmp_path_factory: pytest.TempPathFactory, sample_csv: Path) -> Sett
 
 @pytest.fixture(scope="module")
 def server(settings: Settings) -> Iterator[str]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    service = Service(
-        name="inference-api",
-        command=[str(Path(sys.executable).parent / "covertype"), "inference-api", "--port", str(port)],
-        health_url=f"{url}/ready",
-        port=port,
-        settings=settings,
-        log_path=settings.data_dir / "inference-api.log",
-    )
-    service.start()
-    try:
-        service.wait_healthy(timeout=120)
+    with inference_server(settings) as url:
         yield url
-    finally:
-        service.stop()
 
 
 class Traffic:

@@ -80,6 +80,61 @@ for _ in range(2):
 print(json.dumps(summaries))
 """
 
+RUN_UNTIL_RESTART = """
+import json, os, threading, time, httpx
+from datetime import UTC, datetime
+from airflow.dag_processing.dagbag import DagBag
+from airflow.utils.db import initdb
+initdb()
+dag = DagBag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]).dags["covertype_ingest"]
+url, interval = os.environ["COVERTYPE_DATA_API_URL"], float(os.environ["COVERTYPE_BATCH_INTERVAL"])
+runs = []
+def run_once():
+    started = time.monotonic()
+    run = dag.test()
+    states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+    runs.append({"tasks": states, "seconds": time.monotonic() - started})
+run_once()  # the group's only batch
+restarted = {}
+def restart():
+    restarted["at"] = datetime.now(UTC).replace(tzinfo=None).isoformat()
+    httpx.get(url + "/restart_data_generation", params={"group_number": 2}).raise_for_status()
+timer = threading.Timer(3 * interval, restart)
+timer.start()
+run_once()  # starts after the last window: all batches were delivered
+timer.join()
+print(json.dumps({"runs": runs, "restarted_at": restarted["at"]}))
+"""
+
+
+@pytest.mark.slow
+def test_after_the_last_batch_the_next_run_waits_deferred_for_a_restart_then_polls_again(
+    tmp_path: Path, sample_csv: Path
+) -> None:
+    """No poll and no skipped run every interval once all batches were delivered: the next run's wait
+    re-checks ``GET /groups`` every 10 intervals and polls only once the group was restarted."""
+    store = f"sqlite:///{tmp_path / 'store.db'}"
+    interval = 2.0
+    api_settings = data_api_settings(tmp_path, sample_csv, groups=2, batches=1, batch_interval=interval)
+    with data_api_server(api_settings, port=free_port()) as url:
+        settings = Settings(
+            data_dir=tmp_path, data_api_url=url, database_url=store, group=2, batch_interval=interval
+        )
+        result = run_python(RUN_UNTIL_RESTART, airflow_env(tmp_path / "airflow", settings), tmp_path)
+
+    first, waiting = result["runs"]
+    assert first["tasks"]["ingest_batch"] == "success", result
+    assert waiting["tasks"]["wait_for_window"] == "success", result
+    # The restart came 3 intervals into the run; its wait saw it at its re-check, 10 intervals in.
+    assert waiting["seconds"] >= 10 * interval, result
+    engine = create_engine(store)
+    with engine.connect() as connection:
+        polls = connection.execute(select(ingestion_runs.c.started_at).order_by(ingestion_runs.c.id)).all()
+    engine.dispose()
+    restarted_at = datetime.fromisoformat(result["restarted_at"]).replace(microsecond=0)
+    assert len(polls) == 2, polls  # one poll per run: none while the group stayed finished
+    assert polls[0].started_at < restarted_at <= polls[1].started_at, (polls, restarted_at)
+
 
 @pytest.mark.slow
 def test_the_dag_parses_without_errors_and_as_designed(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import httpx
 import orjson
 import pytest
 
-from covertype.ingestion.cadence import OPENING_MARGIN, plan_next_poll
+from covertype.ingestion.cadence import OPENING_MARGIN, RESTART_RECHECK_INTERVALS, plan_next_poll
 from covertype.ingestion.client import DataApiError
 from covertype.settings import Settings
 from covertype.store.batches import RunStatus, record_run, utc_now
@@ -72,14 +72,15 @@ def test_a_stored_batch_waits_for_the_next_opening(settings: Settings) -> None:
     assert "batch 4" in plan.reason
 
 
-def test_the_last_batch_waits_for_its_window_to_end_and_a_finished_group_one_interval(
+def test_the_last_batch_waits_for_its_window_to_end_and_a_finished_group_is_rechecked_slowly(
     settings: Settings,
 ) -> None:
     _stored(settings, 5)
     plan = plan_next_poll(settings, client=_groups(**_window(5, last=True)), now=NOW)
     assert plan.poll_at == STARTED + timedelta(seconds=30) + OPENING_MARGIN
     finished = plan_next_poll(settings, client=_groups(**_window(5, last=True) | {"finished": True}), now=NOW)
-    assert finished.poll_at == NOW + timedelta(seconds=30)
+    assert finished.finished and not plan.finished
+    assert finished.poll_at == NOW + timedelta(seconds=30) * RESTART_RECHECK_INTERVALS
 
 
 def test_a_data_api_error_names_the_endpoint(settings: Settings) -> None:

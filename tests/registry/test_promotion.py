@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pandas as pd
 import pytest
 
+from covertype.cli import PROMOTED_NOT_RELOADED
 from covertype.dataset import load_dataset
+from covertype.inference import model_holder
+from covertype.inference.model_holder import ModelHolder
 from covertype.registry.aliases import UnknownVersion, champion_version, promote_version
 from covertype.registry.client import mlflow_client
+from covertype.registry.reader import registry_reader
 from covertype.settings import Settings
-from support.inference import registry_settings, train_version
+from support.inference import inference_server, registry_settings, train_version
+from support.services import free_port
 
 COVERTYPE = str(Path(sys.executable).parent / "covertype")
 
@@ -34,9 +41,18 @@ def two_versions(tmp_path_factory: pytest.TempPathFactory, sample_csv: Path) -> 
 
 
 def _cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("COVERTYPE_", "MLFLOW_"))}
-    env.update({"COVERTYPE_DATA_DIR": str(settings.data_dir), "MLFLOW_TRACKING_URI": settings.tracking_uri})
-    return subprocess.run([COVERTYPE, "promote", *args], env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [COVERTYPE, "promote", *args],
+        env=settings.child_environ(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _nowhere(settings: Settings) -> Settings:
+    """``settings`` with the inference API on a port nothing listens on."""
+    return settings.model_copy(update={"inference_api_url": f"http://127.0.0.1:{free_port()}"})
 
 
 def test_rolling_back_moves_the_alias_and_records_the_decision(two_versions: Settings) -> None:
@@ -83,13 +99,74 @@ def test_an_unknown_version_is_refused_and_the_champion_stays(two_versions: Sett
 def test_cli_promote_prints_the_decision_and_refuses_a_missing_version(two_versions: Settings) -> None:
     before = champion_version(two_versions)
     target = "1" if before == "2" else "2"
-    done = _cli(two_versions, "--version", target, "--reason", "from the shell")
-    assert done.returncode == 0, done.stderr
+    settings = _nowhere(two_versions)
+    done = _cli(settings, "--version", target, "--reason", "from the shell")
     assert f'"version": "{target}"' in done.stdout and '"reason": "from the shell"' in done.stdout
     assert champion_version(two_versions) == target
+    # No inference API answers: the alias moved, and the command says the API will follow on its own.
+    assert done.returncode == PROMOTED_NOT_RELOADED, done.stderr
+    assert done.stderr.startswith(
+        f"error: champion moved to v{target}, but the inference API at "
+        f"{settings.inference_api_url}/model/reload could not be reached: "
+    )
+    assert done.stderr.rstrip().endswith("picks the version up on its next poll (every 0.5 s)")
+    assert "Traceback" not in done.stderr
 
-    refused = _cli(two_versions, "--version", "42")
+    refused = _cli(settings, "--version", "42")
     assert refused.returncode == 1
     assert "error: version '42' of model 'covertype' is not registered (registered: 1, 2)" in refused.stderr
     assert "Traceback" not in refused.stderr + refused.stdout
     assert champion_version(two_versions) == target
+
+
+def test_cli_promote_returns_once_the_inference_api_serves_the_version(two_versions: Settings) -> None:
+    """The API polls once an hour here: only the reload ``covertype promote`` asks for can switch it."""
+    client = mlflow_client(two_versions)
+    client.set_registered_model_alias(two_versions.model_name, two_versions.model_alias, "2")
+    settings = two_versions.model_copy(update={"model_poll_interval": 3600.0, "api_token": "s3cret"})
+    with inference_server(settings) as url:
+        assert httpx.get(f"{url}/ready").json()["detail"] == "serving covertype version 2"
+        operator = settings.model_copy(update={"inference_api_url": url})
+
+        done = _cli(operator, "--version", "1")
+
+        assert done.returncode == 0, done.stderr
+        assert httpx.get(f"{url}/ready").json()["detail"] == "serving covertype version 1"
+        assert json.loads(done.stdout)["served"] == {"url": url, "version": "1"}
+
+        wrong_token = _cli(operator.model_copy(update={"api_token": "guess"}), "--version", "2")
+        assert wrong_token.returncode == PROMOTED_NOT_RELOADED
+        assert "error: champion moved to v2, but the inference API answered 401: " in wrong_token.stderr
+        assert httpx.get(f"{url}/ready").json()["detail"] == "serving covertype version 1"
+
+
+def test_a_poll_that_read_the_alias_before_a_roll_back_does_not_serve_the_version_rolled_back(
+    two_versions: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API serves v1, training has just promoted v2, and an operator rolls back to v1 while the
+    API's poll is downloading v2: the API must stay on v1 (it served v2 until its next poll)."""
+    settings = two_versions
+    client = mlflow_client(settings)
+    client.set_registered_model_alias(settings.model_name, settings.model_alias, "1")
+    registry = registry_reader(settings)
+
+    class RollBackDuringDownload:
+        """The real registry; the operator's roll back lands while a graph of v2 is downloaded."""
+
+        version_by_alias = registry.version_by_alias
+        run_metrics = registry.run_metrics
+
+        def run_artifact(self, run_id: str, path: str) -> bytes:
+            graph = registry.run_artifact(run_id, path)
+            if champion_version(settings) == "2":
+                promote_version(settings, "1", reason="v2 misclassifies Cache stands")
+            return graph
+
+    monkeypatch.setattr(model_holder, "registry_reader", lambda _: RollBackDuringDownload())
+    holder = ModelHolder(settings)
+    assert holder.refresh() is True and holder.require().version == "1"
+    client.set_registered_model_alias(settings.model_name, settings.model_alias, "2")  # training promotes v2
+
+    assert holder.refresh() is False  # the poll that read v2 before the roll back
+    assert champion_version(settings) == "1"
+    assert holder.require().version == "1"

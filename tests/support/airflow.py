@@ -38,8 +38,16 @@ def airflow_env(home: Path, settings: Settings, **extra: str) -> dict[str, str]:
 
 def run_python(code: str, env: dict[str, str], cwd: Path, timeout: float = 900) -> Any:
     """Run ``code`` in a fresh interpreter; its last output line is JSON, returned parsed."""
+    result = run_python_output(code, env, cwd, timeout)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def run_python_output(
+    code: str, env: dict[str, str], cwd: Path, timeout: float = 900
+) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter, which must succeed; its whole output (Airflow's logs among it)."""
     result = subprocess.run(
         [sys.executable, "-c", code], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout
     )
     assert result.returncode == 0, result.stderr[-4000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return result

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from covertype.processes import Service
 from covertype.schema import EXAMPLE_RECORD
 from covertype.settings import Settings
 from covertype.training.pipeline import run_training
+from support.services import free_port, running
 from support.training import fill_store
 
 #: A valid record (the first row of the UCI file).
@@ -37,3 +42,20 @@ def train_version(settings: Settings, frame: pd.DataFrame, *, candidates: str) -
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     fill_store(settings.database, frame)
     return run_training(settings, candidates=candidates, time_budget=0.5, force=True)
+
+
+@contextmanager
+def inference_server(settings: Settings) -> Iterator[str]:
+    """``covertype inference-api`` on a free port with ``settings``, ready (a model loaded); its URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    service = Service(
+        name="inference-api",
+        command=[str(Path(sys.executable).parent / "covertype"), "inference-api", "--port", str(port)],
+        health_url=f"{url}/ready",
+        port=port,
+        settings=settings,
+        log_path=settings.data_dir / f"inference-api-{port}.log",
+    )
+    with running(service, timeout=120):
+        yield url

@@ -43,7 +43,7 @@ from covertype.store.tables import forest_cover_data, ingestion_runs, metadata
 from support.data_api import data_api_server, data_api_settings
 from support.inference import GOOD, registry_settings, train_version
 from support.paths import REPO_ROOT
-from support.services import free_port
+from support.services import free_port, running
 from support.store import batch_rows, count_rows, data_api_answer, fixed_client
 from support.training import fill_store
 
@@ -252,12 +252,8 @@ def inference_server(env: dict[str, str], log: Path) -> Iterator[str]:
         env={**env, "PATH": os.environ["PATH"]},
         log_path=log,
     )
-    service.start()
-    try:
-        service.wait_healthy(timeout=120)
+    with running(service, timeout=120):
         yield url
-    finally:
-        service.stop()
 
 
 @pytest.fixture(scope="module")

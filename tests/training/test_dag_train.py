@@ -7,6 +7,8 @@ embedded defaults: SQLite store, SQLite MLflow tracking store and local artifact
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ from covertype.dataset import load_dataset
 from covertype.monitoring.retrain import DRIFT
 from covertype.registry.tags import TRAINING_REASON_TAG, TRAINING_SIGNAL_TAG
 from covertype.settings import Settings
-from support.airflow import airflow_env, run_python
+from support.airflow import airflow_env, run_python, run_python_output
 from support.retrain import (
     MIN_NEW_ROWS,
     elevation_shifted,
@@ -60,6 +62,7 @@ print(json.dumps(runs))
 
 XCOM_ROUND_TRIP = """
 import json
+import re
 from types import SimpleNamespace
 from airflow.sdk.bases.xcom import BaseXCom
 from covertype.model.onnx_export import ExportCheck
@@ -261,3 +264,28 @@ def test_dag_test_retrains_for_drift_and_records_why(tmp_path: Path, sample_csv:
     expected = {TRAINING_SIGNAL_TAG: DRIFT, TRAINING_REASON_TAG: decision["reason"]}
     for recorded in (parent.data.tags, version.tags):
         assert {key: recorded[key] for key in expected} == expected
+
+
+RUN_EMPTY = """
+import json, os
+from airflow.dag_processing.dagbag import DagBag
+from airflow.utils.db import initdb
+initdb()
+run = DagBag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]).dags["covertype_train"].test()
+print(json.dumps({ti.task_id: str(ti.state) for ti in run.get_task_instances()}))
+"""
+
+
+@pytest.mark.slow
+def test_mlflow_info_lines_are_task_log_lines_at_info_not_raw_stderr(tmp_path: Path) -> None:
+    """check_new_data opens a new MLflow store, and MLflow logs it at INFO. Its own stderr handler wrote
+    that line past Airflow's logging, and Airflow's task runner records a task's stderr as errors."""
+    settings = Settings(data_dir=tmp_path / "data", mlflow_tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    done = run_python_output(RUN_EMPTY, airflow_env(tmp_path / "airflow", settings), tmp_path)
+
+    assert json.loads(done.stdout.splitlines()[-1])["check_new_data"] == "skipped"  # an empty store
+    logged = re.compile(
+        r"\[info\s*\] Creating initial MLflow database tables\.\.\. \[mlflow\.store\.db\.utils\]"
+    )
+    assert logged.search(done.stdout), done.stdout[-4000:]
+    assert "INFO mlflow" not in done.stdout + done.stderr  # MLflow's own format: its handler wrote it

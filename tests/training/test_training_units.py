@@ -16,7 +16,13 @@ from covertype.settings import Settings
 from covertype.store.engine import create_store_engine
 from covertype.store.row_hash import row_hashes
 from covertype.store.rows import read_stored_rows
-from covertype.training.candidates import CANDIDATES, build_pipeline, resolve_candidates, search_candidate
+from covertype.training.candidates import (
+    CANDIDATES,
+    build_pipeline,
+    resolve_candidates,
+    search_candidate,
+    validation_split,
+)
 from covertype.training.evaluation import evaluate, operational_metrics, save_confusion_matrix
 from covertype.training.registry import wins
 from covertype.training.snapshot import content_digest, read_snapshot, take_snapshot
@@ -166,6 +172,23 @@ def test_hgb_trains_on_a_first_small_batch_where_a_class_has_one_row(sample: pd.
     enough = sample.head(3_000)
     result = search_candidate("hgb", enough[list(FEATURE_COLUMNS)], enough[TARGET_COLUMN], time_budget=1)
     assert "early_stopping" not in result.params
+
+
+def test_hgb_trains_when_the_single_row_of_a_class_falls_in_the_search_validation_share(
+    sample: pd.DataFrame,
+) -> None:
+    """A first training's ~120 rows, one class seen once, and that row in the search's validation share:
+    the search's fit can stop early, but the refit on all rows cannot stratify its stopping split."""
+    rare = sample[sample[TARGET_COLUMN] == 4].head(1)
+    frame = pd.concat([rare, sample[sample[TARGET_COLUMN].isin([1, 2])].head(119)], ignore_index=True)
+    features, target = frame[list(FEATURE_COLUMNS)], frame[TARGET_COLUMN]
+    _, _, fit_target, _ = validation_split(features, target, 42)
+    assert 4 not in set(fit_target) and fit_target.value_counts().min() >= 2  # the case this test is for
+
+    result = search_candidate("hgb", features, target, time_budget=1)
+
+    assert result.params["early_stopping"] is False
+    assert set(result.model.predict(features)) <= {1, 2, 4}
 
 
 def test_the_names_the_cli_lists_are_the_candidates() -> None:

@@ -178,13 +178,10 @@ class ModelHolder:
             try:
                 if self._registry is None:
                     self._registry = registry_reader(self._settings)
-                settings = self._settings
-                version = self._registry.version_by_alias(settings.model_name, settings.model_alias)
-                served = self._current
-                if served is not None and served.version == version.version:
+                loaded = self._load_alias_version(self._registry)
+                if loaded is None:
                     self.last_error = None
                     return False
-                loaded = load_version(self._registry, self._settings, version)
             except NoOnnxGraph as exc:
                 self._current = None  # never answer with another version than the alias names
                 self.last_error = str(exc)
@@ -202,6 +199,30 @@ class ModelHolder:
                 self._on_change(loaded)
             logger.info("serving %s version %s", loaded.name, loaded.version)
             return True
+
+    def _load_alias_version(self, registry: RegistryReader) -> ServedModel | None:
+        """The alias's version loaded, or None when it is the one served already.
+
+        The alias is read again once the version is loaded, and a version it no longer names is never
+        served: a poll that read v2 just before a roll back to v1 finished loading v2 after the roll back
+        and served it until the next poll (``/ready`` said v2 for 24 s after ``covertype promote --version
+        1``). It loads the version the alias names now instead.
+        """
+        name, alias = self._settings.model_name, self._settings.model_alias
+        version = registry.version_by_alias(name, alias)
+        while self._current is None or self._current.version != version.version:
+            loaded = load_version(registry, self._settings, version)
+            version = registry.version_by_alias(name, alias)
+            if version.version == loaded.version:
+                return loaded
+            logger.info(
+                "%s@%s moved to version %s while version %s loaded",
+                name,
+                alias,
+                version.version,
+                loaded.version,
+            )
+        return None
 
     def start(self) -> None:
         """Load in the background now, then follow the alias until :meth:`stop`."""

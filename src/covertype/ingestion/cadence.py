@@ -23,18 +23,31 @@ from covertype.store.reads import last_stored_batch
 
 #: Polls go this long after the announced opening, so that the data API surely finds the window due.
 OPENING_MARGIN = timedelta(seconds=0.5)
+#: Once every batch of the group was delivered, ``GET /groups`` is asked again every this many batch
+#: intervals (not polled: nothing comes until the group is restarted).
+RESTART_RECHECK_INTERVALS = 10
 
 
 @dataclass(frozen=True)
 class PollPlan:
-    """When the next poll of the group brings something new, and why then."""
+    """When the next poll of the group brings something new, and why then.
+
+    ``finished``: every batch was delivered, and ``poll_at`` is when to ask ``GET /groups`` again
+    whether the group was restarted, not a poll.
+    """
 
     group_number: int
     poll_at: datetime
     reason: str
+    finished: bool = False
 
     def as_dict(self) -> dict[str, object]:
-        return {"group_number": self.group_number, "poll_at": self.poll_at.isoformat(), "reason": self.reason}
+        return {
+            "group_number": self.group_number,
+            "poll_at": self.poll_at.isoformat(),
+            "reason": self.reason,
+            "finished": self.finished,
+        }
 
     @classmethod
     def from_dict(cls, values: dict[str, object]) -> PollPlan:
@@ -42,6 +55,7 @@ class PollPlan:
             int(str(values["group_number"])),
             datetime.fromisoformat(str(values["poll_at"])),
             str(values["reason"]),
+            bool(values.get("finished", False)),
         )
 
 
@@ -56,7 +70,8 @@ def plan_next_poll(
 
     Now when the group has not started or its open batch is not stored yet (a new deployment, a failed
     poll); otherwise just after the next window opens (the end of the last window: then the poll learns
-    that all batches were delivered). Once the group is finished, one interval later (a restart may come).
+    that all batches were delivered). Once the group is finished, a ``finished`` plan: look again
+    :data:`RESTART_RECHECK_INTERVALS` intervals later whether the group was restarted.
     """
     window = fetch_group_window(settings, client=client)
     now = now or datetime.now(UTC)
@@ -65,8 +80,13 @@ def plan_next_poll(
     if window.batch_number is None:
         return PollPlan(group, now, "the group has not started: the first poll opens batch 1")
     if window.finished:
+        recheck = now + interval * RESTART_RECHECK_INTERVALS
         return PollPlan(
-            group, now + interval, f"all {window.batches} batches were delivered; look again later"
+            group,
+            recheck,
+            f"all {window.batches} batches were delivered; GET /groups again at {recheck} "
+            f"(every {RESTART_RECHECK_INTERVALS} intervals) until the group is restarted",
+            finished=True,
         )
     owned = engine is None
     engine = engine or store_engine(settings)

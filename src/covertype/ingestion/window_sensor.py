@@ -4,6 +4,11 @@ A long wait (the default interval is 5 minutes) is deferred to Airflow's trigger
 held; the task wakes :data:`RESUME_LEAD` before the opening, leaving time for Airflow to resume it and
 start the ingest task, which sleeps the last seconds (:func:`covertype.ingestion.cadence.wait_for_poll`).
 A wait shorter than the lead is not deferred at all: the ingest task sleeps it.
+
+Once every batch of the group was delivered, the task does not return (no run of the ingest task, no
+poll, no "skipped" run every interval): it defers to a re-check of ``GET /groups`` every
+:data:`~covertype.ingestion.cadence.RESTART_RECHECK_INTERVALS` batch intervals, again and again, and
+returns the plan once the group was restarted; ingestion then goes on at its normal pace.
 """
 
 from __future__ import annotations
@@ -27,15 +32,20 @@ class WaitForBatchWindow(BaseOperator):
     ui_color = "#e8f0fe"
 
     def execute(self, context: Any) -> dict[str, object]:
-        plan = self._plan()
-        wake = datetime.fromisoformat(str(plan["poll_at"])) - RESUME_LEAD
-        if wake > datetime.now(UTC):
-            self.defer(trigger=DateTimeTrigger(moment=wake), method_name="execute_complete")
-        return plan
+        return self._wait(self._plan())
 
     def execute_complete(self, context: Any, event: Any = None) -> dict[str, object]:
-        """Back from the triggerer: plan again (the data API may have moved meanwhile)."""
-        return self._plan()
+        """Back from the triggerer: plan again (the data API may have moved or restarted meanwhile)."""
+        return self._wait(self._plan())
+
+    def _wait(self, plan: dict[str, object]) -> dict[str, object]:
+        """Defer until the plan's moment (a re-check of a finished group) or :data:`RESUME_LEAD` before it
+        (a poll); the plan once the poll is nearer than that."""
+        poll_at = datetime.fromisoformat(str(plan["poll_at"]))
+        wake = poll_at if plan["finished"] else poll_at - RESUME_LEAD
+        if plan["finished"] or wake > datetime.now(UTC):
+            self.defer(trigger=DateTimeTrigger(moment=wake), method_name="execute_complete")
+        return plan
 
     def _plan(self) -> dict[str, object]:
         from covertype.ingestion.cadence import plan_next_poll  # pandas and SQLAlchemy: not at parse time

@@ -9,6 +9,8 @@
   (no MLflow import: the inference extra has no MLflow client); a local store goes through
   :mod:`~covertype.registry.local_reader`.
 - :mod:`~covertype.registry.access`: the MLflow server's users and grants (``python -m``).
+- :mod:`~covertype.registry.task_logging`: MLflow's log lines in Airflow task logs at their level (no MLflow
+  import; the DAG files call it).
 
 This ``__init__`` imports nothing, so the inference API can use the tags and the REST reader without MLflow.
 The promotion *decision* (re-scoring the champion, the size gate) is training's, in

@@ -220,8 +220,8 @@ def _search(
 ) -> SearchResult:
     candidate = CANDIDATES[name]
     fit_x, val_x, fit_y, val_y = validation_split(features, target, seed)
-    # Adapted to the smaller of the two fits (the search's share), the refit on all rows follows suit.
-    adapted = adapt_to_data(name, fit_y)
+    # One set of parameters serves both fits: the search's share and the refit on all rows.
+    adapted = adapt_to_data(name, fit_y, target)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
         direction="maximize",
@@ -339,19 +339,23 @@ def trial_table(study: optuna.Study) -> pd.DataFrame:
 HGB_STOPPING_FRACTION = 0.1
 
 
-def adapt_to_data(name: str, target: pd.Series) -> dict[str, Any]:
-    """Model parameters a candidate needs to train on ``target`` at all (none for most data).
+def adapt_to_data(name: str, *targets: pd.Series) -> dict[str, Any]:
+    """Model parameters a candidate needs to train on each of ``targets`` at all (none for most data).
 
     HistGradientBoosting's early stopping holds out a stratified share of the rows, which needs two rows
     of every class and a share of at least one row per class: on the first small batches (150 rows, a
-    class seen once) it refused to train. There it trains without early stopping.
+    class seen once) it refused to train. There it trains without early stopping. Every fit counts: a
+    class's single row may fall in the search's validation share, leaving the search's fit fine and
+    the refit on all rows impossible.
     """
-    if name != "hgb":
-        return {}
-    counts = target.value_counts()
-    if counts.min() >= 2 and math.floor(len(target) * HGB_STOPPING_FRACTION) >= len(counts):
+    if name != "hgb" or all(_can_stop_early(target) for target in targets):
         return {}
     return {"early_stopping": False}
+
+
+def _can_stop_early(target: pd.Series) -> bool:
+    counts = target.value_counts()
+    return bool(counts.min() >= 2 and math.floor(len(target) * HGB_STOPPING_FRACTION) >= len(counts))
 
 
 def validation_split(

@@ -5,6 +5,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from covertype.ui.api_client import ServiceError, reload_model
+
+__all__ = ["APP_PATH", "ServiceError", "reload_model", "streamlit_command"]
+
 #: The Streamlit entry script (``streamlit run`` takes a file path, not a module).
 APP_PATH = Path(__file__).with_name("app.py")
 

@@ -49,13 +49,14 @@ def group_schedules(settings: Settings) -> list[dict[str, Any]]:
     return answer
 
 
-def reload_model(settings: Settings, token: str) -> dict[str, Any]:
-    """``POST /model/reload`` with the operator's token: the inference API checks the alias at once."""
+def reload_model(settings: Settings, token: str | None) -> dict[str, Any]:
+    """``POST /model/reload`` with the operator's token (none for an API without one): the inference API
+    checks the alias at once and answers once it serves the alias's version (``model``)."""
     answer: dict[str, Any] = _call(
         "inference API",
         "POST",
         f"{settings.inference_api_url}/model/reload",
-        headers={"Authorization": f"Bearer {token}"},
+        headers={"Authorization": f"Bearer {token}"} if token else {},
     )
     return answer
 
