@@ -76,6 +76,34 @@ def airflow_address_env(host: str, port: int) -> dict[str, str]:
     }
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask, which a container or ``taskset`` narrows)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def airflow_sizing_env(cpus: int) -> dict[str, str]:
+    """Airflow standalone sized to ``cpus``: one LocalExecutor worker per CPU for training, one for ingestion.
+
+    The LocalExecutor starts ``[core] parallelism`` worker processes (32 by default, ~150 MB each). A DAG run
+    may use ``cpus`` of them, so a training run's mapped candidates (CPU-bound: more would only share the
+    CPUs) always leave a worker free for the next ingestion. One DAG parser is enough for two DAG files.
+    Variables set in the environment of ``covertype up`` win.
+    """
+    sizing = {
+        "AIRFLOW__CORE__PARALLELISM": str(cpus + 1),
+        "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": str(cpus),
+        "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
+    }
+    return {name: os.environ.get(name, value) for name, value in sizing.items()}
+
+
+#: The MLflow server's background job runner (consumers for GenAI jobs, ~280 MB each) is off, as in compose.
+MLFLOW_SERVER_ENV = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+
+
 def build_services(
     settings: Settings, *, ports: Ports, dags_folder: Path, host: str = "127.0.0.1", airflow: bool = True
 ) -> list[Service]:
@@ -125,6 +153,7 @@ def build_services(
             ],
             f"{mlflow_uri}/health",
             ports.mlflow,
+            env=dict(MLFLOW_SERVER_ENV),
         ),
     ]
     ui_settings = stack_settings  # the Pipeline page reads DAG runs from Airflow's REST API as the admin
@@ -147,6 +176,7 @@ def build_services(
                     "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
                     "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
                     **airflow_address_env(host, ports.airflow),
+                    **airflow_sizing_env(usable_cpus()),
                 },
             )
         )
