@@ -1,0 +1,169 @@
+"""Watching a running ``covertype up`` from outside, as a user would: its output, ``GET /groups``, the
+store, Airflow's REST API and its process tree (shared by tests/test_local_stack.py and
+benchmarks/bench_local_stack.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import psutil
+from sqlalchemy import create_engine, select
+
+from covertype.store.tables import ingestion_runs
+
+COVERTYPE = str(Path(sys.executable).parent / "covertype")
+
+
+def up_command(ports: list[int], dags_folder: Path) -> list[str]:
+    """``covertype up`` with every port given (data API, inference API, MLflow, Airflow, UI)."""
+    return [
+        COVERTYPE, "up",
+        "--data-api-port", str(ports[0]),
+        "--inference-port", str(ports[1]),
+        "--mlflow-port", str(ports[2]),
+        "--airflow-port", str(ports[3]),
+        "--ui-port", str(ports[4]),
+        "--dags-folder", str(dags_folder),
+    ]  # fmt: skip
+
+
+def read_until(
+    process: subprocess.Popen[str],
+    marker: str,
+    *,
+    timeout: float,
+    on_line: Callable[[str], None] | None = None,
+) -> str:
+    """The process's output up to the first line containing ``marker`` (or its end, or ``timeout``)."""
+    assert process.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if on_line is not None:
+            on_line(line)
+        if marker in line:
+            break
+    return "".join(lines)
+
+
+class GroupWatch(threading.Thread):
+    """Reads ``GET /groups`` every second: when each batch of group 1 began and when the next one opened."""
+
+    def __init__(self, data_api: str) -> None:
+        super().__init__(daemon=True)
+        self.url, self.stop = f"{data_api}/groups", threading.Event()
+        self.started: dict[int, datetime] = {}
+        self.announced: dict[int, datetime] = {}  # batch k -> when batch k + 1's window opens
+
+    def run(self) -> None:
+        while not self.stop.wait(1.0):
+            try:
+                group = httpx.get(self.url, timeout=5).json()[0]
+            except (httpx.HTTPError, ValueError):
+                continue
+            if group["batch_number"] is not None:
+                self.started.setdefault(group["batch_number"], _utc(group["batch_started_at"]))
+                if group["next_batch_at"]:
+                    self.announced[group["batch_number"]] = _utc(group["next_batch_at"])
+
+    def lags(self, stored_at: list[tuple[int, datetime]]) -> dict[int, float]:
+        """Seconds from each batch's window opening to its rows being stored (from batch 2 on).
+
+        ``stored_at`` comes from :func:`stored_batches`; its times are in whole seconds, cut off.
+        """
+        return {
+            batch: (when - self.announced[batch - 1]).total_seconds()
+            for batch, when in stored_at
+            if batch - 1 in self.announced
+        }
+
+
+def _utc(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC).replace(tzinfo=None)
+
+
+def stored_batches(store: Path) -> list[tuple[int, datetime]]:
+    """(batch, when stored) of every poll that stored new rows, in the order they were stored."""
+    if not store.is_file():
+        return []
+    engine = create_engine(f"sqlite:///{store}")
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                select(ingestion_runs.c.batch_number, ingestion_runs.c.finished_at)
+                .where(ingestion_runs.c.rows_inserted > 0)
+                .order_by(ingestion_runs.c.id)
+            ).all()
+    finally:
+        engine.dispose()
+    return [(int(batch), finished) for batch, finished in rows]
+
+
+class AirflowRest:
+    """The Airflow REST API as the UI's Trigger button uses it, logged in as the admin (JWT)."""
+
+    def __init__(self, url: str, password: str) -> None:
+        token = httpx.post(f"{url}/auth/token", json={"username": "admin", "password": password}, timeout=30)
+        token.raise_for_status()
+        self.http = httpx.Client(
+            base_url=f"{url}/api/v2", headers={"Authorization": f"Bearer {token.json()['access_token']}"}
+        )
+
+    def trigger(self, dag_id: str, conf: dict[str, object]) -> str:
+        answer = self.http.post(
+            f"/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf}, timeout=30
+        )
+        assert answer.status_code == 200, answer.text
+        return str(answer.json()["dag_run_id"])
+
+    def run_state(self, dag_id: str, run_id: str) -> str:
+        return str(self.http.get(f"/dags/{dag_id}/dagRuns/{run_id}", timeout=30).json()["state"])
+
+    def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
+        answer = self.http.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", timeout=30).json()
+        return {f"{ti['task_id']}[{ti['map_index']}]": ti["state"] for ti in answer["task_instances"]}
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and every descendant that is still running."""
+    try:
+        root = psutil.Process(pid)
+        return [pid, *(child.pid for child in root.children(recursive=True))]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def command_lines(pids: list[int]) -> list[str]:
+    """The command line of each process (processes gone meanwhile left out)."""
+    lines = []
+    for pid in pids:
+        try:
+            lines.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip())
+        except OSError:
+            continue
+    return lines
+
+
+def pss_bytes(pids: list[int]) -> int:
+    """Proportional set size summed over ``pids`` (``/proc/<pid>/smaps_rollup``): shared pages split."""
+    total = 0
+    for pid in pids:
+        try:
+            text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if line.startswith("Pss:"):
+                total += int(line.split()[1]) * 1024
+    return total
