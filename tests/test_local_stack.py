@@ -21,6 +21,7 @@ from support.local_stack import (
     COVERTYPE,
     AirflowRest,
     GroupWatch,
+    PortThief,
     read_until,
     stored_batches,
     up_command,
@@ -218,3 +219,105 @@ def test_up_gives_the_ui_its_airflow_url_and_admin_login(tmp_path: Path) -> None
     assert ui["COVERTYPE_AIRFLOW_PASSWORD"] == airflow_admin_password(tmp_path / "airflow")
     without_airflow = build_services(settings, ports=ports, dags_folder=REPO_ROOT / "dags", airflow=False)
     assert "COVERTYPE_AIRFLOW_PASSWORD" not in without_airflow[-1].environment()
+
+
+def _up_without_airflow(tmp_path: Path, sample_csv: Path, ports: list[int]) -> subprocess.Popen[str]:
+    """``covertype up --no-airflow`` on ``ports`` (data API, inference API, MLflow, -, UI), output piped."""
+    command = [
+        COVERTYPE, "up", "--no-airflow",
+        "--data-api-port", str(ports[0]),
+        "--inference-port", str(ports[1]),
+        "--mlflow-port", str(ports[2]),
+        "--ui-port", str(ports[4]),
+    ]  # fmt: skip
+    return subprocess.Popen(
+        command,
+        env=_env(tmp_path, sample_csv),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=tmp_path,
+    )
+
+
+def _assert_all_gone(tmp_path: Path, ports: list[int]) -> None:
+    assert _processes_with(str(tmp_path)) == []
+    assert all(port_is_free("127.0.0.1", port) for port in ports)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_during_start_up_stops_what_started_within_seconds(
+    tmp_path: Path, sample_csv: Path, sig: signal.Signals
+) -> None:
+    """Ctrl-C once the data API answers, while MLflow starts: no "covertype is up", nothing left running."""
+    ports = [free_port() for _ in range(5)]
+    process = _up_without_airflow(tmp_path, sample_csv, ports)
+    try:
+        assert "data API ready" in read_until(process, "data API ready", timeout=120)
+        signalled = time.monotonic()
+        process.send_signal(sig)
+        rest = process.communicate(timeout=30)[0]
+        stopped_after = time.monotonic() - signalled
+    finally:
+        process.kill()
+    assert process.returncode == 128 + sig, rest
+    assert f"interrupted by {sig.name} while starting" in rest and "covertype is up" not in rest
+    assert stopped_after < 10, f"stopped {stopped_after:.1f} s after {sig.name}"
+    _assert_all_gone(tmp_path, ports)
+
+
+def test_a_second_up_on_the_same_state_folder_names_the_running_one(tmp_path: Path, sample_csv: Path) -> None:
+    first_ports, second_ports = [free_port() for _ in range(5)], [free_port() for _ in range(5)]
+    first = _up_without_airflow(tmp_path, sample_csv, first_ports)
+    try:
+        started = read_until(first, "COVERTYPE_SAMPLE_FRACTION", timeout=120)
+        # The quick start's source at the default fraction: say how little of it the pipeline sees.
+        assert "each group receives about 1,500 of the source's 15,000 rows (10% of each of its 10" in started
+        second = _up_without_airflow(tmp_path, sample_csv, second_ports)
+        output = second.communicate(timeout=60)[0]
+    finally:
+        first.send_signal(signal.SIGINT)
+        first.communicate(timeout=60)
+    assert second.returncode == 1, output
+    folder = (tmp_path / "data").resolve()
+    assert f"error: covertype is already running from {folder} (pid {first.pid})" in output
+    assert "Traceback" not in output
+    _assert_all_gone(tmp_path, first_ports + second_ports)
+
+
+def test_up_fails_when_another_program_takes_a_port_after_the_check(tmp_path: Path, sample_csv: Path) -> None:
+    """The data API's port is taken once the API is launched, before it binds: up names the failure."""
+    ports = [free_port() for _ in range(5)]
+    with PortThief(ports[0], ["data-api", "--host", "127.0.0.1", "--port", str(ports[0])]) as thief:
+        process = _up_without_airflow(tmp_path, sample_csv, ports)
+        try:
+            output = process.communicate(timeout=180)[0]
+        finally:
+            process.kill()
+        assert thief.stole.is_set()
+    assert process.returncode == 1, output
+    assert f"error: data API did not start: another program answers on port {ports[0]}" in output
+    assert "address already in use" in output.splitlines()[-1]  # what the API's log says
+    assert "ready (" not in output and "Traceback" not in output
+    _assert_all_gone(tmp_path, [port for i, port in enumerate(ports) if i != 0])
+
+
+def test_demo_fails_when_another_program_takes_the_data_api_port(tmp_path: Path, sample_csv: Path) -> None:
+    """Issue 21: the demo ingested from whatever answered on its port and exited 0."""
+    data_api_port = free_port()
+    command = [
+        COVERTYPE, "demo",
+        "--workdir", str(tmp_path / "demo"),
+        "--data-api-port", str(data_api_port),
+        "--inference-port", str(free_port()),
+    ]  # fmt: skip
+    with PortThief(data_api_port, ["data-api", "--host", "127.0.0.1", "--port", str(data_api_port)]) as thief:
+        result = subprocess.run(
+            command, env=_env(tmp_path, sample_csv), capture_output=True, text=True, timeout=300, cwd=tmp_path
+        )
+        assert thief.stole.is_set()
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"data API did not start: another program answers on port {data_api_port}" in result.stderr
+    assert "address already in use" in result.stderr
+    assert "Batches ingested" not in result.stdout and "Traceback" not in result.stderr
+    assert _processes_with(str(tmp_path)) == []

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -130,6 +131,11 @@ class AirflowRest:
     def run_state(self, dag_id: str, run_id: str) -> str:
         return str(self.http.get(f"/dags/{dag_id}/dagRuns/{run_id}", timeout=30).json()["state"])
 
+    def runs(self, dag_id: str) -> dict[str, str]:
+        """State of each run of ``dag_id``, by run id."""
+        answer = self.http.get(f"/dags/{dag_id}/dagRuns", timeout=30).json()
+        return {run["dag_run_id"]: run["state"] for run in answer["dag_runs"]}
+
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
         answer = self.http.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", timeout=30).json()
         return {f"{ti['task_id']}[{ti['map_index']}]": ti["state"] for ti in answer["task_instances"]}
@@ -167,3 +173,56 @@ def pss_bytes(pids: list[int]) -> int:
             if line.startswith("Pss:"):
                 total += int(line.split()[1]) * 1024
     return total
+
+
+class PortThief(threading.Thread):
+    """Another program that takes ``port`` the moment a process whose command line holds ``command`` starts
+    (after any free-port check, before that process binds) and answers 200 to every GET."""
+
+    def __init__(self, port: int, command: list[str]) -> None:
+        super().__init__(daemon=True)
+        self.port, self.marker = port, "\0".join(command).encode()
+        self.server: ThreadingHTTPServer | None = None
+        self.stole, self.done = threading.Event(), threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.02):
+            if any(self.marker in cmdline for cmdline in _command_lines_now()):
+                self.server = ThreadingHTTPServer(("127.0.0.1", self.port), _AnswersOk)
+                self.stole.set()
+                self.server.serve_forever(poll_interval=0.1)
+                return
+
+    def __enter__(self) -> PortThief:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.done.set()
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
+
+def _command_lines_now() -> list[bytes]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                found.append((entry / "cmdline").read_bytes())
+            except OSError:
+                continue
+    return found
+
+
+class _AnswersOk(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 - the handler's required name
+        body = b'{"status": "ok"}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_: object) -> None:
+        """Quiet."""
