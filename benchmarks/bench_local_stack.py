@@ -42,6 +42,7 @@ from support.local_stack import (  # noqa: E402
     AirflowRest,
     GroupWatch,
     command_lines,
+    local_executor_workers,
     process_tree,
     pss_bytes,
     read_until,
@@ -80,7 +81,7 @@ def tree_figures(pid: int) -> dict[str, Any]:
     return {
         "pss_mb": round(pss_bytes(pids) / MB),
         "processes": len(pids),
-        "local_executor_workers": sum("LocalExecutor" in line for line in lines),
+        "local_executor_workers": local_executor_workers(pids),
         "mlflow_job_consumers": sum("huey_consumer" in line for line in lines),
     }
 

@@ -22,6 +22,9 @@ from support.local_stack import (
     AirflowRest,
     GroupWatch,
     PortThief,
+    command_lines,
+    local_executor_workers,
+    process_tree,
     read_until,
     stored_batches,
     up_command,
@@ -100,6 +103,9 @@ def test_up_on_other_ports_runs_both_dags_and_stores_every_batch_on_time(
         password = re.search(r"login admin / (\S+)\)", text)
         assert password, text
         airflow = AirflowRest(f"http://127.0.0.1:{ports[3]}", password.group(1))
+        stack = process_tree(process.pid)  # sized to the CPUs, no MLflow job runner
+        assert local_executor_workers(stack) <= len(os.sched_getaffinity(0)) + 1
+        assert not [line for line in command_lines(stack) if "huey_consumer" in line]
 
         store = tmp_path / "data" / "covertype.db"
         train_run = None

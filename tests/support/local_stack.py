@@ -161,6 +161,22 @@ def command_lines(pids: list[int]) -> list[str]:
     return lines
 
 
+def local_executor_workers(pids: list[int]) -> int:
+    """Airflow LocalExecutor workers among ``pids``: processes titled ``airflow worker -- LocalExecutor``
+    whose parent is not (a worker's running task carries the same title)."""
+    workers = 0
+    for pid in pids:
+        try:
+            process = psutil.Process(pid)
+            parent = process.parent()
+            titled = "LocalExecutor" in " ".join(process.cmdline())
+            inherited = parent is not None and "LocalExecutor" in " ".join(parent.cmdline())
+        except psutil.Error:
+            continue
+        workers += titled and not inherited
+    return workers
+
+
 def pss_bytes(pids: list[int]) -> int:
     """Proportional set size summed over ``pids`` (``/proc/<pid>/smaps_rollup``): shared pages split."""
     total = 0
