@@ -6,25 +6,31 @@ import os
 import re
 import signal
 import subprocess
-import sys
-import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pandas as pd
 import pytest
-from sqlalchemy import create_engine, select
 
 from covertype.local_stack import Ports, airflow_admin_password, build_services
 from covertype.processes import port_is_free
 from covertype.settings import Settings
-from covertype.store.tables import ingestion_runs
+from support.local_stack import (
+    COVERTYPE,
+    AirflowRest,
+    GroupWatch,
+    PortThief,
+    command_lines,
+    local_executor_workers,
+    process_tree,
+    read_until,
+    stored_batches,
+    up_command,
+)
 from support.paths import REPO_ROOT
 from support.services import free_port
-
-COVERTYPE = str(Path(sys.executable).parent / "covertype")
 
 pytestmark = pytest.mark.slow
 
@@ -53,73 +59,6 @@ def _env(tmp_path: Path, sample_csv: Path) -> dict[str, str]:
 INTERVAL, BATCHES, LATEST = 30.0, 8, timedelta(seconds=15)
 
 
-class GroupWatch(threading.Thread):
-    """Reads ``GET /groups`` every second: when each batch of group 1 began and when the next one opened."""
-
-    def __init__(self, data_api: str) -> None:
-        super().__init__(daemon=True)
-        self.url, self.stop = f"{data_api}/groups", threading.Event()
-        self.started: dict[int, datetime] = {}
-        self.announced: dict[int, datetime] = {}  # batch k -> when batch k + 1's window opens
-
-    def run(self) -> None:
-        while not self.stop.wait(1.0):
-            try:
-                group = httpx.get(self.url, timeout=5).json()[0]
-            except (httpx.HTTPError, ValueError):
-                continue
-            if group["batch_number"] is not None:
-                self.started.setdefault(group["batch_number"], _utc(group["batch_started_at"]))
-                if group["next_batch_at"]:
-                    self.announced[group["batch_number"]] = _utc(group["next_batch_at"])
-
-
-def _utc(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC).replace(tzinfo=None)
-
-
-def _stored_batches(store: Path) -> list[tuple[int, datetime]]:
-    """(batch, when stored) of every poll that stored new rows, in the order they were stored."""
-    if not store.is_file():
-        return []
-    engine = create_engine(f"sqlite:///{store}")
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(
-                select(ingestion_runs.c.batch_number, ingestion_runs.c.finished_at)
-                .where(ingestion_runs.c.rows_inserted > 0)
-                .order_by(ingestion_runs.c.id)
-            ).all()
-    finally:
-        engine.dispose()
-    return [(int(batch), finished) for batch, finished in rows]
-
-
-class AirflowRest:
-    """The Airflow REST API as the UI's Trigger button uses it, logged in as the admin (JWT)."""
-
-    def __init__(self, url: str, password: str) -> None:
-        token = httpx.post(f"{url}/auth/token", json={"username": "admin", "password": password}, timeout=30)
-        token.raise_for_status()
-        self.http = httpx.Client(
-            base_url=f"{url}/api/v2", headers={"Authorization": f"Bearer {token.json()['access_token']}"}
-        )
-
-    def trigger(self, dag_id: str, conf: dict[str, object]) -> str:
-        answer = self.http.post(
-            f"/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf}, timeout=30
-        )
-        assert answer.status_code == 200, answer.text
-        return str(answer.json()["dag_run_id"])
-
-    def run_state(self, dag_id: str, run_id: str) -> str:
-        return str(self.http.get(f"/dags/{dag_id}/dagRuns/{run_id}", timeout=30).json()["state"])
-
-    def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
-        answer = self.http.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", timeout=30).json()
-        return {f"{ti['task_id']}[{ti['map_index']}]": ti["state"] for ti in answer["task_instances"]}
-
-
 def test_up_on_other_ports_runs_both_dags_and_stores_every_batch_on_time(
     tmp_path: Path, sample_csv: Path
 ) -> None:
@@ -130,15 +69,7 @@ def test_up_on_other_ports_runs_both_dags_and_stores_every_batch_on_time(
     """
     ports = [free_port() for _ in range(5)]
     assert 8080 not in ports
-    command = [
-        COVERTYPE, "up",
-        "--data-api-port", str(ports[0]),
-        "--inference-port", str(ports[1]),
-        "--mlflow-port", str(ports[2]),
-        "--airflow-port", str(ports[3]),
-        "--ui-port", str(ports[4]),
-        "--dags-folder", str(REPO_ROOT / "dags"),
-    ]  # fmt: skip
+    command = up_command(ports, REPO_ROOT / "dags")
     env = _env(tmp_path, sample_csv) | {
         "COVERTYPE_BATCH_INTERVAL": str(INTERVAL),
         "COVERTYPE_BATCHES": str(BATCHES),
@@ -153,21 +84,15 @@ def test_up_on_other_ports_runs_both_dags_and_stores_every_batch_on_time(
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path
     )
-    output: list[str] = []
     watch = GroupWatch(f"http://127.0.0.1:{ports[0]}")
+
+    def start_watch(line: str) -> None:
+        if "ready (" in line and "data API" in line:
+            watch.start()  # before Airflow's first poll
+
+    text = ""
     try:
-        deadline = time.monotonic() + 300
-        assert process.stdout is not None
-        while time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if not line:
-                break
-            output.append(line)
-            if "ready (" in line and "data API" in line:
-                watch.start()  # before Airflow's first poll
-            if "Press Ctrl-C" in line:
-                break
-        text = "".join(output)
+        text = read_until(process, "Press Ctrl-C", timeout=300, on_line=start_watch)
         assert "covertype is up" in text, text
         for name in ("data API", "MLflow", "Airflow", "inference API", "UI"):
             assert re.search(rf"^  {name} ready \(\d+\.\d s\)$", text, re.MULTILINE), text
@@ -178,12 +103,15 @@ def test_up_on_other_ports_runs_both_dags_and_stores_every_batch_on_time(
         password = re.search(r"login admin / (\S+)\)", text)
         assert password, text
         airflow = AirflowRest(f"http://127.0.0.1:{ports[3]}", password.group(1))
+        stack = process_tree(process.pid)  # sized to the CPUs, no MLflow job runner
+        assert local_executor_workers(stack) <= len(os.sched_getaffinity(0)) + 1
+        assert not [line for line in command_lines(stack) if "huey_consumer" in line]
 
         store = tmp_path / "data" / "covertype.db"
         train_run = None
         deadline = time.monotonic() + 120 + BATCHES * INTERVAL + 120
         while time.monotonic() < deadline:
-            stored = {batch for batch, _ in _stored_batches(store)}
+            stored = {batch for batch, _ in stored_batches(store)}
             if train_run is None and len(stored) >= 3:  # train while batches keep coming
                 train_run = airflow.trigger("covertype_train", {"time_budget": 1, "force": True})
             train_state = airflow.run_state("covertype_train", train_run) if train_run else None
@@ -193,27 +121,26 @@ def test_up_on_other_ports_runs_both_dags_and_stores_every_batch_on_time(
                 break
             time.sleep(3)
         else:
-            pytest.fail(f"batches stored: {_stored_batches(store)}, train run {train_run}: {train_state}")
+            pytest.fail(f"batches stored: {stored_batches(store)}, train run {train_run}: {train_state}")
 
         assert train_run is not None and train_state == "success", airflow.task_states(
             "covertype_train", train_run
         )
         assert set(airflow.task_states("covertype_train", train_run).values()) == {"success"}
 
-        stored_at = _stored_batches(store)
+        stored_at = stored_batches(store)
         assert [batch for batch, _ in stored_at] == list(range(1, BATCHES + 1))  # in order, none twice
-        lags = {}
-        for batch, when in stored_at[1:]:
-            opened = watch.announced[batch - 1]  # what GET /groups said while batch - 1 was current
-            assert watch.started[batch] >= opened
-            lags[batch] = (when - opened).total_seconds()  # ``when`` is in whole seconds, cut off
-            assert when - opened <= LATEST, (batch, opened, when, stored_at)
+        for batch, _ in stored_at[1:]:
+            assert watch.started[batch] >= watch.announced[batch - 1]  # what GET /groups said before
+        lags = watch.lags(stored_at)
+        assert sorted(lags) == list(range(2, BATCHES + 1))
+        assert max(lags.values()) <= LATEST.total_seconds(), (lags, stored_at)
         print(f"seconds from window opening to stored, by batch: {lags}")
     finally:
         watch.stop.set()
         process.send_signal(signal.SIGINT)
         process.wait(timeout=120)
-    assert process.returncode == 0, "".join(output) + (process.stdout.read() if process.stdout else "")
+    assert process.returncode == 0, text + (process.stdout.read() if process.stdout else "")
     time.sleep(1)
     assert _processes_with(str(tmp_path)) == []
     assert all(port_is_free("127.0.0.1", port) for port in ports)
@@ -298,3 +225,105 @@ def test_up_gives_the_ui_its_airflow_url_and_admin_login(tmp_path: Path) -> None
     assert ui["COVERTYPE_AIRFLOW_PASSWORD"] == airflow_admin_password(tmp_path / "airflow")
     without_airflow = build_services(settings, ports=ports, dags_folder=REPO_ROOT / "dags", airflow=False)
     assert "COVERTYPE_AIRFLOW_PASSWORD" not in without_airflow[-1].environment()
+
+
+def _up_without_airflow(tmp_path: Path, sample_csv: Path, ports: list[int]) -> subprocess.Popen[str]:
+    """``covertype up --no-airflow`` on ``ports`` (data API, inference API, MLflow, -, UI), output piped."""
+    command = [
+        COVERTYPE, "up", "--no-airflow",
+        "--data-api-port", str(ports[0]),
+        "--inference-port", str(ports[1]),
+        "--mlflow-port", str(ports[2]),
+        "--ui-port", str(ports[4]),
+    ]  # fmt: skip
+    return subprocess.Popen(
+        command,
+        env=_env(tmp_path, sample_csv),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=tmp_path,
+    )
+
+
+def _assert_all_gone(tmp_path: Path, ports: list[int]) -> None:
+    assert _processes_with(str(tmp_path)) == []
+    assert all(port_is_free("127.0.0.1", port) for port in ports)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_during_start_up_stops_what_started_within_seconds(
+    tmp_path: Path, sample_csv: Path, sig: signal.Signals
+) -> None:
+    """Ctrl-C once the data API answers, while MLflow starts: no "covertype is up", nothing left running."""
+    ports = [free_port() for _ in range(5)]
+    process = _up_without_airflow(tmp_path, sample_csv, ports)
+    try:
+        assert "data API ready" in read_until(process, "data API ready", timeout=120)
+        signalled = time.monotonic()
+        process.send_signal(sig)
+        rest = process.communicate(timeout=30)[0]
+        stopped_after = time.monotonic() - signalled
+    finally:
+        process.kill()
+    assert process.returncode == 128 + sig, rest
+    assert f"interrupted by {sig.name} while starting" in rest and "covertype is up" not in rest
+    assert stopped_after < 10, f"stopped {stopped_after:.1f} s after {sig.name}"
+    _assert_all_gone(tmp_path, ports)
+
+
+def test_a_second_up_on_the_same_state_folder_names_the_running_one(tmp_path: Path, sample_csv: Path) -> None:
+    first_ports, second_ports = [free_port() for _ in range(5)], [free_port() for _ in range(5)]
+    first = _up_without_airflow(tmp_path, sample_csv, first_ports)
+    try:
+        started = read_until(first, "COVERTYPE_SAMPLE_FRACTION", timeout=120)
+        # The quick start's source at the default fraction: say how little of it the pipeline sees.
+        assert "each group receives about 1,500 of the source's 15,000 rows (10% of each of its 10" in started
+        second = _up_without_airflow(tmp_path, sample_csv, second_ports)
+        output = second.communicate(timeout=60)[0]
+    finally:
+        first.send_signal(signal.SIGINT)
+        first.communicate(timeout=60)
+    assert second.returncode == 1, output
+    folder = (tmp_path / "data").resolve()
+    assert f"error: covertype is already running from {folder} (pid {first.pid})" in output
+    assert "Traceback" not in output
+    _assert_all_gone(tmp_path, first_ports + second_ports)
+
+
+def test_up_fails_when_another_program_takes_a_port_after_the_check(tmp_path: Path, sample_csv: Path) -> None:
+    """The data API's port is taken once the API is launched, before it binds: up names the failure."""
+    ports = [free_port() for _ in range(5)]
+    with PortThief(ports[0], ["data-api", "--host", "127.0.0.1", "--port", str(ports[0])]) as thief:
+        process = _up_without_airflow(tmp_path, sample_csv, ports)
+        try:
+            output = process.communicate(timeout=180)[0]
+        finally:
+            process.kill()
+        assert thief.stole.is_set()
+    assert process.returncode == 1, output
+    assert f"error: data API did not start: another program answers on port {ports[0]}" in output
+    assert "address already in use" in output.splitlines()[-1]  # what the API's log says
+    assert "ready (" not in output and "Traceback" not in output
+    _assert_all_gone(tmp_path, [port for i, port in enumerate(ports) if i != 0])
+
+
+def test_demo_fails_when_another_program_takes_the_data_api_port(tmp_path: Path, sample_csv: Path) -> None:
+    """Issue 21: the demo ingested from whatever answered on its port and exited 0."""
+    data_api_port = free_port()
+    command = [
+        COVERTYPE, "demo",
+        "--workdir", str(tmp_path / "demo"),
+        "--data-api-port", str(data_api_port),
+        "--inference-port", str(free_port()),
+    ]  # fmt: skip
+    with PortThief(data_api_port, ["data-api", "--host", "127.0.0.1", "--port", str(data_api_port)]) as thief:
+        result = subprocess.run(
+            command, env=_env(tmp_path, sample_csv), capture_output=True, text=True, timeout=300, cwd=tmp_path
+        )
+        assert thief.stole.is_set()
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"data API did not start: another program answers on port {data_api_port}" in result.stderr
+    assert "address already in use" in result.stderr
+    assert "Batches ingested" not in result.stdout and "Traceback" not in result.stderr
+    assert _processes_with(str(tmp_path)) == []

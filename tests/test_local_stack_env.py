@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from covertype.local_stack import Ports, airflow_admin_password, build_services
 from covertype.processes import Service
 from covertype.settings import Settings
@@ -76,3 +78,25 @@ def test_every_service_reads_the_configured_settings_with_the_stacks_addresses(t
         update={"airflow_username": "admin", "airflow_password": airflow_admin_password(tmp_path / "airflow")}
     )
     assert services["Airflow"].settings == services["inference API"].settings
+
+
+def test_airflow_is_sized_to_the_cpus_and_mlflow_runs_no_job_runner(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """32 LocalExecutor workers and 7 MLflow job consumers took 4.5 GB on a 2-core machine (issue 21)."""
+    for name in ("AIRFLOW__CORE__PARALLELISM", "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG"):
+        monkeypatch.delenv(name, raising=False)
+    cpus = len(os.sched_getaffinity(0))
+    settings = Settings(data_dir=tmp_path)
+    services = {s.name: s for s in build_services(settings, ports=PORTS, dags_folder=tmp_path)}
+
+    airflow = services["Airflow"].environment()
+    assert airflow["AIRFLOW__CORE__PARALLELISM"] == str(cpus + 1)  # a worker per CPU, one for ingestion
+    assert airflow["AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG"] == str(cpus)
+    assert services["MLflow"].environment()["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "false"
+
+    monkeypatch.setenv("AIRFLOW__CORE__PARALLELISM", "7")  # what the user sets wins
+    [airflow_service] = [
+        s for s in build_services(settings, ports=PORTS, dags_folder=tmp_path) if s.name == "Airflow"
+    ]
+    assert airflow_service.environment()["AIRFLOW__CORE__PARALLELISM"] == "7"

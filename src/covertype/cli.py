@@ -254,8 +254,16 @@ def up(
     dags_folder: Annotated[Path, typer.Option(help="folder of the DAG files")] = Path("dags"),
 ) -> None:
     """Start the whole stack locally on embedded defaults; Ctrl-C stops everything."""
-    from covertype.local_stack import Ports, build_services, run_stack, urls
-    from covertype.processes import PortInUse, Service, ServiceFailed
+    from covertype.local_stack import (
+        Ports,
+        StateLocked,
+        build_services,
+        data_note,
+        hold_state_lock,
+        run_stack,
+        urls,
+    )
+    from covertype.processes import Interrupted, PortInUse, Service, ServiceFailed
 
     settings = get_settings()
     if airflow and not dags_folder.is_dir():
@@ -265,7 +273,6 @@ def up(
         )
         raise typer.Exit(2)
     ports = Ports(data_api_port, inference_port, mlflow_port, airflow_port, ui_port)
-    services = build_services(settings, ports=ports, dags_folder=dags_folder, host=host, airflow=airflow)
 
     def ready() -> None:
         width = max(len(name) for name, _ in urls(services, settings))
@@ -276,13 +283,21 @@ def up(
 
     def service_ready(service: Service, elapsed: float) -> None:
         typer.echo(f"  {service.name} ready ({elapsed:.1f} s)")
+        if service.name == "data API":
+            typer.echo(f"    {data_note(service.health_url, settings.sample_fraction)}")
 
-    typer.echo(
-        f"starting {', '.join(s.name for s in services)} (logs in {settings.data_dir.resolve() / 'logs'})"
-    )
     try:
-        run_stack(services, host=host, on_ready=ready, on_service_ready=service_ready)
-    except (PortInUse, ServiceFailed, RuntimeError) as exc:
+        with hold_state_lock(settings.data_dir.resolve()):
+            services = build_services(
+                settings, ports=ports, dags_folder=dags_folder, host=host, airflow=airflow
+            )
+            logs = settings.data_dir.resolve() / "logs"
+            typer.echo(f"starting {', '.join(s.name for s in services)} (logs in {logs})")
+            run_stack(services, host=host, on_ready=ready, on_service_ready=service_ready)
+    except Interrupted as exc:
+        typer.echo(f"{exc} while starting: stopped what had started.", err=True)
+        raise typer.Exit(128 + exc.signum) from exc
+    except (StateLocked, PortInUse, ServiceFailed) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
     typer.echo("stopped.")

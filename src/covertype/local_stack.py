@@ -2,26 +2,55 @@
 
 Starts the data API, an MLflow server (SQLite backend, local artifacts), Airflow standalone (home under the
 local data dir, ``dags/`` as DAG folder), the inference API and the web UI; prints every URL; stops
-everything on Ctrl-C, leaving no orphan process.
+everything on Ctrl-C, leaving no orphan process. One stack per state folder (a lock names the holder);
+Airflow is sized to the machine's CPUs; a signal while services start stops those already started.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import secrets
-import signal
 import sys
-import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import orjson
 
-from covertype.processes import PortInUse, Service, port_is_free, unused_port
+from covertype.processes import PortInUse, Service, StopRequest, port_is_free, stop_all, unused_port
 from covertype.settings import Settings
 from covertype.ui import streamlit_command
+
+#: One ``covertype up`` per state folder: two stacks on one folder would run two Airflow standalones on one
+#: ``airflow.db``. ``flock`` locks this file; the kernel releases it when the holder exits, however it exits,
+#: so a stale file never blocks the next start.
+LOCK_FILE = "covertype-up.lock"
+
+
+class StateLocked(RuntimeError):
+    """Another process holds the state folder."""
+
+
+@contextmanager
+def hold_state_lock(folder: Path) -> Iterator[None]:
+    """Hold the lock of ``folder`` for the ``with`` block; raise :class:`StateLocked` naming the holder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            raise StateLocked(f"covertype is already running from {folder} (pid {holder})") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -76,6 +105,34 @@ def airflow_address_env(host: str, port: int) -> dict[str, str]:
     }
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask, which a container or ``taskset`` narrows)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def airflow_sizing_env(cpus: int) -> dict[str, str]:
+    """Airflow standalone sized to ``cpus``: one LocalExecutor worker per CPU for training, one for ingestion.
+
+    The LocalExecutor starts ``[core] parallelism`` worker processes (32 by default, ~150 MB each). A DAG run
+    may use ``cpus`` of them, so a training run's mapped candidates (CPU-bound: more would only share the
+    CPUs) always leave a worker free for the next ingestion. One DAG parser is enough for two DAG files.
+    Variables set in the environment of ``covertype up`` win.
+    """
+    sizing = {
+        "AIRFLOW__CORE__PARALLELISM": str(cpus + 1),
+        "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": str(cpus),
+        "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
+    }
+    return {name: os.environ.get(name, value) for name, value in sizing.items()}
+
+
+#: The MLflow server's background job runner (consumers for GenAI jobs, ~280 MB each) is off, as in compose.
+MLFLOW_SERVER_ENV = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+
+
 def build_services(
     settings: Settings, *, ports: Ports, dags_folder: Path, host: str = "127.0.0.1", airflow: bool = True
 ) -> list[Service]:
@@ -125,6 +182,7 @@ def build_services(
             ],
             f"{mlflow_uri}/health",
             ports.mlflow,
+            env=dict(MLFLOW_SERVER_ENV),
         ),
     ]
     ui_settings = stack_settings  # the Pipeline page reads DAG runs from Airflow's REST API as the admin
@@ -147,6 +205,7 @@ def build_services(
                     "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
                     "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
                     **airflow_address_env(host, ports.airflow),
+                    **airflow_sizing_env(usable_cpus()),
                 },
             )
         )
@@ -182,6 +241,18 @@ def check_ports(services: Sequence[Service], host: str) -> None:
         raise PortInUse(f"port already in use: {names}. Stop what holds it or choose another port (--help).")
 
 
+def data_note(data_api_health_url: str, sample_fraction: float) -> str:
+    """How many of the source's rows a group receives: at the default fraction of 0.1, the 15,000-row sample
+    brings 1,500 rows in all, too few to show the pipeline learning, and the user should know it."""
+    health = httpx.get(data_api_health_url, timeout=10).json()
+    rows, batches = int(health["rows"]), int(health["batches"])
+    note = (
+        f"each group receives about {rows * sample_fraction:,.0f} of the source's {rows:,} rows "
+        f"({sample_fraction:.0%} of each of its {batches} batches"
+    )
+    return note + ("; COVERTYPE_SAMPLE_FRACTION=1 sends them all)" if sample_fraction < 1 else ")")
+
+
 def urls(services: Sequence[Service], settings: Settings) -> list[tuple[str, str]]:
     """(what, where) lines printed for the user once everything answers."""
     by_name = {s.name: s.health_url.rsplit("/", 1)[0] for s in services}
@@ -205,32 +276,30 @@ def run_stack(
     host: str,
     on_ready: Callable[[], None],
     on_service_ready: Callable[[Service, float], None] | None = None,
-    stop_event: threading.Event | None = None,
     timeout: float = 240.0,
+    stop_timeout: float = 10.0,
 ) -> None:
-    """Start every service in order, call ``on_ready``, block until SIGINT/SIGTERM, stop all in reverse.
+    """Start every service in order, call ``on_ready``, block until SIGINT/SIGTERM, then stop them all.
 
-    ``on_service_ready`` hears of each service as it answers, with the seconds since the start.
+    ``on_service_ready`` hears of each service as it answers, with the seconds since the start. A signal
+    while services start raises :class:`Interrupted` once what had started is stopped; whatever happens,
+    every started process group is gone (SIGKILL after ``stop_timeout`` seconds) when this returns.
     """
     check_ports(services, host)
-    stop = stop_event or threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     started: list[Service] = []
     began = time.monotonic()
-    try:
-        for service in services:
-            service.start()
-            started.append(service)
-            service.wait_healthy(timeout)
-            if on_service_ready is not None:
-                on_service_ready(service, time.monotonic() - began)
-        on_ready()
-        while not stop.wait(1.0):
-            for service in started:
-                if service.process is not None and service.process.poll() is not None:
-                    raise RuntimeError(f"{service.name} stopped unexpectedly (log: {service.log_path})")
-    finally:
-        for service in reversed(started):
-            service.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    with StopRequest() as stop:
+        try:
+            for service in services:
+                stop.sleep(0)
+                service.start()
+                started.append(service)
+                service.wait_healthy(timeout, stop)
+                if on_service_ready is not None:
+                    on_service_ready(service, time.monotonic() - began)
+            on_ready()
+            while not stop.wait(1.0):
+                for service in started:
+                    service.check_running()
+        finally:
+            stop_all(started, stop_timeout)
