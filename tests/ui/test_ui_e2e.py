@@ -279,12 +279,6 @@ def test_the_models_page_compares_versions_on_the_same_rows_with_their_intervals
         evaluations = batch_quality_rows(engine, group_number=stack.settings.group)
     finally:
         engine.dispose()
-    labels = mlflow_client(stack.settings).get_model_version(stack.settings.model_name, "2").tags
-    latest = HoldoutComparison.from_tag(labels["covertype.holdout_comparison"])
-    assert latest.version == "2" and set(latest.correct) == {"1", "2"}
-    champion = champion_version(stack.settings)
-    assert champion is not None
-
     _open(page, f"{stack.ui_url}/models", "Models")
     expect(page.get_by_role("heading", name="Champion accuracy per training run")).to_have_count(0)
     expect(
@@ -303,6 +297,12 @@ def test_the_models_page_compares_versions_on_the_same_rows_with_their_intervals
         )
     ]
     assert timeline == expected
+
+    labels = mlflow_client(stack.settings).get_model_version(stack.settings.model_name, "2").tags
+    latest = HoldoutComparison.from_tag(labels["covertype.holdout_comparison"])
+    assert latest.version == "2" and set(latest.correct) == {"1", "2"}
+    champion = champion_version(stack.settings)
+    assert champion is not None
 
     expect(_metric_value(page, f"Champion on the latest holdout ({latest.rows:,} rows)")).to_have_text(
         str(latest.text(champion, with_rows=False))

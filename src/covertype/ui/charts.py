@@ -92,7 +92,7 @@ def batch_accuracy_chart(accuracy: pd.DataFrame, stints: pd.DataFrame) -> alt.La
     x = alt.X("batch:Q", title="batch", axis=x_axis)
     y = alt.Y(
         "accuracy:Q",
-        title="accuracy on the batch (test-then-train)",
+        title="accuracy on the batch",
         scale=alt.Scale(zero=False),
         axis=alt.Axis(format=".0%"),
     )
