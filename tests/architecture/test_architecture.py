@@ -70,7 +70,9 @@ BOUNDARIES: dict[str, Boundary] = {
         )
     ),
     # The registry's modules each serve one user; its local reader and the users-and-grants tool stay inside.
-    "registry": Boundary(frozenset({"", "client", "tags", "versions", "aliases", "queries", "reader"})),
+    "registry": Boundary(
+        frozenset({"", "client", "tags", "versions", "aliases", "queries", "reader", "evidence"})
+    ),
 }
 
 #: SQLAlchemy's statement builders: whoever imports one writes SQL.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from covertype.dataset import load_dataset
 from covertype.registry.client import mlflow_client
+from covertype.registry.evidence import HoldoutComparison
 from covertype.schema import FEATURE_COLUMNS
 from covertype.settings import Settings
 from covertype.store.engine import create_store_engine
@@ -170,15 +172,22 @@ def test_a_tie_keeps_the_champion_and_says_so(first_training: dict[str, Any], se
     assert promotion["challenger_accuracy"] == promotion["champion_accuracy"]
     assert not promotion["promoted"] and promotion["alias"] == "challenger"
     champion, challenger = first["registered"]["version"], second["registered"]["version"]
-    assert promotion["reason"] == (
-        f"accuracy {promotion['challenger_accuracy']:.4f} does not beat champion v{champion} "
-        f"{promotion['champion_accuracy']:.4f} by more than the margin 0.0 (gain +0.0000)"
-    )
     client = mlflow_client(tie)
     assert client.get_model_version_by_alias("covertype-tie", "champion").version == champion
     rejected = client.get_model_version_by_alias("covertype-tie", "challenger")
     assert rejected.version == challenger
     tags = rejected.tags
+    same_rows = HoldoutComparison.from_tag(tags["covertype.holdout_comparison"])
+    score = same_rows.text(champion, with_rows=False)
+    assert score == same_rows.text(challenger, with_rows=False)
+    decided = (
+        f"accuracy {score} does not beat champion v{champion} {score} by more than the margin 0.0 "
+        f"on the same {same_rows.rows:,} holdout rows"
+    )
+    noise = (
+        r" \(gain \+0(\.0+)? points; exact McNemar p = 1: within noise\)"  # as many decimals as the interval
+    )
+    assert re.fullmatch(re.escape(decided) + noise, promotion["reason"]), promotion["reason"]
     assert tags["covertype.promotion_decision"] == "rejected"
     assert tags["covertype.promotion_reason"] == promotion["reason"]
 

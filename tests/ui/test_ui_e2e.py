@@ -20,6 +20,8 @@ from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 from covertype.dataset import load_dataset
 from covertype.processes import Service
 from covertype.registry.aliases import champion_version
+from covertype.registry.client import mlflow_client
+from covertype.registry.evidence import HoldoutComparison, accuracy_text
 from covertype.schema import COLUMNS, COVER_TYPES, FEATURE_COLUMNS
 from covertype.store.engine import store_engine
 from covertype.store.quality import batch_quality_rows
@@ -245,10 +247,17 @@ def test_pipeline_page_charts_the_champion_on_each_batch_and_the_drift_map(
     section = page.get_by_role("heading", name="The champion on each batch, before training on it")
     expect(section).to_be_visible()
     expect(_metric_value(page, "Batches evaluated")).to_have_text("2")
-    expect(_metric_value(page, "Latest batch (4): accuracy")).to_have_text(f"{latest.accuracy:.2%}")
+    expect(_metric_value(page, f"Latest batch (4, {latest.rows:,} rows): accuracy")).to_have_text(
+        accuracy_text(round(latest.accuracy * latest.rows), latest.rows, with_rows=False)
+    )
     expect(_metric_value(page, "Latest drift score")).to_have_text(f"{latest.drift_score:.3f}")
-    expect(_metric_value(page, f"Holdout accuracy of v{latest.model_version}")).to_have_text(
-        re.compile(r"^\d+\.\d\d%$")
+    version = mlflow_client(stack.settings).get_model_version(stack.settings.model_name, latest.model_version)
+    run = mlflow_client(stack.settings).get_run(str(version.run_id)).data.metrics
+    holdout_rows = int(run["holdout_rows"])
+    expect(
+        _metric_value(page, f"Holdout accuracy of v{latest.model_version} ({holdout_rows:,} rows)")
+    ).to_have_text(
+        accuracy_text(round(run["holdout_accuracy"] * holdout_rows), holdout_rows, with_rows=False)
     )
     expect(page.get_by_text("Drift per feature and batch")).to_be_visible()
     expect(page.get_by_text("PSI above COVERTYPE_DRIFT_THRESHOLD (0.2)")).to_be_visible()
@@ -257,6 +266,67 @@ def test_pipeline_page_charts_the_champion_on_each_batch_and_the_drift_map(
     for index in (1, 2):  # drawn, not just placed: vega-embed renders into a canvas of some size
         box = charts.nth(index).bounding_box()
         assert box is not None and box["width"] > 300 and box["height"] > 150
+    assert "Traceback" not in page.content()
+
+
+def test_the_models_page_compares_versions_on_the_same_rows_with_their_intervals(
+    stack: UiStack, page: Page
+) -> None:
+    """The time line is the test-then-train accuracy of each batch (``batch_quality``), with its rows and
+    interval; the versions table and the area chart compare every version on the newest training's
+    holdout rows, which the page names and counts; no accuracy shows more digits than its interval allows."""
+    engine = store_engine(stack.settings)
+    try:
+        evaluations = batch_quality_rows(engine, group_number=stack.settings.group)
+    finally:
+        engine.dispose()
+    _open(page, f"{stack.ui_url}/models", "Models")
+    expect(page.get_by_role("heading", name="Champion accuracy per training run")).to_have_count(0)
+    expect(
+        page.get_by_role("heading", name="The champion on each batch, before training on it")
+    ).to_be_visible()
+    expect(page.get_by_text("each batch's rows scored by the champion of the moment")).to_be_visible()
+    timeline = _cells(page, 2)
+    expected = [
+        cell
+        for row in reversed(evaluations)
+        for cell in (
+            str(row.batch_number),
+            f"v{row.model_version}",
+            str(row.rows),
+            accuracy_text(round(row.accuracy * row.rows), row.rows, with_rows=False),
+        )
+    ]
+    assert timeline == expected
+
+    labels = mlflow_client(stack.settings).get_model_version(stack.settings.model_name, "2").tags
+    latest = HoldoutComparison.from_tag(labels["covertype.holdout_comparison"])
+    assert latest.version == "2" and set(latest.correct) == {"1", "2"}
+    champion = champion_version(stack.settings)
+    assert champion is not None
+
+    expect(_metric_value(page, f"Champion on the latest holdout ({latest.rows:,} rows)")).to_have_text(
+        str(latest.text(champion, with_rows=False))
+    )
+    versions, decisions = _cells(page, 0), _cells(page, 1)
+    for version in ("1", "2"):  # both versions on v2's holdout rows, each with its interval
+        assert latest.text(version, with_rows=False) in versions
+    own_holdout = r"\d+(\.\d)?% \(\d+(\.\d)?–\d+(\.\d)?%\) on [\d,]+ rows"
+    assert sum(bool(re.fullmatch(own_holdout, cell)) for cell in versions) == 2, versions
+    assert any(
+        cell.startswith(("beyond noise (exact McNemar p = ", "within noise (exact McNemar p = "))
+        for cell in decisions
+    ), decisions
+    assert any(f"on the same {latest.rows:,} holdout rows" in cell for cell in decisions)
+    shown = versions + decisions
+    assert not any(re.search(r"\d\.\d{4}", cell) for cell in shown), shown  # no 4-decimal scores
+    expect(
+        page.get_by_role("heading", name="Accuracy per wilderness area on the latest holdout")
+    ).to_be_visible()
+    expect(
+        page.get_by_text(f"Every version scored on v2's holdout rows ({latest.rows:,} in all)")
+    ).to_be_visible()
+    expect(page.get_by_test_id("stVegaLiteChart")).to_have_count(2)  # the time line and the area chart
     assert "Traceback" not in page.content()
 
 
@@ -277,7 +347,7 @@ def _rolled_back_to(stack: UiStack, page: Page) -> str:
 def test_roll_back_needs_the_operator_token_and_the_inference_api_follows(stack: UiStack, page: Page) -> None:
     _open(page, f"{stack.ui_url}/models", "Models")
     expect(page.get_by_role("heading", name="Registered versions")).to_be_visible()
-    cells = _cells(page, 0)
+    cells = _cells(page, 0) + _cells(page, 1)
     assert "promoted" in cells and "logreg" in cells
     assert any("open run" in cell or "#/experiments/" in cell for cell in cells), cells  # MLflow UI link
     make_champion = page.get_by_role("button", name="Make this version champion")
@@ -295,7 +365,7 @@ def test_roll_back_needs_the_operator_token_and_the_inference_api_follows(stack:
     assert httpx.get(f"{stack.inference_url}/model", timeout=30).json()["version"] == target
     _open(page, f"{stack.ui_url}/models", "Models")
     expect(page.get_by_test_id("stMetricValue").nth(3)).to_have_text(f"v{target}")
-    assert "None" not in _cells(page, 0)
+    assert "None" not in _cells(page, 0) + _cells(page, 1)
     _screenshot(page, "ui-models.png")
 
 

@@ -20,7 +20,9 @@ from covertype.ui.quality import (
     DRIFTED,
     MODERATE,
     STABLE,
+    OwnHoldout,
     batch_accuracy,
+    batch_table,
     drift_cells,
     drift_level,
     holdout_by_version,
@@ -69,17 +71,31 @@ def test_batch_accuracy_numbers_each_run_of_one_version() -> None:
     assert frame["drift_score"].isna().tolist() == [False, False, False, False, True, False]
 
 
+def test_each_batch_accuracy_carries_its_rows_and_interval_at_the_precision_they_allow() -> None:
+    frame = batch_accuracy([ROWS[0], ROWS[2]])  # 400 and 355 right of 500 rows
+    assert frame["rows"].tolist() == [500, 500]
+    assert frame["text"].tolist() == ["80.0% (76.3–83.3%)", "71.0% (66.9–74.8%)"]
+    assert frame[["low", "high"]].round(4).values.tolist() == [[0.7627, 0.8327], [0.6687, 0.7481]]
+    table = batch_table(frame)
+    assert table.columns.tolist() == ["batch", "champion", "rows", "accuracy (95% interval)"]
+    assert table["batch"].tolist() == [4, 2]  # newest first
+
+
 def test_stints_carry_the_holdout_accuracy_and_mark_the_changes() -> None:
-    versions = pd.DataFrame({"version": ["2", "1"], "holdout_accuracy": [0.86, None]})
+    versions = pd.DataFrame(
+        {"version": ["2", "1"], "holdout_accuracy": [0.86, None], "holdout_rows": [50.0, 40.0]}
+    )
     holdout = holdout_by_version(versions)
-    assert holdout == {"2": 0.86, "1": None}
+    assert holdout == {"2": OwnHoldout(0.86, "86% (74–93%)", 50)}
     stints = version_stints(batch_accuracy(ROWS), holdout)
     assert stints["version"].tolist() == ["v1", "v2", "v1"]
     assert stints[["first_batch", "last_batch"]].values.tolist() == [[2, 4], [4, 5], [6, 6]]
     assert stints["start"].tolist() == [1.5, 3.5, 5.5] and stints["end"].tolist() == [4.5, 5.5, 6.5]
     assert stints["change"].tolist() == [False, True, True]
     assert stints["holdout_accuracy"].isna().tolist() == [True, False, True]
-    assert stints["holdout_accuracy"].iloc[1] == 0.86
+    assert (
+        stints["holdout_accuracy"].iloc[1] == 0.86 and stints["holdout"].iloc[1] == "86% (74–93%) on 50 rows"
+    )
 
 
 def test_the_drift_map_shows_each_batchs_latest_evaluation_and_skips_rows_without_psi() -> None:
@@ -102,10 +118,13 @@ def test_drift_levels_follow_the_threshold(psi: float, level: str) -> None:
 
 def test_the_accuracy_chart_labels_each_version_change() -> None:
     accuracy = batch_accuracy(ROWS)
-    spec = batch_accuracy_chart(accuracy, version_stints(accuracy, {"1": 0.78, "2": 0.86})).to_dict()
+    holdout = {"1": OwnHoldout(0.78, "78% (74–82%)", 400), "2": OwnHoldout(0.86, "86% (82–89%)", 400)}
+    spec = batch_accuracy_chart(accuracy, version_stints(accuracy, holdout)).to_dict()
     layers = spec["layer"]
-    assert [layer["mark"]["type"] for layer in layers] == ["line", "rule", "rule", "text"]
-    labels = spec["datasets"][layers[3]["data"]["name"]]
+    assert [layer["mark"]["type"] for layer in layers] == ["line", "rule", "rule", "rule", "text"]
+    interval = layers[1]["encoding"]
+    assert (interval["y"]["field"], interval["y2"]["field"]) == ("low", "high")  # each point's 95% interval
+    labels = spec["datasets"][layers[4]["data"]["name"]]
     assert [label["label"] for label in labels] == ["v2 takes over", "v1 takes over"]
     assert [label["start"] for label in labels] == [3.5, 5.5]
 
@@ -152,7 +171,8 @@ def test_the_pipeline_page_says_what_is_missing_before_and_without_drift_figures
         infos = [info.value for info in page.info]
         assert not any(text.startswith("No batch evaluated yet") for text in infos)
         assert any(text.startswith("No drift measured") for text in infos)
-        assert [metric.value for metric in page.metric][-4:] == ["1", "84.00%", "—", "—"]
+        assert [metric.value for metric in page.metric][-4:] == ["1", "84.0% (80.5–87.0%)", "—", "—"]
+        assert [metric.label for metric in page.metric][-3] == "Latest batch (5, 500 rows): accuracy"
     finally:
         get_settings.cache_clear()
         st.cache_resource.clear()

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from covertype.dataset import load_dataset
-from covertype.registry.queries import champion_history, slice_accuracy
+from covertype.registry.evidence import HoldoutComparison
+from covertype.registry.queries import latest_holdout, own_holdout_text, slice_accuracy, versions_table
 from covertype.schema import COLUMNS, FEATURE_COLUMNS, SOIL_TYPES, WILDERNESS_AREAS
 from covertype.store.run_log import ingestion_outcome
 from covertype.ui.batch_csv import BadUpload, read_records, records, to_csv, with_predictions
@@ -120,28 +121,50 @@ def test_an_unreadable_file_is_refused() -> None:
         read_records(b"")
 
 
-def _versions() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "version": ["3", "2", "1"],
-            "training_decision": ["rejected", "promoted", "promoted"],
-            "challenger_accuracy": [0.80, 0.85, 0.70],
-            "champion_accuracy": [0.86, 0.72, None],
-            **{f"accuracy {area}": [0.9, None, 0.5] for area in WILDERNESS_AREAS},
-        }
+#: v3's holdout of 40 rows (Rawah 30, Cache 10): v1 right on 30, v3 on 34 (Rawah 26 and 8 in Cache).
+LATEST = HoldoutComparison(
+    version="3",
+    rows=40,
+    correct={"1": 30, "3": 34},
+    area_rows={"Rawah": 30, "Cache": 10},
+    area_correct={"1": {"Rawah": 21, "Cache": 9}, "3": {"Rawah": 26, "Cache": 8}},
+)
+
+
+def test_the_versions_are_compared_on_the_newest_trainings_holdout() -> None:
+    older = HoldoutComparison(version="2", rows=20, correct={"1": 10, "2": 12})
+    versions = pd.DataFrame(
+        {"version": ["4", "3", "2", "1"], "holdout_comparison": [None, LATEST.to_tag(), older.to_tag(), None]}
     )
+    latest = latest_holdout(versions)
+    assert latest == LATEST
+    assert latest is not None and latest.text("3") == "85% (71–93%) on 40 rows" and latest.text("2") is None
 
 
-def test_champion_history_follows_each_training_decision() -> None:
-    history = champion_history(_versions())
-    assert history["training run"].tolist() == ["v1", "v2", "v3"]
-    assert history["champion after the run"].tolist() == [0.70, 0.85, 0.86]
-    assert history["new version"].tolist() == [0.70, 0.85, 0.80]
+def test_the_versions_table_compares_on_the_latest_holdout_and_says_which_were_not() -> None:
+    versions = pd.DataFrame({"version": ["3", "2", "1"], "validation_accuracy": [0.8712, None, 0.7049]})
+    table = versions_table(versions, LATEST)
+    assert table["latest"].tolist() == ["85% (71–93%)", "not re-scored on it", "75% (60–86%)"]
+    assert table["validation"].fillna("").tolist() == ["87%", "", "70%"]
+    assert versions_table(versions, None)["latest"].unique().tolist() == ["not re-scored on it"]
 
 
-def test_slice_accuracy_skips_versions_without_slices() -> None:
-    long = slice_accuracy(_versions())
-    assert set(long["version"]) == {"v3", "v1"} and len(long) == 8
+def test_a_versions_own_holdout_shows_its_rows_and_interval() -> None:
+    assert own_holdout_text(29 / 38, 38.0) == "76% (61–87%) on 38 rows"
+    assert own_holdout_text(0.8, None) is None and own_holdout_text(None, 38.0) is None
+
+
+def test_slice_accuracy_names_the_rows_of_each_area_and_their_interval() -> None:
+    long = slice_accuracy(HoldoutComparison.from_tag(LATEST.to_tag()))  # as the page reads it back
+    assert long["area"].unique().tolist() == [
+        "Rawah (30 rows)",
+        "Cache (10 rows)",
+    ]  # UCI order, not JSON order
+    assert long["version"].tolist() == ["v1", "v1", "v3", "v3"]
+    rawah_v3 = long[(long["version"] == "v3") & (long["area"] == "Rawah (30 rows)")].iloc[0]
+    assert rawah_v3["accuracy"] == pytest.approx(26 / 30)
+    assert rawah_v3["text"] == "87% (70–95%) on 30 rows"
+    assert rawah_v3["low"] < rawah_v3["accuracy"] < rawah_v3["high"]
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from mlflow.tracking import MlflowClient
 
 from covertype.registry import tags
 from covertype.registry.client import mlflow_client
+from covertype.registry.evidence import HoldoutComparison, accuracy_text, latest_comparison, wilson_interval
 from covertype.schema import WILDERNESS_AREAS
 from covertype.settings import Settings
 
@@ -20,8 +21,9 @@ from covertype.settings import Settings
 def registered_versions(settings: Settings) -> pd.DataFrame:
     """One row per registered version, newest first: scores of its run, aliases, promotion evidence.
 
-    Scores come from the version's run metrics (``holdout_accuracy``, ``holdout_macro_f1`` and
-    ``holdout_accuracy_<area>``); a version whose run is gone keeps empty scores rather than failing.
+    Scores come from the version's run metrics (``holdout_accuracy`` on ``holdout_rows``, written as
+    ``holdout`` with its interval) and its tags (validation accuracy, promotion evidence, the holdout
+    comparison); a version whose run is gone keeps empty scores rather than failing.
     """
     client = mlflow_client(settings)
     try:
@@ -40,32 +42,50 @@ def registered_versions(settings: Settings) -> pd.DataFrame:
     return frame.sort_values("version", ascending=False, key=lambda s: s.astype(int)).reset_index(drop=True)
 
 
-def champion_history(versions: pd.DataFrame) -> pd.DataFrame:
-    """Per training run (one registered version each, oldest first): the new version's and the champion's
-    holdout accuracy once the run decided. Hand-made promotions are not training runs and are left out."""
-    trained = versions[versions["training_decision"].isin(tags.TRAINING_DECISIONS)].copy()
-    trained["version_number"] = trained["version"].astype(int)
-    trained = trained.sort_values("version_number")
-    trained["champion after the run"] = trained.apply(
-        lambda row: (
-            row["challenger_accuracy"]
-            if row["training_decision"] == tags.PROMOTED
-            else row["champion_accuracy"]
+def latest_holdout(versions: pd.DataFrame) -> HoldoutComparison | None:
+    """The versions' right answers on the latest holdout: the comparison the newest training recorded."""
+    return latest_comparison(dict(zip(versions["version"], versions["holdout_comparison"], strict=True)))
+
+
+def versions_table(versions: pd.DataFrame, latest: HoldoutComparison | None) -> pd.DataFrame:
+    """``versions`` as the Models page lists them, plus ``validation`` (the validation accuracy that chose
+    the candidate, in whole percent: the best of a search's trials, optimistic and of unrecorded rows)
+    and ``latest`` (the accuracy on the ``latest`` holdout with its interval, or why there is none)."""
+    return versions.assign(
+        validation=versions["validation_accuracy"].map(
+            lambda score: None if pd.isna(score) else f"{score:.0%}"
         ),
-        axis=1,
+        latest=[
+            (latest.text(version, with_rows=False) if latest else None) or "not re-scored on it"
+            for version in versions["version"]
+        ],
     )
-    history = trained.rename(columns={"challenger_accuracy": "new version"})
-    history["training run"] = "v" + history["version"]
-    return history[["training run", "new version", "champion after the run"]].reset_index(drop=True)
 
 
-def slice_accuracy(versions: pd.DataFrame) -> pd.DataFrame:
-    """Long table (version, wilderness area, accuracy) of the per-wilderness holdout accuracy."""
-    columns = [f"accuracy {area}" for area in WILDERNESS_AREAS]
-    long = versions.melt(id_vars=["version"], value_vars=columns, var_name="area", value_name="accuracy")
-    long["area"] = long["area"].str.removeprefix("accuracy ")
-    long["version"] = "v" + long["version"]
-    return long.dropna(subset=["accuracy"]).reset_index(drop=True)
+def own_holdout_text(accuracy: float | None, rows: float | None) -> str | None:
+    """A version's accuracy on its own holdout with its interval and rows (None when either is unknown)."""
+    if accuracy is None or rows is None or pd.isna(accuracy) or pd.isna(rows):
+        return None
+    return accuracy_text(round(accuracy * rows), int(rows))
+
+
+def slice_accuracy(comparison: HoldoutComparison) -> pd.DataFrame:
+    """Long table (version, area, accuracy, low, high, text) of each compared version's accuracy per
+    wilderness area on the same holdout rows, areas in UCI order; ``area`` names the rows
+    (``Rawah (1,204 rows)``)."""
+    rows = [
+        {
+            "version": f"v{version}",
+            "area": f"{area} ({comparison.area_rows[area]:,} rows)",
+            "accuracy": correct / comparison.area_rows[area],
+            **dict(zip(("low", "high"), wilson_interval(correct, comparison.area_rows[area]), strict=True)),
+            "text": accuracy_text(correct, comparison.area_rows[area]),
+        }
+        for version, areas in sorted(comparison.area_correct.items(), key=lambda item: int(item[0]))
+        for area in WILDERNESS_AREAS  # the UCI order, whatever order the tag's JSON keeps
+        if comparison.area_rows.get(area) and (correct := areas.get(area)) is not None
+    ]
+    return pd.DataFrame(rows, columns=["version", "area", "accuracy", "low", "high", "text"])
 
 
 def run_link(settings: Settings, experiment_id: str | None, run_id: str | None) -> str | None:
@@ -84,14 +104,15 @@ def _version_columns() -> list[str]:
         "champion",
         "aliases",
         "candidate",
+        "validation_accuracy",
         "holdout_accuracy",
-        "holdout_macro_f1",
-        *(f"accuracy {area}" for area in WILDERNESS_AREAS),
+        "holdout_rows",
+        "holdout",
         "decision",
+        "gain_verdict",
         "reason",
         "training_decision",
-        "challenger_accuracy",
-        "champion_accuracy",
+        "holdout_comparison",
         "created",
         "run_id",
         "mlflow",
@@ -110,23 +131,36 @@ def _version_row(
             metrics, experiment_id = run.data.metrics, run.info.experiment_id
         except MlflowException:
             pass
+    holdout_accuracy = metrics.get("holdout_accuracy", _float(labels.get(tags.HOLDOUT_ACCURACY_TAG)))
     return {
         "version": str(version.version),
         "champion": settings.model_alias in aliases,
         "aliases": ", ".join(sorted(aliases)),
         "candidate": labels.get(tags.CANDIDATE_TAG, ""),
-        "holdout_accuracy": metrics.get("holdout_accuracy", _float(labels.get(tags.HOLDOUT_ACCURACY_TAG))),
-        "holdout_macro_f1": metrics.get("holdout_macro_f1"),
-        **{f"accuracy {area}": metrics.get(f"holdout_accuracy_{area}") for area in WILDERNESS_AREAS},
+        "validation_accuracy": _float(labels.get(tags.VALIDATION_ACCURACY_TAG)),
+        "holdout_accuracy": holdout_accuracy,
+        "holdout_rows": metrics.get("holdout_rows"),
+        "holdout": own_holdout_text(holdout_accuracy, metrics.get("holdout_rows")),
         "decision": labels.get(tags.DECISION_TAG, ""),
+        "gain_verdict": _gain_verdict(labels),
         "reason": labels.get(tags.REASON_TAG, ""),
         "training_decision": labels.get(tags.TRAINING_DECISION_TAG, labels.get(tags.DECISION_TAG, "")),
-        "challenger_accuracy": _float(labels.get(tags.CHALLENGER_ACCURACY_TAG)),
-        "champion_accuracy": _float(labels.get(tags.CHAMPION_ACCURACY_TAG)),
+        "holdout_comparison": labels.get(tags.HOLDOUT_COMPARISON_TAG),
         "created": pd.Timestamp(version.creation_timestamp, unit="ms", tz="UTC"),
         "run_id": version.run_id,
         "mlflow": run_link(settings, experiment_id, version.run_id),
     }
+
+
+def _gain_verdict(labels: dict[str, str]) -> str | None:
+    """``beyond noise (exact McNemar p = 0.0026; right only by new / only by champion: 45 / 20 of 3020
+    rows)`` from the promotion's tags; None for a version without a verdict."""
+    verdict = labels.get(tags.GAIN_VERDICT_TAG)
+    if not verdict or not labels.get(tags.GAIN_P_VALUE_TAG):
+        return verdict or None
+    p_value = float(labels[tags.GAIN_P_VALUE_TAG])
+    rows = labels.get(tags.GAIN_ROWS_TAG, "")
+    return f"{verdict} (exact McNemar p = {p_value:.2g}; right only by new / only by champion: {rows} rows)"
 
 
 def _float(value: str | None) -> float | None:

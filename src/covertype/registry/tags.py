@@ -56,6 +56,16 @@ CHAMPION_ACCURACY_TAG: Final = "covertype.champion_holdout_accuracy"
 #: The champion's version when the decision was made (empty when there was none).
 CHAMPION_VERSION_TAG: Final = "covertype.champion_version"
 MARGIN_TAG: Final = "covertype.promotion_margin"
+#: Whether the new version's gain over the champion is beyond the noise of the shared holdout rows
+#: (``beyond noise`` / ``within noise``, :mod:`covertype.registry.evidence`), or why there is no verdict.
+GAIN_VERDICT_TAG: Final = "covertype.gain_verdict"
+#: The exact McNemar p-value of that paired comparison (empty without a champion to compare).
+GAIN_P_VALUE_TAG: Final = "covertype.gain_p_value"
+#: The rows behind it: ``<only the new version right> / <only the champion right> of <holdout rows>``.
+GAIN_ROWS_TAG: Final = "covertype.gain_rows"
+#: JSON of :class:`covertype.registry.evidence.HoldoutComparison`: the right answers of the newest
+#: versions (and the champion) on this version's holdout rows, so that pages compare them on the same rows.
+HOLDOUT_COMPARISON_TAG: Final = "covertype.holdout_comparison"
 PROMOTED_AT_TAG: Final = "covertype.promoted_at"
 
 PROMOTED: Final = "promoted"

@@ -50,50 +50,72 @@ def ingestion_chart(runs: pd.DataFrame) -> alt.Chart:
     )
 
 
-def history_chart(history: pd.DataFrame) -> alt.Chart:
-    """Both accuracies per training run as lines with points, on an axis zoomed to the scores."""
-    long = history.melt(id_vars=["training run"], var_name="series", value_name="holdout accuracy")
-    return (
-        alt.Chart(long.dropna(), height=300)
-        .mark_line(point=alt.OverlayMarkDef(size=80))
+def area_chart(slices: pd.DataFrame) -> alt.LayerChart:
+    """Accuracy per wilderness area, one bar per version side by side, each with its 95 % interval;
+    ``slices`` is :func:`covertype.registry.queries.slice_accuracy` (every version on the same rows)."""
+    x = alt.X(
+        "area:N",
+        sort=None,  # the UCI order the frame keeps
+        title="wilderness area (rows of the latest holdout)",
+        axis=alt.Axis(labelAngle=0, labelLimit=220),
+    )
+    y = alt.Y("accuracy:Q", title="accuracy", axis=alt.Axis(format=".0%"))
+    tooltip = ["version", "area", alt.Tooltip("text:N", title="accuracy (95% interval)")]
+    bars = (
+        alt.Chart(slices)
+        .mark_bar()
         .encode(
-            x=alt.X("training run:N", sort=None, axis=alt.Axis(labelAngle=0)),
-            y=alt.Y("holdout accuracy:Q", scale=alt.Scale(zero=False), axis=alt.Axis(format=".1%")),
-            color=alt.Color("series:N", legend=alt.Legend(orient="bottom", title=None)),
-            tooltip=["training run", "series", alt.Tooltip("holdout accuracy:Q", format=".4f")],
+            x=x,
+            xOffset="version:N",
+            y=y,
+            color=alt.Color("version:N", legend=alt.Legend(orient="bottom")),
+            tooltip=tooltip,
         )
     )
+    intervals = (
+        alt.Chart(slices)
+        .mark_rule(color="#212121", strokeWidth=1.5)
+        .encode(x=x, xOffset="version:N", y="low:Q", y2="high:Q", tooltip=tooltip)
+    )
+    return alt.layer(bars, intervals).properties(height=300)
 
 
 def batch_accuracy_chart(accuracy: pd.DataFrame, stints: pd.DataFrame) -> alt.LayerChart:
-    """The champion's accuracy on each batch (solid, points) against its holdout accuracy (dashed), one
-    colour per version, with a labelled vertical rule where another version took over.
+    """The champion's accuracy on each batch (solid, points, a vertical bar for its 95 % interval)
+    against its holdout accuracy (dashed), one colour per version, with a labelled vertical rule where
+    another version took over.
 
     ``accuracy`` and ``stints`` are :func:`covertype.ui.quality.batch_accuracy` and
     :func:`~covertype.ui.quality.version_stints`.
     """
     x_axis = alt.Axis(format="d", tickMinStep=1)
-    y = alt.Y("accuracy:Q", title="accuracy", scale=alt.Scale(zero=False), axis=alt.Axis(format=".1%"))
+    x = alt.X("batch:Q", title="batch", axis=x_axis)
+    y = alt.Y(
+        "accuracy:Q",
+        title="accuracy on the batch",
+        scale=alt.Scale(zero=False),
+        axis=alt.Axis(format=".0%"),
+    )
     color = alt.Color(
         "version:N", scale=alt.Scale(scheme="tableau10"), legend=alt.Legend(orient="bottom", title="champion")
     )
+    tooltip = [
+        "batch",
+        "version",
+        alt.Tooltip("text:N", title="accuracy (95% interval)"),
+        "rows",
+        alt.Tooltip("macro_f1:Q", title="macro-F1", format=".2f"),
+        alt.Tooltip("drift_score:Q", title="drift score", format=".3f"),
+    ]
     per_batch = (
         alt.Chart(accuracy)
         .mark_line(point=alt.OverlayMarkDef(size=70))
-        .encode(
-            x=alt.X("batch:Q", title="batch", axis=x_axis),
-            y=y,
-            color=color,
-            detail="stint:N",
-            tooltip=[
-                "batch",
-                "version",
-                alt.Tooltip("accuracy:Q", format=".4f"),
-                alt.Tooltip("macro_f1:Q", title="macro-F1", format=".4f"),
-                "rows",
-                alt.Tooltip("drift_score:Q", title="drift score", format=".3f"),
-            ],
-        )
+        .encode(x=x, y=y, color=color, detail="stint:N", tooltip=tooltip)
+    )
+    intervals = (
+        alt.Chart(accuracy)
+        .mark_rule(strokeWidth=2, opacity=0.6)
+        .encode(x=x, y="low:Q", y2="high:Q", color=color, tooltip=tooltip)
     )
     holdout = (
         alt.Chart(stints.dropna(subset=["holdout_accuracy"]))
@@ -103,7 +125,7 @@ def batch_accuracy_chart(accuracy: pd.DataFrame, stints: pd.DataFrame) -> alt.La
             x2="end:Q",
             y="holdout_accuracy:Q",
             color=color,
-            tooltip=["version", alt.Tooltip("holdout_accuracy:Q", title="holdout accuracy", format=".4f")],
+            tooltip=["version", alt.Tooltip("holdout:N", title="accuracy on its own holdout")],
         )
     )
     changes = stints[stints["change"]].assign(label=lambda frame: frame["version"] + " takes over")
@@ -113,7 +135,7 @@ def batch_accuracy_chart(accuracy: pd.DataFrame, stints: pd.DataFrame) -> alt.La
         .mark_text(align="left", baseline="top", dx=4, dy=4, color="#424242")
         .encode(x="start:Q", y=alt.value(0), text="label:N")
     )
-    return alt.layer(per_batch, holdout, rules, labels).properties(height=300)
+    return alt.layer(per_batch, intervals, holdout, rules, labels).properties(height=300)
 
 
 def drift_map(cells: pd.DataFrame, *, threshold: float, features: list[str]) -> alt.LayerChart:

@@ -7,7 +7,8 @@ import streamlit as st
 
 from covertype.registry import queries
 from covertype.registry.aliases import UnknownVersion, promote_version
-from covertype.ui import api_client, charts, operator, resources, tables
+from covertype.store.quality import batch_quality_rows
+from covertype.ui import api_client, charts, operator, quality, resources, tables
 
 settings = resources.settings()
 st.title("Models")
@@ -21,66 +22,111 @@ if versions.empty:
     st.stop()
 
 champion = versions[versions["champion"]]
+champion_number = None if champion.empty else str(champion["version"].iloc[0])
+latest = queries.latest_holdout(versions)
 served = None
 try:
     served = api_client.served_model(settings)
 except api_client.ServiceError as exc:
     st.warning(f"Cannot tell what is served: {exc}")
-cards = st.columns(4)
+cards = st.columns([1, 1, 2, 1])  # an accuracy with its interval needs the room
 cards[0].metric("Registered versions", len(versions))
 cards[1].metric(
-    f"Champion (alias `{settings.model_alias}`)",
-    f"v{champion['version'].iloc[0]}" if not champion.empty else "none",
+    f"Champion (alias `{settings.model_alias}`)", f"v{champion_number}" if champion_number else "none"
 )
-if not champion.empty and champion["holdout_accuracy"].notna().iloc[0]:
-    cards[2].metric("Champion holdout accuracy", f"{champion['holdout_accuracy'].iloc[0]:.2%}")
+if champion_number and latest and latest.text(champion_number):
+    cards[2].metric(
+        f"Champion on the latest holdout ({latest.rows:,} rows)",
+        latest.text(champion_number, with_rows=False),
+    )
+elif champion_number and champion["holdout"].iloc[0]:
+    cards[2].metric("Champion on its own holdout", champion["holdout"].iloc[0])
 cards[3].metric("Served by the inference API", f"v{served['version']}" if served else "unknown")
 
 if "promotion" in st.session_state:
     st.success(st.session_state.pop("promotion"), icon=":material/swap_vert:")
 
 st.subheader("Registered versions")
+latest_column = "latest holdout"
+if latest:
+    latest_column = f"latest holdout: v{latest.version}'s {latest.rows:,} rows"
+shown = tables.readable(queries.versions_table(versions, latest), keep=("mlflow",))
 st.dataframe(
-    tables.readable(versions, keep=("mlflow",)),
+    shown,
     hide_index=True,
     column_order=[
         "version",
         "champion",
         "aliases",
         "candidate",
-        "holdout_accuracy",
-        "holdout_macro_f1",
+        "validation",
+        "holdout",
+        "latest",
         "mlflow",
         "created",
-        "decision",
-        "reason",
     ],
     column_config={
         "champion": st.column_config.CheckboxColumn("champion"),
-        "holdout_accuracy": st.column_config.NumberColumn("holdout accuracy", format="%.4f"),
-        "holdout_macro_f1": st.column_config.NumberColumn("holdout macro-F1", format="%.4f"),
-        "decision": "promotion decision",
-        "reason": st.column_config.TextColumn("why", width="large"),
+        "validation": st.column_config.TextColumn(
+            "validation accuracy",
+            help="What chose the candidate: the best trial of its search on a validation share of the "
+            "training rows. It ranks the candidates of one training and is optimistic: whole percent only.",
+        ),
+        "holdout": st.column_config.TextColumn(
+            "own holdout (95% interval)",
+            help="Each version's accuracy on its own holdout: other rows for each version, so not "
+            "comparable across versions.",
+        ),
+        "latest": st.column_config.TextColumn(
+            latest_column,
+            help="Every version scored on the same rows, the holdout of the newest training (its 10 newest "
+            "versions and the champion): the column to compare versions by.",
+        ),
         "created": "registered (UTC)",
         "mlflow": st.column_config.LinkColumn("MLflow run", display_text="open run"),
     },
 )
+st.dataframe(
+    shown,
+    hide_index=True,
+    column_order=["version", "decision", "gain_verdict", "reason"],
+    column_config={
+        "decision": "promotion decision",
+        "gain_verdict": st.column_config.TextColumn(
+            "gain beyond noise?",
+            help="Exact McNemar test of the new version against the champion on the holdout rows both "
+            "scored; the counts are the rows only the new version / only the champion got right.",
+        ),
+        "reason": st.column_config.TextColumn("why", width="large"),
+    },
+)
 
-history, slices = st.columns(2)
-with history:
-    st.subheader("Champion accuracy per training run")
-    runs = queries.champion_history(versions)
-    if runs.empty:
-        st.caption("No training run has recorded a promotion decision yet.")
-    else:
-        st.altair_chart(charts.history_chart(runs))
-with slices:
-    st.subheader("Holdout accuracy per wilderness area")
-    by_area = queries.slice_accuracy(versions)
-    if by_area.empty:
-        st.caption("The registered runs logged no per-wilderness accuracy.")
-    else:
-        st.bar_chart(by_area, x="area", y="accuracy", color="version", stack=False, height=300)
+st.subheader("The champion on each batch, before training on it")
+evaluations = batch_quality_rows(resources.store(), group_number=settings.group)
+if not evaluations:
+    st.caption(
+        "No batch evaluated yet: the champion scores each batch as it arrives, before any training sees it."
+    )
+else:
+    accuracy = quality.batch_accuracy(evaluations)
+    st.caption(
+        f"Group {settings.group}: each batch's rows scored by the champion of the moment before any training "
+        "saw them (test-then-train), so versions are compared on fresh data of the same kind; the vertical "
+        "bars are 95% intervals. Dashed: a version's accuracy on its own holdout (other rows)."
+    )
+    stints = quality.version_stints(accuracy, quality.holdout_by_version(versions))
+    st.altair_chart(charts.batch_accuracy_chart(accuracy, stints))
+    st.dataframe(quality.batch_table(accuracy), hide_index=True)
+
+st.subheader("Accuracy per wilderness area on the latest holdout")
+if latest is None or not latest.area_rows:
+    st.caption("No training has scored the versions on a shared holdout yet.")
+else:
+    st.caption(
+        f"Every version scored on v{latest.version}'s holdout rows ({latest.rows:,} in all); bars show the "
+        "95% intervals: overlapping bars are too close to tell apart."
+    )
+    st.altair_chart(charts.area_chart(queries.slice_accuracy(latest)))
 
 st.subheader("Roll back")
 signed_in = operator.accepts(settings, st.session_state.get("operator_token"))
@@ -96,9 +142,7 @@ elif not signed_in:
                 st.rerun()
             st.error("Wrong operator token: roll back stays off.", icon=":material/lock:")
 else:
-    others = [
-        version for version in versions["version"] if champion.empty or version != champion["version"].iloc[0]
-    ]
+    others = [version for version in versions["version"] if version != champion_number]
     with st.form("rollback"):
         chosen = st.selectbox("Version to serve", others, format_func=lambda version: f"v{version}")
         reason = st.text_input(

@@ -151,17 +151,21 @@ else:
     accuracy = quality.batch_accuracy(evaluations)
     holdout = quality.holdout_by_version(queries.registered_versions(settings))
     latest = evaluations[-1]
-    cards = st.columns(4)
+    own = holdout.get(latest.model_version)
+    cards = st.columns([1, 2, 2, 1])  # an accuracy with its interval needs the room
     cards[0].metric("Batches evaluated", f"{accuracy['batch'].nunique():,}")
-    cards[1].metric(f"Latest batch ({latest.batch_number}): accuracy", f"{latest.accuracy:.2%}")
+    cards[1].metric(
+        f"Latest batch ({latest.batch_number}, {latest.rows:,} rows): accuracy", accuracy["text"].iloc[-1]
+    )
     cards[2].metric(
-        f"Holdout accuracy of v{latest.model_version}",
-        "—" if holdout.get(latest.model_version) is None else f"{holdout[latest.model_version]:.2%}",
+        f"Holdout accuracy of v{latest.model_version}" + (f" ({own.rows:,} rows)" if own else ""),
+        own.text if own else "—",
     )
     cards[3].metric("Latest drift score", "—" if latest.drift_score is None else f"{latest.drift_score:.3f}")
     st.caption(
         f"Group {settings.group}. Solid: the serving champion's accuracy on each batch's rows, scored before "
-        "any training saw them; dashed: that version's accuracy on its holdout rows. A batch well below "
+        "any training saw them, with its 95% interval (hover for the rows); dashed: that version's accuracy "
+        "on its own holdout rows. A batch well below "
         "the dashed line is data the model does worse on than it was promoted for; a vertical rule "
         "marks where another version became champion."
     )
