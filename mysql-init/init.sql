@@ -101,7 +101,9 @@ CREATE TABLE IF NOT EXISTS `covertype`.`predictions` (
 ) ENGINE = InnoDB;
 
 -- The champion tested on each stored batch before it is trained on: one row per group, batch and version.
--- drifted_features is a JSON list of column names; class_recall and feature_psi are JSON objects.
+-- drift_status is the drift verdict (drifted, stable) or why there is none (not_enough_rows, no_profile,
+-- unjudged), drift_score NULL without a verdict. drifted_features is a JSON list of column names;
+-- class_recall and feature_psi are JSON objects.
 CREATE TABLE IF NOT EXISTS `covertype`.`batch_quality` (
     `id` BIGINT NOT NULL AUTO_INCREMENT,
     `group_number` SMALLINT NOT NULL,
@@ -111,6 +113,7 @@ CREATE TABLE IF NOT EXISTS `covertype`.`batch_quality` (
     `accuracy` DOUBLE NOT NULL,
     `macro_f1` DOUBLE NOT NULL,
     `drift_score` DOUBLE NULL,
+    `drift_status` VARCHAR(16) NOT NULL,
     `drifted_features` TEXT NOT NULL,
     `class_recall` TEXT NOT NULL,
     `feature_psi` TEXT NOT NULL,
