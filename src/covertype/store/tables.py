@@ -124,11 +124,11 @@ batch_quality = Table(
     Column("accuracy", Double, nullable=False),
     Column("macro_f1", Double, nullable=False),
     Column("drift_score", Double, nullable=True),
-    Column("drift_status", String(16), nullable=False),
     Column("drifted_features", Text, nullable=False),
     Column("class_recall", Text, nullable=False),
     Column("feature_psi", Text, nullable=False),
     Column("evaluated_at", DateTime, nullable=False),
+    Column("drift_status", String(16), nullable=False),  # last: added by a migration (0003)
     UniqueConstraint(
         "group_number", "batch_number", "model_version", name="uq_batch_quality_group_batch_version"
     ),
