@@ -113,11 +113,11 @@ CREATE TABLE IF NOT EXISTS `covertype`.`batch_quality` (
     `accuracy` DOUBLE NOT NULL,
     `macro_f1` DOUBLE NOT NULL,
     `drift_score` DOUBLE NULL,
-    `drift_status` VARCHAR(16) NOT NULL,
     `drifted_features` TEXT NOT NULL,
     `class_recall` TEXT NOT NULL,
     `feature_psi` TEXT NOT NULL,
     `evaluated_at` DATETIME NOT NULL,
+    `drift_status` VARCHAR(16) NOT NULL,
     PRIMARY KEY (`id`),
     CONSTRAINT `uq_batch_quality_group_batch_version` UNIQUE (`group_number`, `batch_number`, `model_version`)
 ) ENGINE = InnoDB;
