@@ -6,14 +6,7 @@ from collections.abc import Sequence
 
 from rich.table import Table
 
-from covertype.store.quality import DRIFT_MIN_ROWS, BatchQuality, DriftStatus
-
-#: The drift column of a row without a verdict.
-_NO_VERDICT = {
-    DriftStatus.NOT_ENOUGH_ROWS: "too few rows",
-    DriftStatus.NO_PROFILE: "n/a",
-    DriftStatus.UNJUDGED: "unjudged",
-}
+from covertype.store.quality import DRIFT_MIN_ROWS, NO_VERDICT_SHORT, BatchQuality, DriftStatus
 
 
 def quality_table(rows: Sequence[BatchQuality], *, threshold: float) -> Table:
@@ -24,7 +17,11 @@ def quality_table(rows: Sequence[BatchQuality], *, threshold: float) -> Table:
     for header in ("group", "batch", "version", "rows", "accuracy", "macro-F1", "drift", "drifted features"):
         table.add_column(header, justify="left" if header == "drifted features" else "right")
     for row in rows:
-        drift = _NO_VERDICT.get(row.drift_status) or f"{row.drift_score:.3f}"
+        drift = (
+            f"{row.drift_score:.3f}"
+            if row.drift_status.judged
+            else NO_VERDICT_SHORT.get(row.drift_status, "n/a")
+        )
         if row.drift_status == DriftStatus.DRIFTED:
             drift = f"[red]{drift}[/red]"
         table.add_row(

@@ -39,6 +39,8 @@ class DriftStatus(StrEnum):
         return self in (DriftStatus.DRIFTED, DriftStatus.STABLE)
 
 
+#: Why a row without a profile problem has no drift verdict, in a table cell's few words.
+NO_VERDICT_SHORT = {DriftStatus.NOT_ENOUGH_ROWS: "too few rows", DriftStatus.UNJUDGED: "unjudged"}
 #: Why a row has no drift verdict, in words.
 NO_VERDICT = {
     DriftStatus.NOT_ENOUGH_ROWS: f"not enough rows to judge drift (under {DRIFT_MIN_ROWS})",

@@ -12,7 +12,7 @@ import streamlit as st
 from covertype.registry import queries
 from covertype.schema import FEATURE_COLUMNS, TARGET_COLUMN
 from covertype.store import run_log
-from covertype.store.quality import DRIFT_MIN_ROWS, NO_VERDICT, batch_quality_rows
+from covertype.store.quality import DRIFT_MIN_ROWS, NO_VERDICT_SHORT, batch_quality_rows
 from covertype.store.reads import count_stored_rows
 from covertype.ui import api_client, charts, quality, resources, tables
 
@@ -160,7 +160,9 @@ else:
     )
     cards[3].metric(
         "Latest drift score",
-        NO_VERDICT.get(latest.drift_status) or f"{latest.drift_score:.3f}",
+        f"{latest.drift_score:.3f}"
+        if latest.drift_status.judged
+        else NO_VERDICT_SHORT.get(latest.drift_status, "—"),
     )
     st.caption(
         f"Group {settings.group}. Solid: the serving champion's accuracy on each batch's rows, scored before "
