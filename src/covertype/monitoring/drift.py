@@ -63,7 +63,7 @@ MIN_EXPECTED = 5.0
 @dataclass(frozen=True)
 class QuantileBins:
     """A numeric feature's counts in the reference's quantile bins: the reference's (its rows x shares,
-    equal by construction) and the batch's."""
+    equal by construction unless ties merged quantiles) and the batch's."""
 
     reference: np.ndarray
     batch: np.ndarray
@@ -73,7 +73,9 @@ class QuantileBins:
 
     def p_value(self) -> float:
         """How likely two samples of one distribution differ at least this much (see
-        :func:`two_sample_chi_square`)."""
+        :func:`two_sample_chi_square`); 1.0 for a feature whose reference held one value (one bin)."""
+        if len(self.batch) < 2:
+            return 1.0
         return float(chi2.sf(two_sample_chi_square(self.reference, self.batch), df=len(self.batch) - 1))
 
 
@@ -179,11 +181,6 @@ def binned_counts(profile: ReferenceProfile, batch: pd.DataFrame) -> dict[str, Q
             _reference_counts(profile, profile.labels.shares(LABEL_CODES)), label_counts(batch[TARGET_COLUMN])
         )
     return counts
-
-
-def feature_psi(profile: ReferenceProfile, batch: pd.DataFrame) -> dict[str, float]:
-    """The PSI of every profiled feature of ``batch`` against ``profile`` (and of the label)."""
-    return {name: counts.psi() for name, counts in binned_counts(profile, batch).items()}
 
 
 def drift_report(
