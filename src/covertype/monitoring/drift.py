@@ -121,8 +121,9 @@ def two_sample_chi_square(reference: np.ndarray, batch: np.ndarray) -> float:
     The plain mean of the two shares, not the size-weighted pooled share of Pearson's 2 x k table: quantile
     bins fix the reference's counts and leave the bins' true widths random, and a large batch's pooled
     shares are those widths, small random numbers under the squares (measured: 4-5 % false alarms at 120
-    vs 1,000 rows). Nor the reference's shares alone: where ties make the bins (Slope's few integer values)
-    a 120-row reference's counts are as random as a batch's (1.3 % false alarms at 120 vs 300 rows).
+    vs 1,000 rows at significance 0.01). Nor the reference's shares alone: where ties make the bins
+    (Slope's few integer values) a 120-row reference's counts are as random as a batch's (measured: 1.0 %
+    false alarms at 120 vs 300 rows at 0.001).
     """
     reference, batch = reference + 0.5, batch + 0.5
     expected, observed = reference / reference.sum(), batch / batch.sum()
