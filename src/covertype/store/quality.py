@@ -44,7 +44,7 @@ NO_VERDICT_SHORT = {DriftStatus.NOT_ENOUGH_ROWS: "too few rows", DriftStatus.UNJ
 #: Why a row has no drift verdict, in words.
 NO_VERDICT = {
     DriftStatus.NOT_ENOUGH_ROWS: f"not enough rows to judge drift (under {DRIFT_MIN_ROWS})",
-    DriftStatus.NO_PROFILE: "no drift measured (the version has no reference profile)",
+    DriftStatus.NO_PROFILE: "drift unavailable (no reference profile)",
     DriftStatus.UNJUDGED: "drift not judged (measured before the size-aware test)",
 }
 
