@@ -15,7 +15,8 @@ Scenarios (the batches from ``batches // 2 + 1`` on are shifted; labels are kept
 * ``prior``: class ``--prior-class``'s share of each shifted batch set to ``--prior-share`` by dropping
   rows (of that class or of the others), so those batches are smaller.
 
-A batch is *flagged* when its drift score is above ``COVERTYPE_DRIFT_THRESHOLD`` or the champion's accuracy
+A batch is *flagged* when it drifted (a feature's difference from the champion's training rows beyond
+chance, its PSI above ``COVERTYPE_DRIFT_THRESHOLD``: its drift score above it) or the champion's accuracy
 on it is more than ``COVERTYPE_ACCURACY_DROP`` below the champion's holdout accuracy (the two batch signals
 of the retraining decision). The reference accuracy is the holdout accuracy of the champion serving when
 the shift begins. If a shifted batch fell more than ``--recovery-tolerance`` below it, the replay has
@@ -56,7 +57,7 @@ from covertype.schema import COLUMNS, TARGET_COLUMN
 from covertype.settings import Settings
 from covertype.store.batches import store_batch, utc_now
 from covertype.store.engine import store_engine
-from covertype.store.quality import BatchQuality
+from covertype.store.quality import BatchQuality, DriftStatus
 from covertype.training.pipeline import NoCandidateTrained, check_new_data, run_training
 
 REPO = Path(__file__).resolve().parents[1]
@@ -181,7 +182,7 @@ class Champion:
 def batch_flags(quality: BatchQuality, champion_holdout: float | None, config: ReplayConfig) -> list[str]:
     """The batch signals that fire on ``quality``: ``drift`` and/or ``accuracy_drop``."""
     flags = []
-    if quality.drift_score is not None and quality.drift_score > config.drift_threshold:
+    if quality.drift_status == DriftStatus.DRIFTED:
         flags.append("drift")
     if champion_holdout is not None and champion_holdout - quality.accuracy > config.accuracy_drop:
         flags.append("accuracy_drop")

@@ -11,7 +11,8 @@ when triggered by hand with the params `candidates` (comma-separated:
    * *accuracy drop*: the champion's accuracy on the latest evaluated batch (`batch_quality`, written by
      `covertype_ingest`'s `evaluate_batch`) is more than `COVERTYPE_ACCURACY_DROP` (0.03) below the
      version's holdout accuracy;
-   * *drift*: that batch's drift score (largest PSI of a feature) is above `COVERTYPE_DRIFT_THRESHOLD` (0.2);
+   * *drift*: that batch drifted: a feature's difference from the training data is beyond chance at the
+     two sample sizes and its PSI above `COVERTYPE_DRIFT_THRESHOLD` (0.2); never below 100 rows;
    * *new rows*: at least `COVERTYPE_MIN_NEW_ROWS` rows arrived since the last training (default 1: any
      new row trains, as before).
 

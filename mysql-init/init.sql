@@ -101,7 +101,9 @@ CREATE TABLE IF NOT EXISTS `covertype`.`predictions` (
 ) ENGINE = InnoDB;
 
 -- The champion tested on each stored batch before it is trained on: one row per group, batch and version.
--- drifted_features is a JSON list of column names; class_recall and feature_psi are JSON objects.
+-- drift_status is the drift verdict (drifted, stable) or why there is none (not_enough_rows, no_profile,
+-- unjudged), drift_score NULL without a verdict. drifted_features is a JSON list of column names;
+-- class_recall and feature_psi are JSON objects.
 CREATE TABLE IF NOT EXISTS `covertype`.`batch_quality` (
     `id` BIGINT NOT NULL AUTO_INCREMENT,
     `group_number` SMALLINT NOT NULL,
@@ -115,6 +117,7 @@ CREATE TABLE IF NOT EXISTS `covertype`.`batch_quality` (
     `class_recall` TEXT NOT NULL,
     `feature_psi` TEXT NOT NULL,
     `evaluated_at` DATETIME NOT NULL,
+    `drift_status` VARCHAR(16) NOT NULL,
     PRIMARY KEY (`id`),
     CONSTRAINT `uq_batch_quality_group_batch_version` UNIQUE (`group_number`, `batch_number`, `model_version`)
 ) ENGINE = InnoDB;

@@ -84,7 +84,15 @@ class Settings(BaseSettings):
 
     # -- monitoring: the champion tested on every batch before training on it
     drift_threshold: float = Field(
-        0.2, gt=0, description="population stability index above which a feature (and a batch) has drifted"
+        0.2,
+        gt=0,
+        description="PSI a feature's shift must exceed, besides being beyond chance, to count as drift",
+    )
+    drift_significance: float = Field(
+        0.001,
+        gt=0,
+        lt=1,
+        description="chance that a clean batch has a feature beyond chance (Holm-corrected chi-square tests)",
     )
     accuracy_drop: float = Field(
         0.03,

@@ -86,6 +86,7 @@ def test_model_and_metrics_carry_the_latest_batch_the_champion_scored(settings: 
                 "accuracy": pytest.approx(stored.accuracy),
                 "macro_f1": pytest.approx(stored.macro_f1),
                 "drift_score": pytest.approx(stored.drift_score),
+                "drift_status": "stable",
                 "drifted_features": stored.drifted_features,
                 "evaluated_at": stored.evaluated_at.isoformat(),
             }

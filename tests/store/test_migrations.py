@@ -18,12 +18,14 @@ from pathlib import Path
 
 import pymysql
 import pytest
+from alembic import command
 from sqlalchemy import Engine, create_engine, inspect
 from sqlalchemy.engine import URL
 
 from covertype.store.batches import RunStatus, insert_rows, record_run
 from covertype.store.engine import create_store_engine
-from covertype.store.migrate import head_revision
+from covertype.store.migrate import alembic_config, head_revision
+from covertype.store.quality import DriftStatus, batch_quality_rows
 from covertype.store.tables import metadata
 from support.mysql_init import (
     INIT_SQL,
@@ -156,8 +158,8 @@ def test_after_the_upgrade_the_pipeline_user_writes_batch_quality_but_still_has_
         cursor = connection.cursor()
         cursor.execute(
             "INSERT INTO batch_quality (group_number, batch_number, model_version, `rows`, accuracy,"
-            " macro_f1, drift_score, drifted_features, class_recall, feature_psi, evaluated_at)"
-            " VALUES (1, 1, '1', 10, 0.9, 0.8, NULL, '[]', '{}', '{}', NOW())"
+            " macro_f1, drift_score, drifted_features, class_recall, feature_psi, evaluated_at, drift_status)"
+            " VALUES (1, 1, '1', 10, 0.9, 0.8, NULL, '[]', '{}', '{}', NOW(), 'not_enough_rows')"
         )
         cursor.execute("SELECT accuracy FROM batch_quality")
         assert cursor.fetchall() == ((0.9,),)
@@ -229,3 +231,49 @@ def test_a_sqlite_store_of_today_is_stamped_and_upgraded_without_losing_a_row(
     assert (again["before"], again["stamped_baseline"]) == (head_revision(), False)
     assert {table: count_rows(url, table) for table in BASELINE_TABLES} == counts
     assert "batch_quality" in inspect(create_engine(url)).get_table_names()
+
+
+#: ``batch_quality`` rows as the fixed PSI threshold (0.2) judged them before revision 0003: a shifted batch,
+#: a 60-row batch flagged by PSI noise, a batch scored by a version without a reference profile.
+ROWS_BEFORE_THE_DRIFT_VERDICT = (
+    "INSERT INTO batch_quality (group_number, batch_number, model_version, rows, accuracy, macro_f1,"
+    " drift_score, drifted_features, class_recall, feature_psi, evaluated_at) VALUES"
+    " (1, 1, '1', 1500, 0.6, 0.5, 0.94, '[\"Elevation\"]', '{}', '{\"Elevation\": 0.94, \"Slope\": 0.03}',"
+    " '2026-11-30 10:00:00'),"
+    " (1, 2, '1', 60, 0.8, 0.7, 0.41, '[\"Aspect\"]', '{}', '{\"Aspect\": 0.41, \"Slope\": 0.1}',"
+    " '2026-11-30 10:01:00'),"
+    " (1, 3, '1', 1500, 0.8, 0.7, NULL, '[]', '{}', '{}', '2026-11-30 10:02:00')"
+)
+
+
+def test_the_drift_verdict_migration_converts_the_stored_rows_and_back(tmp_path: Path) -> None:
+    """0003: no row keeps the fixed threshold's verdict, the PSI stays; a downgrade restores the old one."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "0002_batch_quality")
+        connection.exec_driver_sql(ROWS_BEFORE_THE_DRIFT_VERDICT)
+
+    assert db_upgrade(url, tmp_path)["after"] == head_revision()
+
+    rows = {row.batch_number: row for row in batch_quality_rows(engine)}
+    assert {
+        number: (row.drift_status, row.drift_score, row.drifted_features) for number, row in rows.items()
+    } == {
+        1: (DriftStatus.UNJUDGED, None, []),
+        2: (DriftStatus.NOT_ENOUGH_ROWS, None, []),
+        3: (DriftStatus.NO_PROFILE, None, []),
+    }
+    assert rows[1].feature_psi == {"Elevation": 0.94, "Slope": 0.03} and rows[1].accuracy == 0.6
+
+    with engine.begin() as connection:
+        command.downgrade(alembic_config(connection), "0002_batch_quality")
+        restored = connection.exec_driver_sql(
+            "SELECT batch_number, drift_score, drifted_features FROM batch_quality ORDER BY batch_number"
+        ).all()
+    assert [tuple(row) for row in restored] == [
+        (1, 0.94, '["Elevation"]'),
+        (2, 0.41, '["Aspect"]'),
+        (3, None, "[]"),
+    ]
+    engine.dispose()

@@ -13,18 +13,17 @@ from streamlit.testing.v1 import AppTest
 from covertype.schema import FEATURE_COLUMNS
 from covertype.settings import get_settings
 from covertype.store.engine import store_engine
-from covertype.store.quality import BatchQuality, record_batch_quality
+from covertype.store.quality import BatchQuality, DriftStatus, record_batch_quality
 from covertype.ui import APP_PATH
 from covertype.ui.charts import batch_accuracy_chart, drift_map
 from covertype.ui.quality import (
     DRIFTED,
-    MODERATE,
+    NO_VERDICT,
     STABLE,
     OwnHoldout,
     batch_accuracy,
     batch_table,
     drift_cells,
-    drift_level,
     holdout_by_version,
     level_labels,
     version_stints,
@@ -34,17 +33,26 @@ from support.services import free_port
 PIPELINE_PAGE = APP_PATH.with_name("views") / "pipeline.py"
 
 
-def _row(batch: int, version: str, accuracy: float, psi: dict[str, float] | None = None) -> BatchQuality:
+def _row(
+    batch: int, version: str, accuracy: float, psi: dict[str, float] | None = None, rows: int = 500
+) -> BatchQuality:
+    """A row as the evaluation writes it: with PSI, a verdict (features above 0.2 drifted, as if beyond
+    chance) or, under 100 rows, none; without PSI, a version without a profile."""
     psi = psi or {}
+    status = DriftStatus.NO_PROFILE if not psi else DriftStatus.NOT_ENOUGH_ROWS
+    if psi and rows >= 100:
+        status = DriftStatus.DRIFTED if max(psi.values()) > 0.2 else DriftStatus.STABLE
+    judged = status in (DriftStatus.DRIFTED, DriftStatus.STABLE)
     return BatchQuality(
         group_number=1,
         batch_number=batch,
         model_version=version,
-        rows=500,
+        rows=rows,
         accuracy=accuracy,
         macro_f1=accuracy - 0.1,
-        drift_score=max(psi.values()) if psi else None,
-        drifted_features=sorted(name for name, value in psi.items() if value > 0.2),
+        drift_score=max(psi.values()) if judged else None,
+        drift_status=status,
+        drifted_features=sorted(name for name, value in psi.items() if value > 0.2) if judged else [],
         class_recall={"1": accuracy},
         feature_psi=psi,
         evaluated_at=datetime(2026, 11, 30, tzinfo=UTC),
@@ -60,15 +68,16 @@ ROWS = [
     _row(4, "2", 0.83, {"Elevation": 0.03, "Slope": 0.01}),
     _row(5, "2", 0.84),
     _row(6, "1", 0.69, {"Elevation": 0.60, "Slope": 0.01}),
+    _row(7, "1", 0.70, {"Elevation": 0.35, "Slope": 0.25}, rows=60),
 ]
 
 
 def test_batch_accuracy_numbers_each_run_of_one_version() -> None:
     frame = batch_accuracy(ROWS)
-    assert frame["batch"].tolist() == [2, 3, 4, 4, 5, 6]
-    assert frame["version"].tolist() == ["v1", "v1", "v1", "v2", "v2", "v1"]
-    assert frame["stint"].tolist() == [1, 1, 1, 2, 2, 3]
-    assert frame["drift_score"].isna().tolist() == [False, False, False, False, True, False]
+    assert frame["batch"].tolist() == [2, 3, 4, 4, 5, 6, 7]
+    assert frame["version"].tolist() == ["v1", "v1", "v1", "v2", "v2", "v1", "v1"]
+    assert frame["stint"].tolist() == [1, 1, 1, 2, 2, 3, 3]
+    assert frame["drift_score"].isna().tolist() == [False, False, False, False, True, False, True]
 
 
 def test_each_batch_accuracy_carries_its_rows_and_interval_at_the_precision_they_allow() -> None:
@@ -89,8 +98,8 @@ def test_stints_carry_the_holdout_accuracy_and_mark_the_changes() -> None:
     assert holdout == {"2": OwnHoldout(0.86, "86% (74–93%)", 50)}
     stints = version_stints(batch_accuracy(ROWS), holdout)
     assert stints["version"].tolist() == ["v1", "v2", "v1"]
-    assert stints[["first_batch", "last_batch"]].values.tolist() == [[2, 4], [4, 5], [6, 6]]
-    assert stints["start"].tolist() == [1.5, 3.5, 5.5] and stints["end"].tolist() == [4.5, 5.5, 6.5]
+    assert stints[["first_batch", "last_batch"]].values.tolist() == [[2, 4], [4, 5], [6, 7]]
+    assert stints["start"].tolist() == [1.5, 3.5, 5.5] and stints["end"].tolist() == [4.5, 5.5, 7.5]
     assert stints["change"].tolist() == [False, True, True]
     assert stints["holdout_accuracy"].isna().tolist() == [True, False, True]
     assert (
@@ -99,21 +108,20 @@ def test_stints_carry_the_holdout_accuracy_and_mark_the_changes() -> None:
 
 
 def test_the_drift_map_shows_each_batchs_latest_evaluation_and_skips_rows_without_psi() -> None:
-    cells = drift_cells(ROWS, threshold=0.2)
-    assert sorted(cells["batch"].unique()) == [2, 3, 4, 6]  # batch 5's evaluation has no profile
+    cells = drift_cells(ROWS)
+    assert sorted(cells["batch"].unique()) == [2, 3, 4, 6, 7]  # batch 5's evaluation has no profile
     batch_4 = cells[cells["batch"] == 4].set_index("feature")
     assert batch_4["version"].unique().tolist() == ["v2"] and batch_4.loc["Elevation", "psi"] == 0.03
-    levels = cells.set_index(["batch", "feature"])["level"]
-    assert levels[(3, "Elevation")] == DRIFTED and levels[(3, "Slope")] == MODERATE
+    assert drift_cells([ROWS[4]]).empty
+
+
+def test_the_drift_map_colours_the_verdict_not_the_psi() -> None:
+    """Red only where the evaluation flagged the feature; a PSI above the threshold on a batch too small to
+    judge is grey, never red (the false alarm of small samples)."""
+    levels = drift_cells(ROWS).set_index(["batch", "feature"])["level"]
+    assert levels[(3, "Elevation")] == DRIFTED and levels[(3, "Slope")] == STABLE
     assert levels[(2, "Elevation")] == STABLE
-    assert drift_cells([ROWS[4]], threshold=0.2).empty
-
-
-@pytest.mark.parametrize(
-    ("psi", "level"), [(0.05, STABLE), (0.1, STABLE), (0.11, MODERATE), (0.2, MODERATE), (0.21, DRIFTED)]
-)
-def test_drift_levels_follow_the_threshold(psi: float, level: str) -> None:
-    assert drift_level(psi, threshold=0.2) == level
+    assert levels[(7, "Elevation")] == NO_VERDICT and levels[(7, "Slope")] == NO_VERDICT
 
 
 def test_the_accuracy_chart_labels_each_version_change() -> None:
@@ -130,11 +138,11 @@ def test_the_accuracy_chart_labels_each_version_change() -> None:
 
 
 def test_the_drift_map_names_the_threshold_and_paints_drifted_cells_red() -> None:
-    cells = drift_cells(ROWS, threshold=0.25)
-    spec = drift_map(cells, threshold=0.25, features=list(FEATURE_COLUMNS)).to_dict()
+    spec = drift_map(drift_cells(ROWS), threshold=0.25, features=list(FEATURE_COLUMNS)).to_dict()
     scale = spec["layer"][0]["encoding"]["color"]["scale"]
     assert scale["domain"] == list(level_labels(0.25).values())
-    assert scale["domain"][2] == "drifted (PSI > 0.25)" and scale["range"][2] == "#c62828"
+    assert scale["domain"][2] == "drifted (beyond chance and PSI > 0.25)" and scale["range"][2] == "#c62828"
+    assert scale["domain"][0].startswith("no verdict") and scale["range"][0] == "#e0e0e0"
     assert [layer["mark"]["type"] for layer in spec["layer"]] == ["rect", "text"]  # few batches: written
 
 
@@ -173,6 +181,16 @@ def test_the_pipeline_page_says_what_is_missing_before_and_without_drift_figures
         assert any(text.startswith("No drift measured") for text in infos)
         assert [metric.value for metric in page.metric][-4:] == ["1", "84.0% (80.5–87.0%)", "—", "—"]
         assert [metric.label for metric in page.metric][-3] == "Latest batch (5, 500 rows): accuracy"
+
+        engine = store_engine(get_settings())
+        try:
+            record_batch_quality(engine, ROWS[6])  # batch 7, 60 rows: PSI measured, no verdict
+        finally:
+            engine.dispose()
+        page.run()
+        assert not page.exception
+        assert [metric.value for metric in page.metric][-1] == "too few rows"
+        assert any("Grey: no verdict, fewer than 100 rows" in caption.value for caption in page.caption)
     finally:
         get_settings.cache_clear()
         st.cache_resource.clear()

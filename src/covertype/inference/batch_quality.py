@@ -78,6 +78,7 @@ def latest_batch_info(quality: BatchQuality | None) -> LatestBatchQuality | None
         accuracy=quality.accuracy,
         macro_f1=quality.macro_f1,
         drift_score=quality.drift_score,
+        drift_status=quality.drift_status,
         drifted_features=quality.drifted_features,
         evaluated_at=quality.evaluated_at.isoformat(),
     )

@@ -60,13 +60,14 @@ class ServiceMetrics:
         )
         self.batch_drift = Gauge(
             "covertype_champion_batch_drift_score",
-            "Drift score of that batch: the largest PSI of any feature against the version's training data",
+            "Drift score of that batch: the largest PSI against the version's training data among the "
+            "features whose difference is beyond chance (0 when none is); no series without a verdict",
             ["version"],
             registry=self.registry,
         )
         self.batch_drifted_features = Gauge(
             "covertype_champion_batch_drifted_features",
-            "Features of that batch whose PSI is above COVERTYPE_DRIFT_THRESHOLD",
+            "Features of that batch that drifted: beyond chance, PSI above COVERTYPE_DRIFT_THRESHOLD",
             ["version"],
             registry=self.registry,
         )
@@ -91,7 +92,7 @@ class ServiceMetrics:
 
     def champion_batch(self, version: str, quality: BatchQuality | None) -> None:
         """Show ``quality``, the served ``version``'s latest batch, and no other; no series when None (and
-        no drift series when the version has no reference profile)."""
+        no drift series without a drift verdict: too few rows, no reference profile)."""
         gauges = (self.batch_accuracy, self.batch_number, self.batch_drift, self.batch_drifted_features)
         for gauge in gauges:
             gauge.clear()

@@ -100,11 +100,18 @@ class LatestBatchQuality(BaseModel):
     accuracy: float = Field(ge=0, le=1, description="share of the batch's rows classified right")
     macro_f1: float = Field(ge=0, le=1, description="F1 averaged over the classes present")
     drift_score: float | None = Field(
-        description="largest population stability index (PSI) of any feature against the version's "
-        "training data; null when the version has no reference profile"
+        description="largest population stability index (PSI) against the version's training data among "
+        "the features whose difference is beyond chance at these sample sizes (0 when none is); null "
+        "without a verdict (see drift_status)"
+    )
+    drift_status: str = Field(
+        description="the drift verdict: drifted, stable, or why there is none: not_enough_rows (too few rows "
+        "in the batch or in the version's training data to judge), no_profile, unjudged (measured before "
+        "the size-aware test)"
     )
     drifted_features: list[str] = Field(
-        description="features whose PSI is above COVERTYPE_DRIFT_THRESHOLD, most drifted first"
+        description="features whose difference is beyond chance and whose PSI is above "
+        "COVERTYPE_DRIFT_THRESHOLD, most drifted first"
     )
     evaluated_at: str = Field(description="UTC time of the evaluation, ISO 8601")
 

@@ -31,6 +31,7 @@ from covertype.store.engine import store_engine
 from covertype.store.errors import StoreError
 from covertype.store.quality import (
     BatchQuality,
+    DriftStatus,
     read_batch_rows,
     record_batch_quality,
     stored_batch_quality,
@@ -138,14 +139,10 @@ def _evaluate(settings: Settings, group_number: int, batch_number: int) -> Batch
     finally:
         engine.dispose()
     log_batch_metrics(settings, quality)
-    drift = (
-        "drift unavailable (no reference profile)"
-        if quality.drift_score is None
-        else f"drift {quality.drift_score:.3f}, drifted: {', '.join(quality.drifted_features) or 'none'}"
-    )
     return BatchEvaluation(
         "evaluated",
-        f"v{version.version}: accuracy {quality.accuracy:.4f} on {quality.rows} rows, {drift}",
+        f"v{version.version}: accuracy {quality.accuracy:.4f} on {quality.rows} rows, "
+        f"{quality.drift_summary()}",
         quality,
     )
 
@@ -186,7 +183,13 @@ def _score(
     rows = list(batch[list(FEATURE_COLUMNS)].itertuples(index=False, name=None))
     predicted = graph.classes[np.argmax(graph.predict_proba(rows), axis=1)]
     scores = classification_scores(batch[TARGET_COLUMN].to_numpy(), predicted)
-    drift = None if profile is None else drift_report(profile, batch, threshold=settings.drift_threshold)
+    drift = (
+        None
+        if profile is None
+        else drift_report(
+            profile, batch, threshold=settings.drift_threshold, significance=settings.drift_significance
+        )
+    )
     return BatchQuality(
         group_number=group_number,
         batch_number=batch_number,
@@ -196,6 +199,7 @@ def _score(
         macro_f1=scores.macro_f1,
         class_recall=scores.class_recall,
         drift_score=None if drift is None else drift.score,
+        drift_status=DriftStatus.NO_PROFILE if drift is None else drift.status,
         drifted_features=[] if drift is None else drift.drifted,
         feature_psi={} if drift is None else drift.feature_psi,
         evaluated_at=utc_now(),

@@ -69,22 +69,36 @@ class ReferenceProfile:
         )
 
 
-def bin_shares(values: np.ndarray, edges: list[float]) -> np.ndarray:
-    """The share of ``values`` in each of the ``len(edges) + 1`` bins the inner ``edges`` delimit."""
+def bin_counts(values: np.ndarray, edges: list[float]) -> np.ndarray:
+    """How many of ``values`` fall in each of the ``len(edges) + 1`` bins the inner ``edges`` delimit."""
     indices = np.searchsorted(np.asarray(edges, dtype=np.float64), values, side="right")
-    counts = np.bincount(indices, minlength=len(edges) + 1)
-    return counts / max(len(values), 1)
+    return np.bincount(indices, minlength=len(edges) + 1).astype(np.float64)
+
+
+def bin_shares(values: np.ndarray, edges: list[float]) -> np.ndarray:
+    """The share of ``values`` in each bin of :func:`bin_counts`."""
+    return bin_counts(values, edges) / max(len(values), 1)
+
+
+def category_counts(values: pd.Series, codes: tuple[str, ...]) -> np.ndarray:
+    """How many of ``values`` hold each of ``codes`` (codes outside the list are not counted)."""
+    counts = values.value_counts()
+    return np.asarray([counts.get(code, 0) for code in codes], dtype=np.float64)
 
 
 def category_shares(values: pd.Series, codes: tuple[str, ...]) -> np.ndarray:
     """The share of each of ``codes`` among ``values`` (codes outside the list are not counted)."""
-    counts = values.value_counts()
-    return np.asarray([counts.get(code, 0) for code in codes], dtype=np.float64) / max(len(values), 1)
+    return category_counts(values, codes) / max(len(values), 1)
+
+
+def label_counts(labels: pd.Series) -> np.ndarray:
+    """How many ``labels`` (the label column) hold each class of :data:`LABEL_CODES`."""
+    return category_counts(labels.astype("int64").astype(str), LABEL_CODES)
 
 
 def label_shares(labels: pd.Series) -> np.ndarray:
     """The share of each class of :data:`LABEL_CODES` among ``labels`` (the label column)."""
-    return category_shares(labels.astype("int64").astype(str), LABEL_CODES)
+    return label_counts(labels) / max(len(labels), 1)
 
 
 def build_profile(frame: pd.DataFrame) -> ReferenceProfile:

@@ -4,8 +4,10 @@
    any new row, as before),
 2. the champion's accuracy on the latest evaluated batch more than ``COVERTYPE_ACCURACY_DROP`` below its
    holdout accuracy (the model got worse on the data that now arrives),
-3. the latest batch's drift score above ``COVERTYPE_DRIFT_THRESHOLD`` (the data moved away from what the
-   champion was trained on, before the accuracy shows it).
+3. the latest batch drifted: a feature's difference from the champion's training data is beyond chance at
+   the two sample sizes and its PSI is above ``COVERTYPE_DRIFT_THRESHOLD``, i.e. the batch's drift score is
+   above it (the data moved away from what the champion was trained on, before the accuracy shows it). A
+   batch without a verdict (too few rows, no reference profile) never fires it.
 
 Before those: an empty store is never trained on, ``force`` trains, and so does the first training.
 
@@ -19,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from covertype.settings import Settings
-from covertype.store.quality import BatchQuality
+from covertype.store.quality import BatchQuality, DriftStatus
 
 #: The signal that decided, as recorded on the training run and the version it produces.
 NEW_ROWS, ACCURACY_DROP, DRIFT, NONE = "new_rows", "accuracy_drop", "drift", "none"
@@ -57,7 +59,8 @@ class RetrainSignals:
 def decide_retraining(signals: RetrainSignals, settings: Settings, *, force: bool = False) -> RetrainDecision:
     """Train when a signal fires; the reason names the most telling one: accuracy drop, drift, new rows.
 
-    The thresholds are ``settings``' (``min_new_rows``, ``accuracy_drop``, ``drift_threshold``). A batch
+    The thresholds are ``settings``' (``min_new_rows``, ``accuracy_drop``; the drift verdict was taken with
+    ``drift_threshold`` and ``drift_significance`` when the batch was evaluated). A batch
     signal counts only when there are new rows to train on (a champion cannot be improved on the data it
     was trained on).
     """
@@ -79,8 +82,8 @@ def decide_retraining(signals: RetrainSignals, settings: Settings, *, force: boo
         False,
         NONE,
         f"{new_rows} new rows since the last training, {needed} needed; latest batch accuracy within "
-        f"COVERTYPE_ACCURACY_DROP={settings.accuracy_drop:g} of the holdout, drift at most "
-        f"COVERTYPE_DRIFT_THRESHOLD={settings.drift_threshold:g} (or not measured)",
+        f"COVERTYPE_ACCURACY_DROP={settings.accuracy_drop:g} of the holdout, no drift beyond chance above "
+        f"COVERTYPE_DRIFT_THRESHOLD={settings.drift_threshold:g} (or no verdict)",
     )
 
 
@@ -100,14 +103,15 @@ def _accuracy_drop(signals: RetrainSignals, settings: Settings) -> RetrainDecisi
 
 
 def _drift(latest: BatchQuality | None, settings: Settings) -> RetrainDecision | None:
-    if latest is None or latest.drift_score is None or latest.drift_score <= settings.drift_threshold:
+    if latest is None or latest.drift_status != DriftStatus.DRIFTED or latest.drift_score is None:
         return None
-    drifted = ", ".join(latest.drifted_features) or "no single feature"
     return RetrainDecision(
         True,
         DRIFT,
         f"drift score {latest.drift_score:.3f} of {_batch(latest)} against v{latest.model_version}'s "
-        f"training data is above COVERTYPE_DRIFT_THRESHOLD={settings.drift_threshold:g} (drifted: {drifted})",
+        f"training data is beyond chance (COVERTYPE_DRIFT_SIGNIFICANCE={settings.drift_significance:g}) "
+        f"and above COVERTYPE_DRIFT_THRESHOLD={settings.drift_threshold:g} "
+        f"(drifted: {', '.join(latest.drifted_features)})",
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from enum import StrEnum
 
 import pandas as pd
 from sqlalchemy import Connection, Engine, insert, select
@@ -13,12 +14,47 @@ from covertype.schema import COLUMNS
 from covertype.store.dialects import ignore_duplicates
 from covertype.store.tables import batch_quality, forest_cover_data
 
+#: Fewest rows in a batch, and in the version's training data, for a drift verdict (fewer:
+#: ``not_enough_rows``): with 10 bins per feature, fewer rows leave the tests' expected counts too small.
+DRIFT_MIN_ROWS = 100
+
+
+class DriftStatus(StrEnum):
+    """The drift verdict on a batch, stored in ``batch_quality.drift_status``.
+
+    Only ``drifted`` and ``stable`` are verdicts (``drift_score`` set); the others say why there is none:
+    too few rows in the batch or in the version's training data, a version without a reference profile, or a
+    row measured before the size-aware test (its PSI kept, its old fixed-threshold verdict dropped by the
+    migration ``0003_drift_verdict``).
+    """
+
+    DRIFTED = "drifted"
+    STABLE = "stable"
+    NOT_ENOUGH_ROWS = "not_enough_rows"
+    NO_PROFILE = "no_profile"
+    UNJUDGED = "unjudged"
+
+    @property
+    def judged(self) -> bool:
+        return self in (DriftStatus.DRIFTED, DriftStatus.STABLE)
+
+
+#: Why a row without a profile problem has no drift verdict, in a table cell's few words.
+NO_VERDICT_SHORT = {DriftStatus.NOT_ENOUGH_ROWS: "too few rows", DriftStatus.UNJUDGED: "unjudged"}
+#: Why a row has no drift verdict, in words.
+NO_VERDICT = {
+    DriftStatus.NOT_ENOUGH_ROWS: f"not enough rows to judge drift (under {DRIFT_MIN_ROWS})",
+    DriftStatus.NO_PROFILE: "drift unavailable (no reference profile)",
+    DriftStatus.UNJUDGED: "drift not judged (measured before the size-aware test)",
+}
+
 
 @dataclass(frozen=True)
 class BatchQuality:
     """One ``batch_quality`` row: the champion ``model_version`` scored on one stored batch.
 
-    ``drift_score`` is None (and ``feature_psi`` empty) when the version has no reference profile.
+    ``drift_score`` (the largest PSI among the features whose difference is beyond chance) is None unless
+    ``drift_status`` is a verdict; ``feature_psi`` is empty when the version has no reference profile.
     """
 
     group_number: int
@@ -28,10 +64,17 @@ class BatchQuality:
     accuracy: float
     macro_f1: float
     drift_score: float | None
+    drift_status: DriftStatus
     drifted_features: list[str]
     class_recall: dict[str, float]
     feature_psi: dict[str, float]
     evaluated_at: datetime
+
+    def drift_summary(self) -> str:
+        """The drift verdict in words: the score and the drifted features, or why there is no verdict."""
+        if self.drift_score is None or not self.drift_status.judged:
+            return NO_VERDICT[self.drift_status]
+        return f"drift {self.drift_score:.3f}, drifted: {', '.join(self.drifted_features) or 'none'}"
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready: ``evaluated_at`` as ISO text."""
@@ -118,6 +161,7 @@ def _from_row(row: object) -> BatchQuality:
         accuracy=float(values["accuracy"]),
         macro_f1=float(values["macro_f1"]),
         drift_score=None if values["drift_score"] is None else float(values["drift_score"]),
+        drift_status=DriftStatus(values["drift_status"]),
         drifted_features=json.loads(values["drifted_features"]),
         class_recall=json.loads(values["class_recall"]),
         feature_psi=json.loads(values["feature_psi"]),

@@ -110,7 +110,8 @@ predictions = Table(
 )
 
 #: The champion tested on each stored batch before it is trained on (prequential evaluation): one row per
-#: group, batch and model version. ``drift_score`` is None when the version has no reference profile;
+#: group, batch and model version. ``drift_status`` is the drift verdict (``drifted``, ``stable``) or why
+#: there is none (``not_enough_rows``, ``no_profile``, ``unjudged``); ``drift_score`` is None without one.
 #: ``drifted_features`` is a JSON list of column names, ``class_recall`` and ``feature_psi`` JSON objects.
 batch_quality = Table(
     "batch_quality",
@@ -127,6 +128,7 @@ batch_quality = Table(
     Column("class_recall", Text, nullable=False),
     Column("feature_psi", Text, nullable=False),
     Column("evaluated_at", DateTime, nullable=False),
+    Column("drift_status", String(16), nullable=False),  # last: added by a migration (0003)
     UniqueConstraint(
         "group_number", "batch_number", "model_version", name="uq_batch_quality_group_batch_version"
     ),

@@ -139,8 +139,8 @@ def batch_accuracy_chart(accuracy: pd.DataFrame, stints: pd.DataFrame) -> alt.La
 
 
 def drift_map(cells: pd.DataFrame, *, threshold: float, features: list[str]) -> alt.LayerChart:
-    """Features x batches, each cell coloured by its PSI's level (drifted ones red) with the PSI written
-    in it while the batches fit; ``cells`` is :func:`covertype.ui.quality.drift_cells`."""
+    """Features x batches, each cell coloured by its verdict (drifted ones red) with the PSI written in it
+    while the batches fit; ``cells`` is :func:`covertype.ui.quality.drift_cells`."""
     labels = quality.level_labels(threshold)
     shown = cells.assign(drift=cells["level"].map(labels))
     x = alt.X("batch:O", title="batch", axis=alt.Axis(labelAngle=0))
@@ -180,7 +180,7 @@ def drift_map(cells: pd.DataFrame, *, threshold: float, features: list[str]) -> 
     return alt.layer(*layers).properties(height=alt.Step(22))
 
 
-#: Cell colours of the drift levels: stable, moderate, drifted.
-_LEVEL_COLOURS = ["#c8e6c9", "#ffe082", "#c62828"]
+#: Cell colours of the drift levels: no verdict, not drifted, drifted.
+_LEVEL_COLOURS = ["#e0e0e0", "#c8e6c9", "#c62828"]
 #: Up to this many batches the drift map writes each PSI in its cell; beyond, the tooltip tells it.
 _MAX_WRITTEN_BATCHES = 16

@@ -15,10 +15,10 @@ import pandas as pd
 from covertype.registry.evidence import accuracy_text, wilson_interval
 from covertype.store.quality import BatchQuality
 
-#: A PSI below this share of the threshold is "stable" (0.1 for the default 0.2: the usual rule of thumb).
-_MODERATE_SHARE = 0.5
-STABLE, MODERATE, DRIFTED = "stable", "moderate", "drifted"
-DRIFT_LEVELS = (STABLE, MODERATE, DRIFTED)
+#: A cell of the drift map: no verdict on its batch (too few rows, measured before the size-aware test),
+#: not drifted, or drifted (beyond chance at the batch's and the reference's sizes, PSI above the threshold).
+NO_VERDICT, STABLE, DRIFTED = "no_verdict", "stable", "drifted"
+DRIFT_LEVELS = (NO_VERDICT, STABLE, DRIFTED)
 
 
 def batch_accuracy(rows: Sequence[BatchQuality]) -> pd.DataFrame:
@@ -97,36 +97,41 @@ def version_stints(accuracy: pd.DataFrame, holdout: Mapping[str, OwnHoldout]) ->
     return stints
 
 
-def drift_cells(rows: Sequence[BatchQuality], *, threshold: float) -> pd.DataFrame:
+def drift_cells(rows: Sequence[BatchQuality]) -> pd.DataFrame:
     """Long table of the drift map: ``batch``, ``feature``, ``psi``, ``version`` and ``level`` (one of
-    :data:`DRIFT_LEVELS`: ``drifted`` above ``threshold``, ``moderate`` above half of it).
+    :data:`DRIFT_LEVELS`: the row's verdict on that feature).
 
     A batch evaluated by several versions shows its latest evaluation; rows without PSI (a version
     without a reference profile) are left out, so the frame is empty when no batch has drift figures.
     """
     latest = {row.batch_number: row for row in rows if row.feature_psi}
     cells = [
-        {"batch": batch, "feature": feature, "psi": psi, "version": f"v{row.model_version}"}
+        {
+            "batch": batch,
+            "feature": feature,
+            "psi": psi,
+            "version": f"v{row.model_version}",
+            "level": drift_level(row, feature),
+        }
         for batch, row in sorted(latest.items())
         for feature, psi in row.feature_psi.items()
     ]
-    frame = pd.DataFrame(cells, columns=["batch", "feature", "psi", "version"])
-    frame["level"] = [drift_level(psi, threshold=threshold) for psi in frame["psi"]]
-    return frame
+    return pd.DataFrame(cells, columns=["batch", "feature", "psi", "version", "level"])
 
 
-def drift_level(psi: float, *, threshold: float) -> str:
-    """``drifted`` above ``threshold`` (as the evaluation flags features), ``moderate`` above half of it."""
-    if psi > threshold:
+def drift_level(row: BatchQuality, feature: str) -> str:
+    """``drifted`` when the evaluation flagged ``feature``, ``no_verdict`` when it judged no drift on the
+    batch (too few rows, measured before the size-aware test), else ``stable``: a large PSI alone is not
+    drift, a small sample's noise makes one."""
+    if feature in row.drifted_features:
         return DRIFTED
-    return MODERATE if psi > threshold * _MODERATE_SHARE else STABLE
+    return STABLE if row.drift_status.judged else NO_VERDICT
 
 
 def level_labels(threshold: float) -> dict[str, str]:
     """The legend's text of each level, with the threshold in it."""
-    moderate = threshold * _MODERATE_SHARE
     return {
-        STABLE: f"stable (PSI ≤ {moderate:g})",
-        MODERATE: f"moderate ({moderate:g} < PSI ≤ {threshold:g})",
-        DRIFTED: f"drifted (PSI > {threshold:g})",
+        NO_VERDICT: "no verdict (too few rows, or measured before the size-aware test)",
+        STABLE: f"not drifted (within chance, or PSI ≤ {threshold:g})",
+        DRIFTED: f"drifted (beyond chance and PSI > {threshold:g})",
     }

@@ -12,7 +12,7 @@ import streamlit as st
 from covertype.registry import queries
 from covertype.schema import FEATURE_COLUMNS, TARGET_COLUMN
 from covertype.store import run_log
-from covertype.store.quality import batch_quality_rows
+from covertype.store.quality import DRIFT_MIN_ROWS, NO_VERDICT_SHORT, batch_quality_rows
 from covertype.store.reads import count_stored_rows
 from covertype.ui import api_client, charts, quality, resources, tables
 
@@ -161,7 +161,12 @@ else:
         f"Holdout accuracy of v{latest.model_version}" + (f" ({own.rows:,} rows)" if own else ""),
         own.text if own else "—",
     )
-    cards[3].metric("Latest drift score", "—" if latest.drift_score is None else f"{latest.drift_score:.3f}")
+    cards[3].metric(
+        "Latest drift score",
+        f"{latest.drift_score:.3f}"
+        if latest.drift_status.judged
+        else NO_VERDICT_SHORT.get(latest.drift_status, "—"),
+    )
     st.caption(
         f"Group {settings.group}. Solid: the serving champion's accuracy on each batch's rows, scored before "
         "any training saw them, with its 95% interval (hover for the rows); dashed: that version's accuracy "
@@ -171,7 +176,7 @@ else:
     )
     st.altair_chart(charts.batch_accuracy_chart(accuracy, quality.version_stints(accuracy, holdout)))
     threshold = settings.drift_threshold
-    cells = quality.drift_cells(evaluations, threshold=threshold)
+    cells = quality.drift_cells(evaluations)
     st.markdown("**Drift per feature and batch** (population stability index)")
     if cells.empty:
         st.info(
@@ -183,9 +188,13 @@ else:
         drifted = cells[cells["level"] == quality.DRIFTED]
         st.caption(
             f"Each cell compares a batch's values of one feature with the champion's training rows; the "
-            f"last row, {TARGET_COLUMN}, the batch's mix of classes with theirs (prior shift). Red: "
-            f"PSI above COVERTYPE_DRIFT_THRESHOLD ({threshold:g}), the feature has drifted; amber: a "
-            f"moderate shift. {len(drifted):,} drifted cell(s) in {drifted['batch'].nunique():,} batch(es)."
+            f"last row, {TARGET_COLUMN}, the batch's mix of classes with theirs (prior shift). Red: the "
+            f"difference is beyond chance at the two sample sizes (COVERTYPE_DRIFT_SIGNIFICANCE "
+            f"{settings.drift_significance:g}) and its PSI above COVERTYPE_DRIFT_THRESHOLD ({threshold:g}), "
+            f"the feature has drifted. A large PSI alone is not drift: a small batch or a model trained on "
+            f"few rows makes one by chance. Grey: no verdict, fewer than {DRIFT_MIN_ROWS} rows in "
+            f"the batch or the training data. {len(drifted):,} drifted cell(s) in "
+            f"{drifted['batch'].nunique():,} batch(es)."
         )
         rows = [*FEATURE_COLUMNS, TARGET_COLUMN]
         st.altair_chart(charts.drift_map(cells, threshold=threshold, features=rows))
