@@ -27,7 +27,8 @@ side by side with the baseline's (``accuracy_side_by_side``).
     uv run --frozen python benchmarks/bench_shift.py [--data covtype-sample-15k.csv] [--output shift.json]
 
 The dataset is ``--data``, else ``COVERTYPE_DATA_SOURCE``, else the shared sample; it is read, never
-copied. Prints one JSON document on stdout (and to ``--output``), a short summary on stderr.
+copied. Prints one JSON document on stdout (and to ``--output``), a short summary on stderr, and keeps the
+figures in ``benchmarks/results/shift.json``.
 """
 
 from __future__ import annotations
@@ -58,6 +59,9 @@ from covertype.settings import Settings
 from covertype.store.batches import store_batch, utc_now
 from covertype.store.engine import store_engine
 from covertype.store.quality import BatchQuality, DriftStatus
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from results_file import write_results  # noqa: E402
 from covertype.training.pipeline import NoCandidateTrained, check_new_data, run_training
 
 REPO = Path(__file__).resolve().parents[1]
@@ -417,7 +421,7 @@ def main() -> None:
     if args.rows:
         frame = frame.head(args.rows)
     wanted = args.scenarios.split(",")
-    load_before, began = os.getloadavg()[0], time.monotonic()
+    load_before, began = list(os.getloadavg()), time.monotonic()
     runs = []
     for scenario in (s for s in scenarios(args) if s.name in wanted):
         with tempfile.TemporaryDirectory(prefix=f"bench-shift-{scenario.name}-") as work:
@@ -430,14 +434,13 @@ def main() -> None:
         "accuracy_side_by_side": compare_to_baseline(runs),
         "scenarios": runs,
         "seconds": round(time.monotonic() - began, 1),
-        "load_average_1m": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
-        "cpus": os.cpu_count(),
     }
     document = orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n"
     sys.stdout.write(document)
     if args.output:
         args.output.write_text(document)
     sys.stderr.write(human_summary(report) + "\n")
+    write_results("shift", report, load_before=load_before)
 
 
 if __name__ == "__main__":
