@@ -59,10 +59,10 @@ from covertype.settings import Settings
 from covertype.store.batches import store_batch, utc_now
 from covertype.store.engine import store_engine
 from covertype.store.quality import BatchQuality, DriftStatus
+from covertype.training.pipeline import NoCandidateTrained, check_new_data, run_training
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from results_file import write_results  # noqa: E402
-from covertype.training.pipeline import NoCandidateTrained, check_new_data, run_training
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO.parent / "shared" / "data" / "covtype-sample-15k.csv"
