@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -137,6 +138,28 @@ def test_champion_history_follows_each_training_decision() -> None:
     assert history["training run"].tolist() == ["v1", "v2", "v3"]
     assert history["champion after the run"].tolist() == [0.70, 0.85, 0.86]
     assert history["new version"].tolist() == [0.70, 0.85, 0.80]
+
+
+def test_champion_history_does_not_credit_a_superseded_run_with_the_champion_it_compared_with() -> None:
+    """v4 beat v3's score but a roll back made v1 champion meanwhile: v1 was never scored on v4's holdout."""
+    versions = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "version": ["4"],
+                    "training_decision": ["superseded"],
+                    "challenger_accuracy": [0.90],
+                    "champion_accuracy": [0.86],
+                }
+            ),
+            _versions(),
+        ]
+    )
+    history = champion_history(versions)
+    assert history["training run"].tolist() == ["v1", "v2", "v3", "v4"]
+    assert history["new version"].tolist() == [0.70, 0.85, 0.80, 0.90]
+    assert history["champion after the run"].tolist()[:3] == [0.70, 0.85, 0.86]
+    assert math.isnan(history["champion after the run"].iloc[3])
 
 
 def test_slice_accuracy_skips_versions_without_slices() -> None:

@@ -42,17 +42,15 @@ def registered_versions(settings: Settings) -> pd.DataFrame:
 
 def champion_history(versions: pd.DataFrame) -> pd.DataFrame:
     """Per training run (one registered version each, oldest first): the new version's and the champion's
-    holdout accuracy once the run decided. Hand-made promotions are not training runs and are left out."""
+    holdout accuracy once the run decided. Hand-made promotions are not training runs and are left out.
+    After a ``superseded`` run the champion is one a user put back meanwhile, never scored on that run's
+    holdout: its accuracy there is missing, not the score of the champion the run compared with."""
     trained = versions[versions["training_decision"].isin(tags.TRAINING_DECISIONS)].copy()
     trained["version_number"] = trained["version"].astype(int)
     trained = trained.sort_values("version_number")
-    trained["champion after the run"] = trained.apply(
-        lambda row: (
-            row["challenger_accuracy"]
-            if row["training_decision"] == tags.PROMOTED
-            else row["champion_accuracy"]
-        ),
-        axis=1,
+    decision = trained["training_decision"]
+    trained["champion after the run"] = trained["challenger_accuracy"].where(
+        decision == tags.PROMOTED, trained["champion_accuracy"].where(decision == tags.REJECTED)
     )
     history = trained.rename(columns={"challenger_accuracy": "new version"})
     history["training run"] = "v" + history["version"]
