@@ -148,8 +148,8 @@ def _champion_change(settings: Settings, *, compared_with: str | None) -> str | 
 
     Read again just before training moves the alias, so a roll back made while the champion was re-scored
     (seconds to minutes) is kept rather than overwritten by a version never compared with it. MLflow has
-    no compare-and-set on aliases: this narrows the race to the gap between this read and the move (two
-    registry calls, milliseconds) without closing it; a roll back landing in that gap is still overwritten.
+    no compare-and-set on aliases: this narrows the race to the gap between this read and the move (one
+    registry round trip) without closing it; a roll back landing in that gap is still overwritten.
     """
     now = champion_version(settings)
     if now == compared_with:
