@@ -11,11 +11,14 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
-from covertype.cli import PROMOTED_NOT_RELOADED
+from covertype import cli
+from covertype.cli import PROMOTED_NOT_RELOADED, PROMOTED_THEN_MOVED
 from covertype.dataset import load_dataset
 from covertype.inference import model_holder
 from covertype.inference.model_holder import ModelHolder
+from covertype.registry import aliases
 from covertype.registry.aliases import UnknownVersion, champion_version, promote_version
 from covertype.registry.client import mlflow_client
 from covertype.registry.reader import registry_reader
@@ -138,6 +141,38 @@ def test_cli_promote_returns_once_the_inference_api_serves_the_version(two_versi
         assert wrong_token.returncode == PROMOTED_NOT_RELOADED
         assert "error: champion moved to v2, but the inference API answered 401: " in wrong_token.stderr
         assert httpx.get(f"{url}/ready").json()["detail"] == "serving covertype version 1"
+
+
+def test_cli_promote_says_so_when_the_alias_moved_again_before_the_api_reloaded(
+    two_versions: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A training run promotes v2 between the operator's roll back to v1 and the reload: the real API
+    reloads the alias and serves v2, and ``covertype promote`` exits 4 naming the version served."""
+    client = mlflow_client(two_versions)
+    client.set_registered_model_alias(two_versions.model_name, two_versions.model_alias, "2")
+    settings = two_versions.model_copy(update={"model_poll_interval": 3600.0})
+    real_promote = aliases.promote_version
+
+    def then_training_promotes_v2(settings: Settings, version: str, **options: str | None) -> dict[str, str]:
+        result = real_promote(settings, version, **options)
+        client.set_registered_model_alias(settings.model_name, settings.model_alias, "2")
+        return result
+
+    with inference_server(settings) as url:
+        operator = settings.model_copy(update={"inference_api_url": url})
+        monkeypatch.setattr(cli, "get_settings", lambda: operator)
+        monkeypatch.setattr(aliases, "promote_version", then_training_promotes_v2)
+
+        done = CliRunner().invoke(cli.app, ["promote", "--version", "1"])
+
+        assert done.exit_code == PROMOTED_THEN_MOVED, done.output
+        assert json.loads(done.stdout)["served"] == {"url": url, "version": "2"}
+        assert done.stderr == (
+            f"error: champion moved to v1, but the inference API at {url} serves v2: the alias moved "
+            "again before it reloaded (a training run promoted?)\n"
+        )
+        assert httpx.get(f"{url}/ready").json()["detail"] == "serving covertype version 2"
+    assert champion_version(two_versions) == "2"
 
 
 def test_a_poll_that_read_the_alias_before_a_roll_back_does_not_serve_the_version_rolled_back(

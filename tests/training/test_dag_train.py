@@ -89,8 +89,8 @@ steps = [
         export=ExportCheck(False, "skl2onnx ignores categorical splits"),
     ),
     Registered("3", "r1", "extra_trees", 0.75, ("broken",)),
-    PromotionOutcome("3", "champion", True, "first model", 0.75, None, None),
-    PromotionOutcome("4", "challenger", False, "does not beat", 0.7, 0.75, "3"),
+    PromotionOutcome("3", "champion", True, "first model", 0.75, None, None, "promoted"),
+    PromotionOutcome("4", "challenger", False, "does not beat", 0.7, 0.75, "3", "rejected"),
 ]
 same = []
 for step in steps:

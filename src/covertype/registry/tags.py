@@ -70,7 +70,9 @@ PROMOTED_AT_TAG: Final = "covertype.promoted_at"
 
 PROMOTED: Final = "promoted"
 REJECTED: Final = "rejected"
-TRAINING_DECISIONS: Final = (PROMOTED, REJECTED)
+#: The new version won, but the champion it was compared with was replaced (a roll back) meanwhile.
+SUPERSEDED: Final = "superseded"
+TRAINING_DECISIONS: Final = (PROMOTED, REJECTED, SUPERSEDED)
 ROLLBACK: Final = "rollback"
 MANUAL: Final = "manual"
 MANUAL_DECISIONS: Final = (ROLLBACK, MANUAL)

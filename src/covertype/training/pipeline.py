@@ -251,7 +251,7 @@ def promote(settings: Settings, *, prepared: PreparedTraining, registered: Regis
         tags={
             "covertype.registered_version": registered.version,
             "covertype.best_candidate": registered.candidate,
-            tags.DECISION_TAG: tags.PROMOTED if outcome.promoted else tags.REJECTED,
+            tags.DECISION_TAG: outcome.decision,
             "covertype.failed_candidates": ",".join(registered.failed_candidates),
         },
         metrics={"holdout_accuracy": registered.holdout_accuracy},

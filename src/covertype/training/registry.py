@@ -106,6 +106,8 @@ def promote_if_better(
     scored on the same rows too (:func:`compare_on_holdout`).
     Before any comparison, the size gate refuses a version whose ONNX graph is larger than
     ``settings.max_model_mb`` (``COVERTYPE_MAX_MODEL_MB``), the reason in the ``covertype.size_gate`` tag.
+    A winner whose champion was replaced during the comparison (a user's roll back) is ``superseded``: it
+    gets no alias, and the reason tag says what the champion became (:func:`_champion_change`).
     """
     current = champion_version(settings)
     champion_accuracy: float | None = None
@@ -132,13 +134,21 @@ def promote_if_better(
             f" (gain {gain * 100:+.{_gain_decimals(right[version], right[current])}f} points; exact McNemar "
             f"p = {float(evidence[tags.GAIN_P_VALUE_TAG]):.2g}: {evidence[tags.GAIN_VERDICT_TAG]})"
         )
-    alias = settings.model_alias if promoted else tags.CHALLENGER_ALIAS
-    set_alias(settings, alias, version)
+    alias: str | None
+    if not promoted:
+        decision, alias = tags.REJECTED, tags.CHALLENGER_ALIAS
+        set_alias(settings, alias, version)
+    elif (change := _champion_change(settings, compared_with=current)) is None:
+        decision, alias = tags.PROMOTED, settings.model_alias
+        set_alias(settings, alias, version)  # right after the re-read: see _champion_change
+    else:
+        promoted, decision, alias = False, tags.SUPERSEDED, None
+        reason = f"{reason}; but the champion changed during the comparison ({change}); not promoted"
     set_version_tags(
         settings,
         version,
         {
-            tags.DECISION_TAG: tags.PROMOTED if promoted else tags.REJECTED,
+            tags.DECISION_TAG: decision,
             tags.REASON_TAG: reason,
             tags.CHALLENGER_ACCURACY_TAG: f"{holdout_accuracy:.6f}",
             tags.CHAMPION_ACCURACY_TAG: "" if champion_accuracy is None else f"{champion_accuracy:.6f}",
@@ -156,6 +166,7 @@ def promote_if_better(
         "challenger_accuracy": holdout_accuracy,
         "champion_accuracy": champion_accuracy,
         "champion_version": current,
+        "decision": decision,
     }
 
 
@@ -223,6 +234,25 @@ def _gain_decimals(new: np.ndarray, champion: np.ndarray) -> int:
     return min(
         percent_decimals(*wilson_interval(int(answers.sum()), len(answers))) for answers in (new, champion)
     )
+
+
+def _champion_change(settings: Settings, *, compared_with: str | None) -> str | None:
+    """How the serving alias moved since the comparison read it (``v2 -> v1, a roll back``), or None.
+
+    Read again just before training moves the alias, so a roll back made while the champion was re-scored
+    (seconds to minutes) is kept rather than overwritten by a version never compared with it. MLflow has
+    no compare-and-set on aliases: this narrows the race to the gap between this read and the move (one
+    registry round trip) without closing it; a roll back landing in that gap is still overwritten.
+    """
+    now = champion_version(settings)
+    if now == compared_with:
+        return None
+    kind = ", a roll back" if now and compared_with and int(now) < int(compared_with) else ""
+    return f"{_named(compared_with)} -> {_named(now)}{kind}"
+
+
+def _named(version: str | None) -> str:
+    return f"v{version}" if version else "none"
 
 
 def _load_version(settings: Settings, version: str) -> Any:

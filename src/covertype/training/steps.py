@@ -181,15 +181,17 @@ class Registered:
 
 @dataclass(frozen=True)
 class PromotionOutcome:
-    """Which alias the new version got, why, and both scores on the same holdout."""
+    """Which alias the new version got (None: none), why, and both scores on the same holdout."""
 
     version: str
-    alias: str
+    alias: str | None
     promoted: bool
     reason: str
     challenger_accuracy: float
     champion_accuracy: float | None
     champion_version: str | None
+    #: ``promoted``, ``rejected`` or ``superseded`` (:data:`covertype.registry.tags.TRAINING_DECISIONS`).
+    decision: str
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
