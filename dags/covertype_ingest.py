@@ -14,6 +14,7 @@ training-data store (`COVERTYPE_DATABASE_URL`), right after its window opens. Ru
 
 3. **evaluate_batch** scores the current champion on the stored batch before any training sees it
    (accuracy, macro-F1, drift per feature) into `batch_quality` and MLflow; re-running it changes nothing.
+   With no champion yet it returns at once (one REST call; no MLflow import), so the next run starts.
 
 `ingest_batch` is **skipped** (and so is `evaluate_batch`) when the poll learns that all batches were
 delivered, or when it brought no new row; otherwise
@@ -85,9 +86,9 @@ def covertype_ingest() -> None:
         Then the asset event: ``covertype_train`` starts only once the batch's scores are stored, so its
         retraining signals read them (and the champion is scored before any training sees the batch).
         """
-        from covertype.monitoring.evaluation import evaluate_batch
+        from covertype.monitoring import evaluate_stored_batch
 
-        evaluation = evaluate_batch(get_settings(), ingested["group_number"], ingested["batch_number"])
+        evaluation = evaluate_stored_batch(get_settings(), ingested["group_number"], ingested["batch_number"])
         print(f"{evaluation.status}: {evaluation.detail}")
         counts = ("group_number", "batch_number", "rows_inserted", "rejected")
         yield Metadata(covertype_raw, {key: ingested[key] for key in counts})

@@ -22,7 +22,8 @@ when triggered by hand with the params `candidates` (comma-separated:
    the run registers;
 2. **snapshot**: deduplicated Parquet snapshot of the store (MinIO or a local folder), MLflow parent run;
 3. **train_candidate**: one mapped task per candidate (search, fit, evaluate, log as a nested MLflow run);
-   a candidate that cannot train on the data fails alone (its nested run `FAILED`, with the reason);
+   a candidate that cannot train on the data fails alone (its nested run `FAILED`, with the reason); it runs
+   at CPU niceness `COVERTYPE_TRAINING_NICENESS` (10), so the ingest runs and the scheduler go first;
 4. **register**: the best candidate that trained (validation accuracy) becomes a new version of the
    registered model; it fails when no candidate trained;
 5. **promote**: alias `champion` only if it beats the champion re-evaluated on the same holdout by more
@@ -128,9 +129,10 @@ def covertype_train() -> None:
     @task
     def train_candidate(name: str, prepared: dict[str, Any]) -> dict[str, Any]:
         """Train, evaluate and log one candidate (mapped: one task instance per candidate)."""
-        from covertype.training.pipeline import train_candidate
+        from covertype.training.pipeline import train_candidate, yield_cpu_to_ingestion
         from covertype.training.steps import PreparedTraining
 
+        print(f"training at CPU niceness {yield_cpu_to_ingestion(get_settings())}")
         budget = get_current_context()["params"]["time_budget"]
         return train_candidate(
             get_settings(), name=name, prepared=PreparedTraining.from_dict(prepared), time_budget=budget

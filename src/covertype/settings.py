@@ -81,6 +81,12 @@ class Settings(BaseSettings):
     min_new_rows: int = Field(1, ge=0, description="train only when at least this many rows are new")
     promotion_margin: float = Field(0.0, ge=0, description="accuracy a challenger must gain to be promoted")
     max_model_mb: float = Field(50.0, gt=0, description="largest ONNX graph (MB) promotion accepts")
+    training_niceness: int = Field(
+        10,
+        ge=0,
+        le=19,
+        description="CPU niceness of the train DAG's candidate tasks (ingestion and the scheduler go first)",
+    )
 
     # -- monitoring: the champion tested on every batch before training on it
     drift_threshold: float = Field(

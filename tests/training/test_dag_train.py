@@ -276,6 +276,35 @@ print(json.dumps({ti.task_id: str(ti.state) for ti in run.get_task_instances()})
 """
 
 
+RUN_NICENESS = """
+import json, os
+from airflow.dag_processing.dagbag import DagBag
+from airflow.utils.db import initdb
+initdb()
+dag = DagBag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]).dags["covertype_train"]
+before = os.getpriority(os.PRIO_PROCESS, 0)
+run = dag.test(run_conf={"candidates": "logreg", "time_budget": 1})
+states = {f"{ti.task_id}[{ti.map_index}]": str(ti.state) for ti in run.get_task_instances()}
+print(json.dumps({"before": before, "after": os.getpriority(os.PRIO_PROCESS, 0), "tasks": states}))
+"""
+
+
+def test_a_candidate_trains_at_the_configured_niceness(tmp_path: Path, sample_csv: Path) -> None:
+    """Training yields the CPU to the ingest runs and the scheduler: its task lowers its own priority.
+
+    ``dag.test()`` runs the tasks in this one process, so its niceness after the run is the candidate's.
+    """
+    data_dir = tmp_path / "data"
+    fill_store(Settings(data_dir=data_dir).database, load_dataset(sample_csv).head(600))
+    env = {**_airflow_env(tmp_path / "airflow", data_dir), "COVERTYPE_TRAINING_NICENESS": "7"}
+
+    found = run_python(RUN_NICENESS, env, tmp_path)
+
+    assert found["tasks"]["train_candidate[0]"] == "success", found
+    assert found["before"] < 7
+    assert found["after"] == 7
+
+
 @pytest.mark.slow
 def test_mlflow_info_lines_are_task_log_lines_at_info_not_raw_stderr(tmp_path: Path) -> None:
     """check_new_data opens a new MLflow store, and MLflow logs it at INFO. Its own stderr handler wrote

@@ -10,7 +10,6 @@ Re-running it for the same batch and champion changes nothing.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import httpx
@@ -20,6 +19,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from covertype.model.runtime import GraphPredictor
+from covertype.monitoring.batch_evaluation import BatchEvaluation, EvaluationFailed, no_champion, skipped
 from covertype.monitoring.drift import drift_report
 from covertype.monitoring.profile import ReferenceProfile
 from covertype.monitoring.tracking import champion, log_batch_metrics, run_artifact
@@ -37,29 +37,11 @@ from covertype.store.quality import (
     stored_batch_quality,
 )
 
-log = logging.getLogger(__name__)
-
-
-class EvaluationFailed(RuntimeError):
-    """The registry, the champion's artifacts or the store could not be read or written."""
+__all__ = ["BatchEvaluation", "EvaluationFailed", "NoOnnxGraph", "evaluate_batch"]
 
 
 class NoOnnxGraph(EvaluationFailed):
     """The champion was registered without an ONNX graph (before the export existed)."""
-
-
-@dataclass(frozen=True)
-class BatchEvaluation:
-    """What :func:`evaluate_batch` did: ``evaluated``, ``unchanged`` (stored before) or ``skipped``."""
-
-    status: str
-    detail: str
-    quality: BatchQuality | None = None
-
-    def as_dict(self) -> dict[str, object]:
-        return {"status": self.status, "detail": self.detail} | (
-            self.quality.as_dict() if self.quality else {}
-        )
 
 
 @dataclass(frozen=True)
@@ -107,7 +89,7 @@ def evaluate_batch(settings: Settings, group_number: int, batch_number: int) -> 
 def _evaluate(settings: Settings, group_number: int, batch_number: int) -> BatchEvaluation:
     version = champion(settings)
     if version is None:
-        return _skipped(f"no champion ({settings.model_name}@{settings.model_alias}) to evaluate yet")
+        return no_champion(settings)
     engine = store_engine(settings)
     try:
         stored = stored_batch_quality(
@@ -123,7 +105,7 @@ def _evaluate(settings: Settings, group_number: int, batch_number: int) -> Batch
         with engine.connect() as connection:
             batch = read_batch_rows(connection, group_number=group_number, batch_number=batch_number)
         if batch.empty:
-            return _skipped(f"group {group_number} batch {batch_number} stored no rows")
+            return skipped(f"group {group_number} batch {batch_number} stored no rows")
         quality = _score(
             settings,
             version,
@@ -145,11 +127,6 @@ def _evaluate(settings: Settings, group_number: int, batch_number: int) -> Batch
         f"{quality.drift_summary()}",
         quality,
     )
-
-
-def _skipped(reason: str) -> BatchEvaluation:
-    log.info("batch evaluation skipped: %s", reason)
-    return BatchEvaluation("skipped", reason)
 
 
 def _graph(settings: Settings, version: ModelVersion) -> GraphPredictor:

@@ -33,6 +33,10 @@ class RegistryError(RuntimeError):
     """The registry answered with an error (the message carries MLflow's code and text)."""
 
 
+class RegistryNotFound(RegistryError):
+    """The registry has no such model, version or alias (MLflow's ``RESOURCE_DOES_NOT_EXIST``)."""
+
+
 class RegistryUnreachable(RegistryError):
     """No answer from the registry's address (refused, unknown host, timeout); the message names it."""
 
@@ -62,11 +66,22 @@ class RestRegistryReader:
         if response.status_code != 200:
             try:
                 body = response.json()
-                detail = f"{body.get('error_code', response.status_code)}: {body.get('message', '')}"
+                code = body.get("error_code", response.status_code)
+                detail = f"{code}: {body.get('message', '')}"
             except ValueError:
-                detail = f"HTTP {response.status_code}"
-            raise RegistryError(f"{path} {params}: {detail}")
+                code, detail = response.status_code, f"HTTP {response.status_code}"
+            missing = code == "RESOURCE_DOES_NOT_EXIST"
+            raise (RegistryNotFound if missing else RegistryError)(f"{path} {params}: {detail}")
         return response
+
+    def alias_version(self, name: str, alias: str) -> str | None:
+        """The version ``alias`` of model ``name`` points at; None when there is no such model or alias."""
+        try:
+            found = self._get("/api/2.0/mlflow/registered-models/get", {"name": name}).json()
+        except RegistryNotFound:
+            return None
+        aliases = found["registered_model"].get("aliases", [])
+        return next((str(entry["version"]) for entry in aliases if entry["alias"] == alias), None)
 
     def version_by_alias(self, name: str, alias: str) -> VersionRef:
         found = self._get("/api/2.0/mlflow/registered-models/alias", {"name": name, "alias": alias})
@@ -119,6 +134,23 @@ class _BearerAuth(httpx.Auth):
     def auth_flow(self, request: httpx.Request):  # type: ignore[no-untyped-def]
         request.headers["Authorization"] = self._header
         yield request
+
+
+def serving_alias_version(settings: Settings) -> str | None:
+    """The version the serving alias points at, None when there is none (or no model) yet.
+
+    Over MLflow's REST API for an http(s) tracking URI, so a caller that finds no champion (the ingest DAG's
+    ``evaluate_batch`` before the first training) never pays for importing MLflow (seconds, in every task
+    process); a local store is read with the mlflow package.
+    """
+    uri = settings.tracking_uri
+    if uri.startswith(("http://", "https://")):
+        return RestRegistryReader(uri, timeout=settings.http_timeout).alias_version(
+            settings.model_name, settings.model_alias
+        )
+    from covertype.registry.aliases import champion_version
+
+    return champion_version(settings)
 
 
 def registry_reader(settings: Settings) -> RegistryReader:

@@ -11,6 +11,7 @@ between tasks as JSON XComs. A step that fails for good, in the CLI or in the DA
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -136,6 +137,18 @@ def prepare_training(
 
 def _load_split(settings: Settings, prepared: PreparedTraining) -> tuple[pd.DataFrame, pd.DataFrame]:
     return split_by_hash(read_snapshot(prepared.snapshot.uri, settings), settings.holdout_fraction)
+
+
+def yield_cpu_to_ingestion(settings: Settings) -> int:
+    """Run this process (a candidate's task) at ``settings.training_niceness``; the niceness it now has.
+
+    A candidate's search keeps a CPU busy for minutes; at the same priority it delays Airflow's scheduler
+    and the next ingest run's tasks, and so the stored batch, by tens of seconds on a busy machine. Niced,
+    training takes only the CPU time they leave. Never raises the priority of a process niced further.
+    """
+    niceness = max(os.getpriority(os.PRIO_PROCESS, 0), settings.training_niceness)
+    os.setpriority(os.PRIO_PROCESS, 0, niceness)
+    return os.getpriority(os.PRIO_PROCESS, 0)
 
 
 def train_candidate(
