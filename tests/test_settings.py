@@ -90,6 +90,7 @@ def _non_default_settings(tmp_path: Path) -> Settings:
         migration_database_url="mysql+pymysql://root:r%40@db.example:13306/covertype",
         drift_threshold=0.35,
         drift_significance=0.01,
+        training_niceness=5,
         accuracy_drop=0.05,
     )
 
