@@ -233,10 +233,14 @@ def test_a_sqlite_store_of_today_is_stamped_and_upgraded_without_losing_a_row(
     assert "batch_quality" in inspect(create_engine(url)).get_table_names()
 
 
+# -- SQLite and MariaDB ------------------------------------------------------------------------------------
+
+
 #: ``batch_quality`` rows as the fixed PSI threshold (0.2) judged them before revision 0003: a shifted batch,
 #: a 60-row batch flagged by PSI noise, a batch scored by a version without a reference profile.
+#: ``{rows}`` is the column ``rows``, quoted for the dialect (a reserved word on MariaDB).
 ROWS_BEFORE_THE_DRIFT_VERDICT = (
-    "INSERT INTO batch_quality (group_number, batch_number, model_version, rows, accuracy, macro_f1,"
+    "INSERT INTO batch_quality (group_number, batch_number, model_version, {rows}, accuracy, macro_f1,"
     " drift_score, drifted_features, class_recall, feature_psi, evaluated_at) VALUES"
     " (1, 1, '1', 1500, 0.6, 0.5, 0.94, '[\"Elevation\"]', '{}', '{\"Elevation\": 0.94, \"Slope\": 0.03}',"
     " '2026-11-30 10:00:00'),"
@@ -246,15 +250,25 @@ ROWS_BEFORE_THE_DRIFT_VERDICT = (
 )
 
 
-def test_the_drift_verdict_migration_converts_the_stored_rows_and_back(tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)])
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database on each dialect the store runs on: an embedded SQLite file, a MariaDB database."""
+    if request.param == "mariadb":
+        return request.getfixturevalue("mariadb_url")
+    return f"sqlite:///{tmp_path / 'store.db'}"
+
+
+def test_the_drift_verdict_migration_converts_the_stored_rows_and_back(
+    empty_database_url: str, tmp_path: Path
+) -> None:
     """0003: no row keeps the fixed threshold's verdict, the PSI stays; a downgrade restores the old one."""
-    url = f"sqlite:///{tmp_path / 'store.db'}"
-    engine = create_engine(url)
+    engine = create_engine(empty_database_url)
     with engine.begin() as connection:
         command.upgrade(alembic_config(connection), "0002_batch_quality")
-        connection.exec_driver_sql(ROWS_BEFORE_THE_DRIFT_VERDICT)
+        rows_column = connection.dialect.identifier_preparer.quote_identifier("rows")
+        connection.exec_driver_sql(ROWS_BEFORE_THE_DRIFT_VERDICT.replace("{rows}", rows_column))
 
-    assert db_upgrade(url, tmp_path)["after"] == head_revision()
+    assert db_upgrade(empty_database_url, tmp_path)["after"] == head_revision()
 
     rows = {row.batch_number: row for row in batch_quality_rows(engine)}
     assert {

@@ -146,6 +146,13 @@ def test_the_drift_map_names_the_threshold_and_paints_drifted_cells_red() -> Non
     assert [layer["mark"]["type"] for layer in spec["layer"]] == ["rect", "text"]  # few batches: written
 
 
+def test_the_drift_maps_legend_shows_each_verdicts_whole_label_one_a_line() -> None:
+    """Vega-Lite cuts legend labels at 160 px by default: "no verdict (too few rows, …" said too little."""
+    spec = drift_map(drift_cells(ROWS), threshold=0.2, features=list(FEATURE_COLUMNS)).to_dict()
+    legend = spec["layer"][0]["encoding"]["color"]["legend"]
+    assert (legend["labelLimit"], legend["columns"]) == (0, 1)  # 0: no limit
+
+
 def test_the_pipeline_page_says_what_is_missing_before_and_without_drift_figures(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

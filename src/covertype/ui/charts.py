@@ -157,7 +157,11 @@ def drift_map(cells: pd.DataFrame, *, threshold: float, features: list[str]) -> 
                     domain=[labels[level] for level in quality.DRIFT_LEVELS], range=_LEVEL_COLOURS
                 ),
                 legend=alt.Legend(
-                    orient="bottom", title="PSI against the version's training data", titleLimit=400
+                    orient="bottom",
+                    title="PSI against the version's training data",
+                    titleLimit=400,
+                    labelLimit=0,  # the whole label: what a verdict means is in it
+                    columns=1,
                 ),
             ),
             tooltip=["batch", "feature", alt.Tooltip("psi:Q", title="PSI", format=".3f"), "version"],
