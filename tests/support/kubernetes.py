@@ -170,9 +170,16 @@ def literal_secrets(docs: Docs) -> list[str]:
 
 
 def secret_references(docs: Docs) -> set[tuple[str, str | None]]:
-    """Every (Secret, key) the workloads read: env secretKeyRef, envFrom secretRef (key None: the whole
-    Secret) and secret volumes (their items' keys, or None for the whole Secret)."""
-    references: set[tuple[str, str | None]] = set()
+    """Every (Secret, key) the objects read: the workloads' env secretKeyRef, envFrom secretRef (key None:
+    the whole Secret) and secret volumes (their items' keys, or None for the whole Secret), and the
+    Ingresses' TLS certificates."""
+    references: set[tuple[str, str | None]] = {
+        (tls["secretName"], key)
+        for doc in docs
+        if doc["kind"] == "Ingress"
+        for tls in doc["spec"].get("tls", [])
+        for key in ("tls.crt", "tls.key")
+    }
     for workload in workloads(docs):
         for container in containers(workload):
             for entry in container.get("env", []):
@@ -190,7 +197,7 @@ def secret_references(docs: Docs) -> set[tuple[str, str | None]]:
 
 
 def documented_secrets() -> dict[str, set[str]]:
-    """The Secrets and keys README's `kubectl create secret generic` commands create."""
+    """The Secrets and keys README's `kubectl create secret generic` (and `tls`) commands create."""
     readme = (REPO_ROOT / "README.md").read_text()
     section = readme[readme.index("## Scaling out") :]
     lines = re.sub(r"\\\n\s*", " ", section).splitlines()  # continuation lines joined
@@ -201,4 +208,7 @@ def documented_secrets() -> dict[str, set[str]]:
             name = words[words.index("generic") + 1]
             keys = {w.split("=", 2)[1] for w in words if w.startswith(("--from-literal=", "--from-file="))}
             created.setdefault(name, set()).update(keys)
+        elif "create secret tls" in line:
+            words = shlex.split(line)
+            created.setdefault(words[words.index("tls") + 1], set()).update({"tls.crt", "tls.key"})
     return created
