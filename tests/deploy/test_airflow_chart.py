@@ -338,3 +338,12 @@ def test_the_web_ui_reads_airflow_as_the_viewer() -> None:
         env = {e["name"]: e.get("valueFrom", {}).get("secretKeyRef") for e in container["env"]}
         assert env["COVERTYPE_AIRFLOW_USERNAME"] == viewer["AIRFLOW_VIEWER_USER"]
         assert env["COVERTYPE_AIRFLOW_PASSWORD"] == viewer["AIRFLOW_VIEWER_PASSWORD"]
+
+
+def test_the_airflow_jobs_get_no_covertype_secret() -> None:
+    """The user and migration Jobs run no covertype code: least privilege keeps its Secrets from them."""
+    for name in ("airflow-create-user", "airflow-run-airflow-migrations"):
+        (container,) = pod_spec(find(airflow_chart(), "Job", name))["containers"]
+        read = {ref for ref, _ in k8s.secret_references([find(airflow_chart(), "Job", name)])}
+        assert not container.get("envFrom"), name
+        assert not {"covertype-database", "covertype-minio-service", "covertype-mlflow-training"} & read, name
