@@ -4,9 +4,9 @@ The kustomize overlays are rendered by the real kustomize (the one built into `k
 manifest is validated against the Kubernetes API schemas that the kubernetes-validate package ships
 (strict: unknown fields fail), and the rules the deployment promises are read from the rendered objects:
 probes, requests and limits, non-root, read-only root filesystem with writable paths on volumes, no secret
-value anywhere. The Airflow chart's values are validated against the chart keys they use
-(deploy/kubernetes/airflow/chart-keys.schema.yaml), and the environment every service gets is compared
-with what covertype.settings.Settings reads and with what docker-compose.yaml gives the same service.
+value anywhere (the Airflow chart's render is checked by the same rules in test_airflow_chart.py), and the
+environment every service gets is compared with what covertype.settings.Settings reads and with what
+docker-compose.yaml gives the same service.
 """
 
 from __future__ import annotations
@@ -14,21 +14,16 @@ from __future__ import annotations
 import copy
 import json
 import re
-import shlex
 import shutil
 import subprocess
 import time
 from collections.abc import Iterator
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import jsonschema
 import pymysql
 import pytest
-import referencing
 import yaml
 from kubernetes_validate import utils as k8s_validate
 
@@ -36,21 +31,28 @@ from covertype.cli import app as cli_app
 from covertype.settings import Settings
 from support.dockerfile import stage
 from support.extras import extra_venv
+from support.kubernetes import (
+    DEPLOY,
+    K8S_VERSIONS,
+    OVERLAYS,
+    airflow_chart,
+    airflow_values,
+    api_errors,
+    containers,
+    documented_secrets,
+    find,
+    literal_secrets,
+    pod_spec,
+    rendered,
+    secret_references,
+    workloads,
+)
 from support.paths import REPO_ROOT
 from support.services import free_port
 
 ROOT = REPO_ROOT
-DEPLOY = ROOT / "deploy" / "kubernetes"
-OVERLAYS = ("dev", "prod")
-# The oldest Kubernetes minor still supported upstream when this was written, and the newest schema the
-# package ships: the manifests must be valid for both.
-K8S_VERSIONS = ("1.31", "1.37")
-WORKLOAD_KINDS = {"Deployment", "StatefulSet", "Job"}
 # The images built from this repository and the Dockerfile's targets building them (with the user 10001).
 PROJECT_IMAGES = {"api-data": "data-api", "inference-api": "inference-api", "ui": "ui", "mlflow": "mlflow"}
-# Names that hold a secret when they appear as an environment variable or a ConfigMap key.
-SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|_KEY$|ACCESS_KEY|DATABASE_URL|BACKEND_STORE_URI|CONNECTION")
-CREDENTIALS_IN_URL = re.compile(r"://[^/\s:@]+:[^/\s@]+@")
 # Variables a container gets that covertype's Settings does not read, and who reads them.
 LIBRARY_VARIABLES = {
     "MLFLOW_TRACKING_USERNAME": "MLflow client (basic auth of the tracking server)",
@@ -67,59 +69,11 @@ WRITABLE_PATH_VARIABLES = (
     "COVERTYPE_STATE_PATH",
     "SCIKIT_LEARN_DATA",
 )
-# The Secret keys the Airflow chart reads from the Secrets its values name (chart conventions).
-CHART_SECRET_KEYS = {
-    "metadataSecretName": "connection",
-    "fernetKeySecretName": "fernet-key",
-    "apiSecretKeySecretName": "api-secret-key",
-    "jwtSecretName": "jwt-secret",
-}
 
 
 # --------------------------------------------------------------------------------------------------------
 # Rendering and reading
 # --------------------------------------------------------------------------------------------------------
-
-
-def kustomize(directory: Path) -> list[dict[str, Any]]:
-    """The objects `kubectl apply -k directory` would send, rendered by kubectl's built-in kustomize."""
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        pytest.fail("kubectl (with its built-in kustomize) is needed to render the overlays; install kubectl")
-    result = subprocess.run(
-        [kubectl, "kustomize", str(directory)], capture_output=True, text=True, timeout=120, check=False
-    )
-    assert result.returncode == 0, f"kubectl kustomize {directory}: {result.stderr}"
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
-
-
-@cache
-def rendered(overlay: str) -> tuple[dict[str, Any], ...]:
-    return tuple(kustomize(DEPLOY / "overlays" / overlay))
-
-
-@cache
-def airflow_values() -> dict[str, Any]:
-    return yaml.safe_load((DEPLOY / "airflow" / "values.yaml").read_text())
-
-
-def find(docs: tuple[dict[str, Any], ...], kind: str, name: str) -> dict[str, Any]:
-    matches = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
-    assert len(matches) == 1, f"expected one {kind} {name}, found {len(matches)}"
-    return matches[0]
-
-
-def workloads(docs: tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:
-    return [d for d in docs if d["kind"] in WORKLOAD_KINDS]
-
-
-def pod_spec(workload: dict[str, Any]) -> dict[str, Any]:
-    return workload["spec"]["template"]["spec"]
-
-
-def containers(workload: dict[str, Any]) -> list[dict[str, Any]]:
-    spec = pod_spec(workload)
-    return [*spec.get("initContainers", []), *spec["containers"]]
 
 
 def raw_manifests() -> list[Path]:
@@ -201,11 +155,7 @@ def test_rendered_overlay_is_valid_against_the_kubernetes_api(overlay: str, vers
     docs = rendered(overlay)
     kinds = {doc["kind"] for doc in docs}
     assert {"Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "Job"} <= kinds
-    for doc in docs:
-        try:
-            k8s_validate.validate(doc, version, strict=True)
-        except k8s_validate.ValidationError as exc:
-            pytest.fail(f"{overlay}: {doc['kind']} {doc['metadata']['name']}: {exc.caught.message}")
+    assert api_errors(docs, version) == []
 
 
 @pytest.mark.parametrize("path", raw_manifests(), ids=lambda p: str(p.relative_to(DEPLOY)))
@@ -376,39 +326,6 @@ def test_commands_are_cli_commands_listening_on_the_container_port(overlay: str)
 # --------------------------------------------------------------------------------------------------------
 
 
-def strings(node: Any) -> list[str]:
-    """Every string value in parsed YAML (comments may show the form of a URL; values may not)."""
-    if isinstance(node, dict):
-        return [text for value in node.values() for text in strings(value)]
-    if isinstance(node, list):
-        return [text for value in node for text in strings(value)]
-    return [node] if isinstance(node, str) else []
-
-
-def literal_secrets(docs: list[dict[str, Any]] | tuple[dict[str, Any], ...]) -> list[str]:
-    """Where a manifest carries a secret value instead of a reference to a Secret."""
-    problems = []
-    for doc in docs:
-        where = f"{doc['kind']} {doc['metadata']['name']}"
-        if doc["kind"] == "Secret":
-            problems.append(f"{where}: a Secret object (create it with kubectl create secret instead)")
-        if doc["kind"] == "ConfigMap":
-            for key, value in (doc.get("data") or {}).items():
-                if SECRET_NAME.search(key.upper()) or CREDENTIALS_IN_URL.search(str(value)):
-                    problems.append(f"{where}: {key} is a secret in a ConfigMap")
-        if doc["kind"] in WORKLOAD_KINDS:
-            for container in containers(doc):
-                for entry in container.get("env", []):
-                    if "value" in entry and (
-                        SECRET_NAME.search(entry["name"]) or CREDENTIALS_IN_URL.search(entry["value"])
-                    ):
-                        problems.append(f"{where}/{container['name']}: {entry['name']} has a literal value")
-                for arg in [*container.get("command", []), *container.get("args", [])]:
-                    if CREDENTIALS_IN_URL.search(arg):
-                        problems.append(f"{where}/{container['name']}: credentials on the command line")
-    return problems
-
-
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_no_secret_value_in_the_rendered_manifests(overlay: str) -> None:
     assert literal_secrets(rendered(overlay)) == []
@@ -424,66 +341,18 @@ def test_the_secret_check_finds_a_planted_password() -> None:
     assert len(literal_secrets(docs)) == 4
 
 
-def test_no_secret_value_in_the_airflow_values() -> None:
-    values = airflow_values()
-    assert [text for text in strings(values) if CREDENTIALS_IN_URL.search(text)] == []
-    for key in ("fernetKey", "jwtSecret", "apiSecretKey", "webserverSecretKey"):
-        assert key not in values, f"{key}: name a Secret ({key}SecretName) instead"
-    assert "metadataConnection" not in values["data"]
-    for item in values.get("env", []):
-        assert not SECRET_NAME.search(item["name"]), item["name"]
-    for section, options in values["config"].items():
-        for option in options:
-            # A path to a file mounted from a Secret, or Airflow's _cmd/_secret indirections, is no secret.
-            if not option.endswith(("_file", "_cmd", "_secret")):
-                assert not SECRET_NAME.search(option.upper()), f"config.{section}.{option}"
-
-
-def documented_secrets() -> dict[str, set[str]]:
-    """The Secrets and keys README's `kubectl create secret generic` commands create."""
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("## Scaling out") :]
-    lines = re.sub(r"\\\n\s*", " ", section).splitlines()  # continuation lines joined
-    created: dict[str, set[str]] = {}
-    for line in lines:
-        if "create secret generic" in line:
-            words = shlex.split(line)
-            name = words[words.index("generic") + 1]
-            keys = {w.split("=", 2)[1] for w in words if w.startswith(("--from-literal=", "--from-file="))}
-            created.setdefault(name, set()).update(keys)
-    return created
-
-
-def referenced_secrets() -> set[tuple[str, str]]:
-    """Every (Secret, key) the manifests of both overlays and the Airflow values read."""
-    references = set()
-    for overlay in OVERLAYS:
-        for workload in workloads(rendered(overlay)):
-            for container in containers(workload):
-                for entry in container.get("env", []):
-                    ref = entry.get("valueFrom", {}).get("secretKeyRef")
-                    if ref:
-                        references.add((ref["name"], ref["key"]))
-            for volume in pod_spec(workload).get("volumes", []):
-                if "secret" in volume:
-                    for item in volume["secret"].get("items", []):
-                        references.add((volume["secret"]["secretName"], item["key"]))
-    values = airflow_values()
-    references |= {(item["secretName"], item["secretKey"]) for item in values["secret"]}
-    for value_key, secret_key in CHART_SECRET_KEYS.items():
-        secret_name = values.get(value_key) or values["data"].get(value_key)
-        assert secret_name, f"values.yaml: {value_key} is not set"
-        references.add((secret_name, secret_key))
-    for volume in values["apiServer"]["extraVolumes"]:
-        if "secret" in volume:
-            references.add((volume["secret"]["secretName"], "passwords.json"))
-    return references
+def referenced_secrets() -> set[tuple[str, str | None]]:
+    """Every (Secret, key) the manifests of both overlays and the Airflow chart's render read."""
+    docs = [doc for overlay in OVERLAYS for doc in rendered(overlay)]
+    return secret_references([*docs, *airflow_chart()])
 
 
 def test_every_secret_the_deployment_reads_is_created_by_the_readme() -> None:
     created = documented_secrets()
     missing = sorted(
-        f"{name}/{key}" for name, key in referenced_secrets() if key not in created.get(name, set())
+        f"{name}/{key or '*'}"
+        for name, key in referenced_secrets()
+        if name not in created or (key is not None and key not in created[name])
     )
     assert missing == [], f"README 'Scaling out' creates no such Secret key: {missing}"
 
@@ -557,78 +426,6 @@ def test_data_api_and_ingestion_share_one_schedule() -> None:
     data_api, airflow = settings_from(envs["api-data"]), settings_from(envs["airflow"])
     assert [getattr(data_api, f) for f in schedule] == [getattr(airflow, f) for f in schedule]
     assert airflow.group <= data_api.groups
-
-
-# --------------------------------------------------------------------------------------------------------
-# The Airflow chart's values
-# --------------------------------------------------------------------------------------------------------
-
-
-@cache
-def chart_keys_validator() -> jsonschema.Draft202012Validator:
-    schema = yaml.safe_load((DEPLOY / "airflow" / "chart-keys.schema.yaml").read_text())
-    directory = f"v{K8S_VERSIONS[-1]}.0-local-strict"
-    definitions = json.loads(
-        resources.files("kubernetes_validate")
-        .joinpath("kubernetes-json-schema", directory, "_definitions.json")
-        .read_text()
-    )
-    registry = referencing.Registry().with_resource(
-        definitions["$id"], referencing.Resource.from_contents(definitions)
-    )
-    return jsonschema.Draft202012Validator(schema, registry=registry)
-
-
-def chart_key_errors(values: dict[str, Any]) -> list[str]:
-    return [
-        f"{'.'.join(map(str, e.absolute_path))}: {e.message}"
-        for e in chart_keys_validator().iter_errors(values)
-    ]
-
-
-def test_airflow_values_use_only_keys_the_chart_documents() -> None:
-    assert chart_key_errors(airflow_values()) == []
-
-
-@pytest.mark.parametrize(
-    ("path", "value"),
-    [
-        (("workers", "keda", "enable"), True),  # misspelt key
-        (("workers", "keda", "maxReplicaCount"), "8"),  # wrong type
-        (("executor",), "celery"),  # not an executor class name
-        (("workers", "resources", "requests", "cpu"), {"cores": 2}),  # not a Kubernetes quantity
-        (("dags", "gitsync"), {"enabled": False}),  # wrong case
-    ],
-)
-def test_the_chart_key_check_rejects_a_wrong_key_or_type(path: tuple[str, ...], value: Any) -> None:
-    values = copy.deepcopy(airflow_values())
-    node = values
-    for key in path[:-1]:
-        node = node.setdefault(key, {})
-    node[path[-1]] = value
-    assert chart_key_errors(values), f"{'.'.join(path)}={value!r} was accepted"
-
-
-def test_airflow_runs_celery_with_keda_baked_dags_and_an_external_database() -> None:
-    values = airflow_values()
-    assert values["executor"] == "CeleryExecutor"
-    keda = values["workers"]["keda"]
-    assert keda["enabled"] is True and 0 <= keda["minReplicaCount"] < keda["maxReplicaCount"]
-    assert values["dags"]["persistence"]["enabled"] is False and values["dags"]["gitSync"]["enabled"] is False
-    assert values["postgresql"]["enabled"] is False and values["data"]["metadataSecretName"]
-    assert values["airflowVersion"] == re.search(
-        r"FROM apache/airflow:(\d+\.\d+\.\d+)", " ".join(stage("airflow"))
-    ).group(1), "the chart's airflowVersion must be the image's"
-    assert values["images"]["airflow"]["repository"].endswith("/airflow")
-    # KEDA sizes the worker pool from this number: it must be the concurrency the workers really use.
-    assert isinstance(values["config"]["celery"]["worker_concurrency"], int)
-
-
-def test_airflow_reads_the_configmaps_of_the_base() -> None:
-    base = kustomize(DEPLOY / "base")
-    names = {d["metadata"]["name"] for d in base if d["kind"] == "ConfigMap"}
-    for source in yaml.safe_load(airflow_values()["extraEnvFrom"]):
-        assert source["configMapRef"]["name"] in names
 
 
 # --------------------------------------------------------------------------------------------------------
