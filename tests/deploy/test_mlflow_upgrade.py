@@ -126,32 +126,31 @@ def localized(store_uri: str, names: Names) -> str:
     return local.render_as_string(hide_password=False)
 
 
-def run_step(services: dict[str, Any], names: Names) -> subprocess.CompletedProcess[str]:
-    """The one-shot as compose types it (the image's ``python`` is the locked venv's), its URI localized."""
+def upgraded(services: dict[str, Any], names: Names) -> None:
+    """The one-shot run as compose types it (the image's ``python`` is the locked venv's), its URI localized.
+
+    It succeeds, and the password is neither on its command line nor in its output.
+    """
     step = services[STEP]
     command = [*step.get("entrypoint", []), *step["command"]]
     assert command[0] == "python", command
     store_uri = step["environment"]["MLFLOW_BACKEND_STORE_URI"]
     password = make_url(store_uri).password
     assert password and not any(password in word for word in command), "the password is on the command line"
-    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
-    return subprocess.run(
+    result = subprocess.run(
         [sys.executable, *command[1:]],
-        env=env | {"MLFLOW_BACKEND_STORE_URI": localized(store_uri, names)},
+        env={
+            "PATH": os.environ["PATH"],
+            "HOME": os.environ.get("HOME", "/tmp"),
+            "MLFLOW_BACKEND_STORE_URI": localized(store_uri, names),
+        },
         capture_output=True,
         text=True,
         timeout=600,
     )
-
-
-def upgraded(services: dict[str, Any], names: Names) -> str:
-    """Run the step; it succeeds without printing the database password. Its output."""
-    result = run_step(services, names)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
-    password = make_url(services[STEP]["environment"]["MLFLOW_BACKEND_STORE_URI"]).password
-    assert password and password not in output, "the step printed the database password"
-    return output
+    assert password not in output, "the step printed the database password"
 
 
 def on_loopback(command: list[str], port: int) -> list[str]:
