@@ -40,6 +40,7 @@ EXPECTED_SERVICES = {
     "minio-setup",
     "mlflow",
     "mlflow-setup",
+    "mlflow-db-upgrade",
     "covertype-db-migrate",
     "api-data",
     "inference-api",
@@ -54,7 +55,13 @@ EXPECTED_SERVICES = {
     "airflow-triggerer",
     "airflow-worker",
 }
-ONE_SHOT_SERVICES = {"minio-setup", "mlflow-setup", "airflow-init", "covertype-db-migrate"}
+ONE_SHOT_SERVICES = {
+    "minio-setup",
+    "mlflow-setup",
+    "mlflow-db-upgrade",
+    "airflow-init",
+    "covertype-db-migrate",
+}
 SCALED_SERVICES = {"airflow-worker", "inference-api"}
 AIRFLOW_SERVICES = {name for name in EXPECTED_SERVICES if name.startswith("airflow-")} - {
     "airflow-postgres",
