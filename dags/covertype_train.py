@@ -53,12 +53,15 @@ DECISION_XCOM = "decision"
 
 def _fail_parent_run(context: Any) -> None:
     """Failure callback of every task (Airflow calls it when a task fails for good, not before a retry):
-    once the snapshot opened the MLflow parent run, close it FAILED through the CLI's failure path."""
+    push the failure's time to the Pushgateway; once the snapshot opened the MLflow parent run, close it
+    FAILED through the CLI's failure path."""
     from airflow.sdk.exceptions import AirflowFailException
 
+    from covertype.pushgateway import push_training_outcome
     from covertype.training.pipeline import fail_training
     from covertype.training.steps import PreparedTraining
 
+    push_training_outcome(get_settings(), succeeded=False)
     ti = context["ti"]
     prepared = ti.xcom_pull(task_ids="snapshot")
     if prepared:
