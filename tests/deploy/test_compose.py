@@ -53,6 +53,8 @@ EXPECTED_SERVICES = {
     "airflow-dag-processor",
     "airflow-triggerer",
     "airflow-worker",
+    "prometheus",
+    "pushgateway",
 }
 ONE_SHOT_SERVICES = {"minio-setup", "mlflow-setup", "airflow-init", "covertype-db-migrate"}
 SCALED_SERVICES = {"airflow-worker", "inference-api"}
