@@ -457,7 +457,8 @@ def documented_secrets() -> dict[str, set[str]]:
 
 
 def referenced_secrets() -> set[tuple[str, str]]:
-    """Every (Secret, key) the manifests of both overlays and the Airflow values read."""
+    """Every (Secret, key) the manifests of both overlays, the monitoring objects and the Airflow values
+    read."""
     references = set()
     for overlay in OVERLAYS:
         for workload in workloads(rendered(overlay)):
@@ -470,6 +471,10 @@ def referenced_secrets() -> set[tuple[str, str]]:
                 if "secret" in volume:
                     for item in volume["secret"].get("items", []):
                         references.add((volume["secret"]["secretName"], item["key"]))
+    for monitor in kustomize(DEPLOY / "monitoring"):
+        for endpoint in monitor["spec"].get("endpoints", []):
+            for ref in endpoint.get("basicAuth", {}).values():
+                references.add((ref["name"], ref["key"]))
     values = airflow_values()
     references |= {(item["secretName"], item["secretKey"]) for item in values["secret"]}
     for value_key, secret_key in CHART_SECRET_KEYS.items():
