@@ -44,7 +44,9 @@ def pushgateway(workdir: Path) -> Iterator[str]:
     port = free_port()
     service = Service(
         "pushgateway",
-        [str(PUSHGATEWAY), f"--web.listen-address=127.0.0.1:{port}"],
+        # Debian's build persists to /var/lib/prometheus/pushgateway.data by default: every gateway would
+        # start with the pushes of the one before.
+        [str(PUSHGATEWAY), f"--web.listen-address=127.0.0.1:{port}", "--persistence.file="],
         f"http://127.0.0.1:{port}/-/healthy",
         port,
         log_path=workdir / "pushgateway.log",
