@@ -16,12 +16,20 @@ from covertype.pushgateway import push_training_outcome
 from covertype.settings import Settings
 from support.compose import COMPOSE_PATH, ENV_EXAMPLE_PATH, SECRET_NAME, interpolate_tree, read_env_file
 from support.data_api import data_api_server, data_api_settings
-from support.prometheus import PROMETHEUS_DIR, prometheus, promtool, pushgateway, query, wait_for_targets
+from support.prometheus import (
+    PROMETHEUS_DIR,
+    SCRAPE_CONFIG,
+    localized_config,
+    prometheus,
+    promtool,
+    pushgateway,
+    query,
+    wait_for_targets,
+)
 from support.services import free_port
 
 ALERTS = PROMETHEUS_DIR / "alerts.yml"
 ALERT_TESTS = PROMETHEUS_DIR / "alerts.test.yml"
-SCRAPE_CONFIG = PROMETHEUS_DIR / "prometheus.yml"
 #: What the issue asks to be alerted on, by alert name.
 EXPECTED_ALERTS = {
     "CovertypeServiceDown",
@@ -136,21 +144,6 @@ def test_compose_airflow_pushes_to_the_pushgateway(services: dict[str, Any]) -> 
 # -- a real Prometheus ------------------------------------------------------------------------------------
 
 
-def _local_config(workdir: Path, targets: dict[str, str]) -> Path:
-    """The compose scrape config with its jobs pointed at ``targets`` (job -> host:port), the others left out;
-    the rules stay those of this folder."""
-    config = yaml.safe_load(SCRAPE_CONFIG.read_text())
-    config["scrape_configs"] = [
-        {**job, "static_configs": [{"targets": [targets[job["job_name"]]]}]}
-        for job in config["scrape_configs"]
-        if job["job_name"] in targets
-    ]
-    config["rule_files"] = [str(PROMETHEUS_DIR / rules) for rules in config["rule_files"]]
-    path = workdir / "local.yml"
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
 def test_prometheus_scrapes_the_data_api_and_the_pushgateway_and_fires_on_a_real_push(
     tmp_path: Path, sample_csv: Path
 ) -> None:
@@ -159,11 +152,12 @@ def test_prometheus_scrapes_the_data_api_and_the_pushgateway_and_fires_on_a_real
         data_api_server(data_api_settings(tmp_path, sample_csv), port=free_port()) as data_api,
     ):
         httpx.get(f"{data_api}/data", params={"group_number": 1}, timeout=30).raise_for_status()
-        targets = {
-            "api-data": data_api.removeprefix("http://"),
-            "pushgateway": gateway.removeprefix("http://"),
+        endpoints = {
+            "api-data:8000": data_api.removeprefix("http://"),
+            "pushgateway:9091": gateway.removeprefix("http://"),
         }
-        with prometheus(_local_config(tmp_path, targets), tmp_path) as server:
+        config = localized_config(SCRAPE_CONFIG, endpoints=endpoints, jobs={"api-data", "pushgateway"})
+        with prometheus(config, tmp_path) as server:
             wait_for_targets(server, expected=2)
             assert query(server, 'covertype_data_polls_total{job="api-data", group="1", outcome="new_batch"}')
             assert not query(server, 'ALERTS{alertname="CovertypeTrainingFailed"}')
@@ -177,3 +171,29 @@ def test_prometheus_scrapes_the_data_api_and_the_pushgateway_and_fires_on_a_real
                 assert time.monotonic() < deadline, "the pushed failure did not fire CovertypeTrainingFailed"
                 time.sleep(0.5)
             assert firing[0]["metric"]["job"] == "covertype_train"  # the pushed job label, kept
+
+
+def test_the_compose_config_localized_for_this_machine_is_still_valid(tmp_path: Path) -> None:
+    """What the topology test runs: each target on loopback, the inference replicas listed, a password."""
+    password = tmp_path / "mlflow-password"
+    password.write_text("not-a-real-password")
+    endpoints = {
+        "api-data:8000": "127.0.0.1:1",
+        "mlflow:5000": "127.0.0.1:2",
+        "pushgateway:9091": "127.0.0.1:3",
+    }
+    replicas = {"inference-api": ["127.0.0.1:4", "127.0.0.1:5"]}
+
+    config = localized_config(SCRAPE_CONFIG, endpoints=endpoints, replicas=replicas, password_file=password)
+
+    targets = {job["job_name"]: job["static_configs"][0]["targets"] for job in config["scrape_configs"]}
+    assert targets == {
+        "api-data": ["127.0.0.1:1"],
+        "inference-api": ["127.0.0.1:4", "127.0.0.1:5"],
+        "mlflow": ["127.0.0.1:2"],
+        "pushgateway": ["127.0.0.1:3"],
+    }
+    (tmp_path / "local.yml").write_text(yaml.safe_dump(config))
+    _passes(promtool("check", "config", tmp_path / "local.yml"))
+    with pytest.raises(AssertionError, match="job inference-api: no local address"):
+        localized_config(SCRAPE_CONFIG, endpoints=endpoints, password_file=password)

@@ -1,17 +1,16 @@
 """Debian's Prometheus, Pushgateway and promtool, run for real: a server on a free port, its targets, queries.
 
-``prometheus(config, workdir)`` runs ``/usr/bin/prometheus`` with a copy of ``config`` whose scrape and
-evaluation intervals are short (1 s) and whose relative paths (rule files, password files) point where the
-original's did, then :func:`wait_for_targets` waits until every target is up. The compose scrape config
-(``deploy/prometheus/prometheus.yml``) names compose host names: a test maps them, as the topology test does
-for its other services.
+``prometheus(localized_config(SCRAPE_CONFIG, endpoints=...), workdir)`` runs ``/usr/bin/prometheus`` with
+the compose scrape config (``deploy/prometheus/prometheus.yml``, whose targets are compose host names)
+pointed at processes on this machine, scraping every second, with its alert rules; then
+:func:`wait_for_targets` waits until every target is up and :func:`query` asks it.
 """
 
 from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ PROMTOOL = Path("/usr/bin/promtool")
 PUSHGATEWAY = Path("/usr/bin/prometheus-pushgateway")
 #: The rules, their promtool unit tests and the compose scrape config.
 PROMETHEUS_DIR = REPO_ROOT / "deploy" / "prometheus"
+SCRAPE_CONFIG = PROMETHEUS_DIR / "prometheus.yml"
 
 
 def promtool(*args: str | Path, cwd: Path = PROMETHEUS_DIR) -> subprocess.CompletedProcess[str]:
@@ -66,25 +66,55 @@ def scraped_samples(url: str) -> dict[tuple[str, frozenset[tuple[str, str]]], fl
     }
 
 
-@contextmanager
-def prometheus(config: Path, workdir: Path, *, interval: str = "1s") -> Iterator[str]:
-    """Prometheus with ``config`` (scrape and rule evaluation every ``interval``) on a free port; its URL."""
+def localized_config(
+    config: Path,
+    *,
+    endpoints: Mapping[str, str],
+    replicas: Mapping[str, Sequence[str]] | None = None,
+    password_file: Path | None = None,
+    jobs: Collection[str] | None = None,
+    interval: str = "1s",
+) -> dict[str, Any]:
+    """The scrape config ``config`` (compose's) for processes on this machine, scraping every ``interval``.
+
+    ``endpoints`` maps each static target (``api-data:8000``) to where it listens here; ``replicas`` gives
+    the targets a ``dns_sd_configs`` name (``inference-api``) resolves to, which become static targets;
+    ``password_file`` replaces every ``basic_auth`` password file; ``jobs`` keeps only those jobs (None: all).
+    The rule files are those next to ``config``. A target with no mapping is an AssertionError naming it.
+    """
     settings = yaml.safe_load(config.read_text())
     settings.setdefault("global", {}).update(scrape_interval=interval, evaluation_interval=interval)
     settings["rule_files"] = [str(config.parent / rules) for rules in settings.get("rule_files", [])]
-    for job in settings.get("scrape_configs", []):
-        job.pop("scrape_interval", None)
-        auth = job.get("basic_auth", {})
-        if "password_file" in auth:
-            auth["password_file"] = str(config.parent / auth["password_file"])
-    copy = workdir / "prometheus.yml"
-    copy.write_text(yaml.safe_dump(settings, sort_keys=False))
+    scrape_configs = []
+    for job in settings["scrape_configs"]:
+        if jobs is not None and job["job_name"] not in jobs:
+            continue
+        targets = [target for static in job.pop("static_configs", []) for target in static["targets"]]
+        local = [endpoints.get(target) for target in targets]
+        for dns in job.pop("dns_sd_configs", []):
+            local += [address for name in dns["names"] for address in (replicas or {}).get(name, [None])]
+        assert local and None not in local, (
+            f"job {job['job_name']}: no local address for {targets or 'its DNS names'}"
+        )
+        if "basic_auth" in job:
+            assert password_file, f"job {job['job_name']} signs in: give password_file"
+            job["basic_auth"]["password_file"] = str(password_file)
+        scrape_configs.append({**job, "static_configs": [{"targets": local}]})
+    settings["scrape_configs"] = scrape_configs
+    return settings
+
+
+@contextmanager
+def prometheus(config: Mapping[str, Any], workdir: Path) -> Iterator[str]:
+    """Prometheus with the parsed ``config`` (see :func:`localized_config`) on a free port; its URL."""
+    path = workdir / "prometheus.yml"
+    path.write_text(yaml.safe_dump(dict(config), sort_keys=False))
     port = free_port()
     service = Service(
         "prometheus",
         [
             str(PROMETHEUS),
-            f"--config.file={copy}",
+            f"--config.file={path}",
             f"--storage.tsdb.path={workdir / 'prometheus-data'}",
             f"--web.listen-address=127.0.0.1:{port}",
         ],
