@@ -8,11 +8,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from prometheus_client.parser import text_string_to_metric_families
 
 from covertype.data_api import create_app
 from covertype.dataset import load_dataset
 from support.data_api import FakeClock, data_api_settings
+from support.prometheus import SampleKey, parse_samples
 
 
 @pytest.fixture(scope="module")
@@ -20,19 +20,15 @@ def frame(sample_csv: Path) -> pd.DataFrame:
     return load_dataset(sample_csv)
 
 
-def _samples(client: TestClient) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    """Every sample of ``/metrics``, keyed by name and labels (parsed, as Prometheus reads them)."""
+def _samples(client: TestClient) -> dict[SampleKey, float]:
+    """Every sample of ``/metrics``, keyed by name and labels."""
     response = client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(response.text)
-        for sample in family.samples
-    }
+    return parse_samples(response.text)
 
 
-def _polls(samples: dict, group: str, outcome: str) -> float:
+def _polls(samples: dict[SampleKey, float], group: str, outcome: str) -> float:
     return samples.get(
         ("covertype_data_polls_total", frozenset({("group", group), ("outcome", outcome)})), 0.0
     )

@@ -55,15 +55,24 @@ def pushgateway(workdir: Path) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
 
 
-def scraped_samples(url: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    """Every sample of the ``/metrics`` page at ``url`` (a Pushgateway, an API), keyed by name and labels."""
-    response = httpx.get(f"{url}/metrics", timeout=10)
-    response.raise_for_status()
+#: A sample's name and labels.
+SampleKey = tuple[str, frozenset[tuple[str, str]]]
+
+
+def parse_samples(text: str) -> dict[SampleKey, float]:
+    """Every sample of a page in Prometheus's text format, keyed by name and labels."""
     return {
         (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(response.text)
+        for family in text_string_to_metric_families(text)
         for sample in family.samples
     }
+
+
+def scraped_samples(url: str) -> dict[SampleKey, float]:
+    """Every sample of the ``/metrics`` page at ``url`` (a Pushgateway, an API)."""
+    response = httpx.get(f"{url}/metrics", timeout=10)
+    response.raise_for_status()
+    return parse_samples(response.text)
 
 
 def localized_config(
