@@ -31,7 +31,9 @@ when triggered by hand with the params `candidates` (comma-separated:
 
 Every task calls one function of `covertype.training.pipeline` (the steps `covertype train` chains) with
 the typed values of `covertype.training.steps`; XComs carry them as JSON (URIs, digests, run ids, scores).
-A task that fails for good closes the MLflow parent run `FAILED` with the error, as `covertype train` does.
+A task that fails for good closes the MLflow parent run `FAILED` with the error, as `covertype train` does,
+and pushes the time of the failure to the Pushgateway (`COVERTYPE_PUSHGATEWAY_URL`; **promote** pushes the
+time of each success), which the alert `CovertypeTrainingFailed` reads.
 """
 
 from __future__ import annotations
