@@ -10,7 +10,9 @@ training-data store (`COVERTYPE_DATABASE_URL`), right after its window opens. Ru
 2. **ingest_batch** sleeps the last seconds, polls once and stores the batch:
    * every row is validated; bad rows land in `forest_cover_rejected` with the reason,
    * new rows are stored once (by `row_hash`) in one transaction, so a retry never loses or duplicates a row,
-   * every poll writes one row of `ingestion_runs`.
+   * every poll writes one row of `ingestion_runs`,
+   * a batch with new rows pushes its time to the Pushgateway (`COVERTYPE_PUSHGATEWAY_URL`), for the
+     alert `CovertypeNoBatchStored`.
 
 3. **evaluate_batch** scores the current champion on the stored batch before any training sees it
    (accuracy, macro-F1, drift per feature) into `batch_quality` and MLflow; re-running it changes nothing.

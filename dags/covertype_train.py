@@ -31,7 +31,9 @@ when triggered by hand with the params `candidates` (comma-separated:
 
 Every task calls one function of `covertype.training.pipeline` (the steps `covertype train` chains) with
 the typed values of `covertype.training.steps`; XComs carry them as JSON (URIs, digests, run ids, scores).
-A task that fails for good closes the MLflow parent run `FAILED` with the error, as `covertype train` does.
+A task that fails for good closes the MLflow parent run `FAILED` with the error, as `covertype train` does,
+and pushes the time of the failure to the Pushgateway (`COVERTYPE_PUSHGATEWAY_URL`; **promote** pushes the
+time of each success), which the alert `CovertypeTrainingFailed` reads.
 """
 
 from __future__ import annotations
@@ -53,12 +55,15 @@ DECISION_XCOM = "decision"
 
 def _fail_parent_run(context: Any) -> None:
     """Failure callback of every task (Airflow calls it when a task fails for good, not before a retry):
-    once the snapshot opened the MLflow parent run, close it FAILED through the CLI's failure path."""
+    push the failure's time to the Pushgateway; once the snapshot opened the MLflow parent run, close it
+    FAILED through the CLI's failure path."""
     from airflow.sdk.exceptions import AirflowFailException
 
+    from covertype.pushgateway import push_training_outcome
     from covertype.training.pipeline import fail_training
     from covertype.training.steps import PreparedTraining
 
+    push_training_outcome(get_settings(), succeeded=False)
     ti = context["ti"]
     prepared = ti.xcom_pull(task_ids="snapshot")
     if prepared:

@@ -92,6 +92,7 @@ def _non_default_settings(tmp_path: Path) -> Settings:
         drift_significance=0.01,
         training_niceness=5,
         accuracy_drop=0.05,
+        pushgateway_url="http://pushgateway.example:19091",
     )
 
 

@@ -106,6 +106,12 @@ class Settings(BaseSettings):
         description="batch accuracy this far below the champion's holdout accuracy calls for training",
     )
 
+    pushgateway_url: str | None = Field(
+        None,
+        description="Prometheus Pushgateway the batch jobs push their outcomes to (ingestion, training); "
+        "empty or unset: no push",
+    )
+
     # -- inference API
     model_poll_interval: float = Field(30.0, gt=0, description="seconds between checks of the champion alias")
     max_batch_records: int = Field(10_000, ge=1, description="largest batch /predict/batch accepts")

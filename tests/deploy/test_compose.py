@@ -54,6 +54,8 @@ EXPECTED_SERVICES = {
     "airflow-dag-processor",
     "airflow-triggerer",
     "airflow-worker",
+    "prometheus",
+    "pushgateway",
 }
 ONE_SHOT_SERVICES = {
     "minio-setup",

@@ -41,6 +41,7 @@ from support.kubernetes import (
     containers,
     documented_secrets,
     find,
+    kustomize,
     literal_secrets,
     pod_spec,
     rendered,
@@ -81,7 +82,9 @@ def raw_manifests() -> list[Path]:
     return sorted(
         path
         for path in DEPLOY.rglob("*.yaml")
-        if path.name != "kustomization.yaml" and "airflow" not in path.relative_to(DEPLOY).parts
+        if path.name != "kustomization.yaml"
+        # The Helm values are no object; the monitoring objects are CRDs (tests/deploy/test_monitoring.py).
+        and not {"airflow", "monitoring"} & set(path.relative_to(DEPLOY).parts)
     )
 
 
@@ -342,9 +345,15 @@ def test_the_secret_check_finds_a_planted_password() -> None:
 
 
 def referenced_secrets() -> set[tuple[str, str | None]]:
-    """Every (Secret, key) the manifests of both overlays and the Airflow chart's render read."""
+    """Every (Secret, key) the manifests of both overlays, the monitoring objects and the Airflow chart's
+    render read."""
     docs = [doc for overlay in OVERLAYS for doc in rendered(overlay)]
-    return secret_references([*docs, *airflow_chart()])
+    references = secret_references([*docs, *airflow_chart()])
+    for monitor in kustomize(DEPLOY / "monitoring"):
+        for endpoint in monitor["spec"].get("endpoints", []):
+            for ref in endpoint.get("basicAuth", {}).values():
+                references.add((ref["name"], ref["key"]))
+    return references
 
 
 def test_every_secret_the_deployment_reads_is_created_by_the_readme() -> None:
@@ -409,6 +418,7 @@ def test_service_urls_in_the_settings_point_at_services_that_exist(overlay: str)
         settings_from(envs["ui"]).inference_api_url,
         settings_from(envs["ui"]).data_api_url,
         "http://" + settings_from(envs["airflow"]).minio_endpoint,
+        settings_from(envs["airflow"]).pushgateway_url,
         find(docs, "ConfigMap", "mlflow-server")["data"]["MLFLOW_S3_ENDPOINT_URL"],
         find(docs, "ConfigMap", "covertype-setup")["data"]["MINIO_URL"],
     ]

@@ -297,6 +297,13 @@ def test_metrics_expose_requests_latency_classes_and_version(client: TestClient)
     assert "covertype_prediction_log_dropped_total 0.0" in text
 
 
+def test_metrics_expose_the_served_versions_holdout_accuracy(client: TestClient) -> None:
+    """What the accuracy-drop alert compares the champion's batch accuracy with."""
+    holdout = client.get("/model").json()["metrics"]["holdout_accuracy"]
+    text = client.get("/metrics").text
+    assert f'covertype_model_holdout_accuracy{{version="1"}} {float(holdout)!r}' in text
+
+
 def test_reload_without_a_token_configured_checks_the_alias(client: TestClient) -> None:
     response = client.post("/model/reload")
     assert response.status_code == 200

@@ -180,7 +180,7 @@ def test_an_mlflow_server_refuses_a_foreign_host_header(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_mlflow_basic_auth_lets_only_the_training_and_operator_users_move_the_alias(
+def test_mlflow_basic_auth_lets_only_the_training_and_operator_users_move_the_alias_and_admins_read_metrics(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The shipped auth config and covertype.registry.access on a real `mlflow server --app-name basic-auth`
@@ -202,7 +202,8 @@ def test_mlflow_basic_auth_lets_only_the_training_and_operator_users_move_the_al
     server = Service(
         "mlflow",
         [str(bin_dir / "mlflow"), "server", "--app-name=basic-auth", "--backend-store-uri",
-         f"sqlite:///{tmp_path / 'mlflow.db'}", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+         f"sqlite:///{tmp_path / 'mlflow.db'}", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+         f"--expose-prometheus={tmp_path / 'prometheus'}"],
         f"{url}/health",
         port,
         env={"PATH": f"{bin_dir}:{os.environ['PATH']}", "MLFLOW_AUTH_CONFIG_PATH": str(ini),
@@ -261,6 +262,23 @@ def test_mlflow_basic_auth_lets_only_the_training_and_operator_users_move_the_al
         operator.set_registered_model_alias("covertype", "champion", version.version)  # roll back is allowed
         with pytest.raises(MlflowException, match="PERMISSION_DENIED|Permission denied"):
             operator.create_run(experiment_id)
+
+        # /metrics (--expose-prometheus): basic-auth guards it, and being fail-closed on a route no
+        # permission rule names, it serves only an admin: Prometheus scrapes as the admin.
+        metrics = {
+            who: httpx.get(f"{url}/metrics", auth=auth, timeout=60)
+            for who, auth in {
+                "anonymous": None,
+                "reader": ("r-user", "reader-password-2"),
+                "admin": admin,
+            }.items()
+        }
+        assert {who: answer.status_code for who, answer in metrics.items()} == {
+            "anonymous": 401,
+            "reader": 403,
+            "admin": 200,
+        }
+        assert "mlflow_http_request_total" in metrics["admin"].text
     finally:
         server.stop()
 

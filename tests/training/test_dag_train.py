@@ -20,6 +20,7 @@ from covertype.monitoring.retrain import DRIFT
 from covertype.registry.tags import TRAINING_REASON_TAG, TRAINING_SIGNAL_TAG
 from covertype.settings import Settings
 from support.airflow import airflow_env, run_python, run_python_output
+from support.prometheus import pushgateway, scraped_samples
 from support.retrain import (
     MIN_NEW_ROWS,
     elevation_shifted,
@@ -180,12 +181,15 @@ print(json.dumps(runs))
 def test_a_failing_candidate_fails_alone_and_a_failed_task_fails_the_parent_run(
     tmp_path: Path, sample_csv: Path
 ) -> None:
-    """A candidate whose fit raises fails alone; with nothing else to register, the run fails at once."""
+    """A candidate whose fit raises fails alone; with nothing else to register, the run fails at once.
+    The first training's success and the second's failure reach the Pushgateway (the alert's inputs)."""
     data_dir = tmp_path / "data"
-    settings = Settings(data_dir=data_dir)
-    fill_store(settings.database, load_dataset(sample_csv).head(1_000))
+    fill_store(Settings(data_dir=data_dir).database, load_dataset(sample_csv).head(1_000))
 
-    mixed, alone = run_python(RUN_FAILING, _airflow_env(tmp_path / "airflow", data_dir), tmp_path)
+    with pushgateway(tmp_path) as gateway:
+        settings = Settings(data_dir=data_dir, pushgateway_url=gateway)
+        mixed, alone = run_python(RUN_FAILING, airflow_env(tmp_path / "airflow", settings), tmp_path)
+        pushed = scraped_samples(gateway)
 
     client = MlflowClient(settings.tracking_uri, registry_uri=settings.tracking_uri)
 
@@ -217,6 +221,11 @@ def test_a_failing_candidate_fails_alone_and_a_failed_task_fails_the_parent_run(
     assert parent.info.status == "FAILED"
     assert parent.data.tags["covertype.error"].startswith(NOTHING_TO_REGISTER)  # as in the CLI
     assert len(client.search_model_versions("name='covertype'")) == 1
+
+    # promote pushed the first run's success, register's failure callback the second run's failure.
+    train = frozenset({("job", "covertype_train"), ("instance", "")})
+    success = pushed[("covertype_training_last_success_timestamp_seconds", train)]
+    assert pushed[("covertype_training_last_failure_timestamp_seconds", train)] > success > 0
 
 
 RUN_ONCE = """

@@ -12,10 +12,12 @@ from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 
 from covertype import __version__
+from covertype.data_api.metrics import DataApiMetrics
 from covertype.data_api.models import ErrorDetail, ErrorReason
-from covertype.data_api.routes import data, groups, health
+from covertype.data_api.routes import data, groups, health, status
 from covertype.data_api.service import AllBatchesDelivered, Clock, DataService, GroupOutOfRange
 from covertype.dataset import load_dataset
+from covertype.http_metrics import RequestMetricsMiddleware
 from covertype.settings import Settings
 from covertype.validation_errors import BodySizeLimit, unprocessable
 
@@ -39,14 +41,17 @@ def create_app(settings: Settings, *, clock: Clock = time.time, frame: pd.DataFr
     app = FastAPIOffline(  # Swagger UI assets served locally: /docs works without internet
         title="covertype data API", description=DESCRIPTION, version=__version__
     )
-    app.state.data_service = DataService(settings, dataset, clock=clock)
-    app.include_router(data.router)
-    app.include_router(health.router)
-    app.include_router(groups.router)
+    metrics = DataApiMetrics()
+    app.state.data_service = DataService(settings, dataset, clock=clock, metrics=metrics)
+    for router in (data.router, health.router, groups.router, status.router):
+        app.include_router(router)
+    endpoints = frozenset(route.path for route in app.routes if hasattr(route, "methods"))
     app.add_exception_handler(GroupOutOfRange, _bad_request(ErrorReason.GROUP_OUT_OF_RANGE))
     app.add_exception_handler(AllBatchesDelivered, _bad_request(ErrorReason.ALL_BATCHES_DELIVERED))
     app.add_exception_handler(RequestValidationError, unprocessable)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # added last, so outermost: the 413s of the body limit are counted too
+    app.add_middleware(RequestMetricsMiddleware, metrics=metrics, endpoints=endpoints)
     return app
 
 

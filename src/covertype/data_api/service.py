@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from covertype.data_api.batches import BatchPlan
+from covertype.data_api.metrics import DataApiMetrics, PollOutcome
 from covertype.data_api.payloads import BatchPayloads
 from covertype.data_api.state import AllBatchesDelivered, Clock, GroupSchedule
 from covertype.settings import Settings
@@ -20,8 +21,11 @@ class GroupOutOfRange(ValueError):
 class DataService:
     """Batches per group on a timed schedule; the one object the routes talk to."""
 
-    def __init__(self, settings: Settings, frame: pd.DataFrame, *, clock: Clock) -> None:
+    def __init__(
+        self, settings: Settings, frame: pd.DataFrame, *, clock: Clock, metrics: DataApiMetrics
+    ) -> None:
         self.settings = settings
+        self.metrics = metrics
         self.plan = BatchPlan(
             n_rows=len(frame),
             batches=settings.batches,
@@ -38,8 +42,17 @@ class DataService:
 
         Raises :class:`GroupOutOfRange` or :class:`AllBatchesDelivered`.
         """
-        self._check(group_number)
-        window = self.schedule.poll(group_number)
+        try:
+            self._check(group_number)
+        except GroupOutOfRange:
+            self.metrics.poll(None, PollOutcome.OUT_OF_RANGE)
+            raise
+        try:
+            window = self.schedule.poll(group_number)
+        except AllBatchesDelivered:
+            self.metrics.poll(group_number, PollOutcome.EXHAUSTED)
+            raise
+        self.metrics.poll(group_number, PollOutcome.NEW_BATCH if window.opened else PollOutcome.SAME_BATCH)
         return self.payloads.body(group_number, window.batch_number)
 
     def restart(self, group_number: int) -> None:

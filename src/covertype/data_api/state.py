@@ -11,7 +11,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 _SCHEMA = """
@@ -33,6 +33,8 @@ class Window:
 
     batch_number: int
     started_at: float
+    #: This poll opened the window (not part of equality: the same window read later compares equal).
+    opened: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -99,13 +101,13 @@ class GroupSchedule:
             window = self._read(conn, group_number)  # another worker may have moved it meanwhile
             now = self._clock()
             if window is None:
-                window = Window(1, now)
+                window = Window(1, now, opened=True)
             elif not self._is_due(window, now):
                 return window
             elif window.batch_number >= self._batches:
                 raise AllBatchesDelivered(group_number, self._batches)
             else:
-                window = Window(window.batch_number + 1, now)
+                window = Window(window.batch_number + 1, now, opened=True)
             conn.execute(
                 "INSERT INTO group_windows (group_number, batch_number, started_at) VALUES (?, ?, ?) "
                 "ON CONFLICT (group_number) DO UPDATE "

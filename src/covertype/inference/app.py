@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from http import HTTPStatus
@@ -13,9 +12,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from covertype import __version__
+from covertype.http_metrics import RequestMetricsMiddleware
 from covertype.inference.batch_quality import ChampionBatchQuality
 from covertype.inference.metrics import ServiceMetrics
 from covertype.inference.model_holder import ModelHolder, ModelUnavailable, ReloadFailed, ServedModel
@@ -52,7 +51,7 @@ def create_app(settings: Settings) -> FastAPI:
     batch_quality = ChampionBatchQuality(engine, metrics, ttl=settings.model_poll_interval)
 
     def serving(served: ServedModel) -> None:
-        metrics.serving(served.name, served.version, served.alias)
+        metrics.serving(served.name, served.version, served.alias, served.metrics.get("holdout_accuracy"))
         batch_quality.refresh(served.version)
 
     holder = ModelHolder(settings, on_change=serving)
@@ -117,34 +116,3 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     """Last resort: a JSON answer instead of a bare traceback page; the cause goes to the log."""
     logger.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return JSONResponse(status_code=500, content={"detail": f"internal error ({type(exc).__name__})"})
-
-
-class RequestMetricsMiddleware:
-    """Counts requests and observes latency by endpoint (unknown paths share the label ``other``)."""
-
-    def __init__(self, app: ASGIApp, *, metrics: ServiceMetrics, endpoints: frozenset[str]) -> None:
-        self._app = app
-        self._metrics = metrics
-        self._endpoints = endpoints
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self._app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status_code = 500
-
-        async def send_recording_status(message: Message) -> None:
-            nonlocal status_code
-            if message["type"] == "http.response.start":
-                status_code = message["status"]
-            await send(message)
-
-        try:
-            await self._app(scope, receive, send_recording_status)
-        finally:
-            path = scope["path"]
-            endpoint = path if path in self._endpoints else "other"
-            method = scope["method"]
-            self._metrics.requests.labels(endpoint, method, str(status_code)).inc()
-            self._metrics.latency.labels(endpoint, method).observe(time.perf_counter() - started)

@@ -1,15 +1,18 @@
 """Prometheus series of the inference API, one registry per application.
 
-Requests and latency by endpoint, predictions by class, the served model version, how that version did on
-the latest batch it scored (``covertype_champion_batch_*``), and what the prediction log wrote, dropped or
-failed to write. With several uvicorn workers each worker reports its own.
+Requests and latency by endpoint (:mod:`covertype.http_metrics`), predictions by class, the served model
+version and its holdout accuracy, how that version did on the latest batch it scored
+(``covertype_champion_batch_*``), and what the prediction log wrote, dropped or failed to write. With
+several uvicorn workers each worker reports its own.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge
+
+from covertype.http_metrics import HttpMetrics
 
 if TYPE_CHECKING:
     from covertype.store.quality import BatchQuality
@@ -18,22 +21,9 @@ if TYPE_CHECKING:
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
-class ServiceMetrics:
+class ServiceMetrics(HttpMetrics):
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "covertype_http_requests",
-            "HTTP requests by endpoint and status code",
-            ["endpoint", "method", "status"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "covertype_http_request_duration_seconds",
-            "Time from request to the end of the response, by endpoint",
-            ["endpoint", "method"],
-            buckets=_LATENCY_BUCKETS,
-            registry=self.registry,
-        )
+        super().__init__(_LATENCY_BUCKETS)
         self.predictions = Counter(
             "covertype_predictions",
             "Records classified, by predicted cover type",
@@ -44,6 +34,13 @@ class ServiceMetrics:
             "covertype_model_info",
             "1 for the registered model version being served",
             ["name", "version", "alias"],
+            registry=self.registry,
+        )
+        self.holdout_accuracy = Gauge(
+            "covertype_model_holdout_accuracy",
+            "Accuracy of the served version on its own holdout rows (its run's metric): what its batch "
+            "accuracy is compared with; no series when the run has no such metric",
+            ["version"],
             registry=self.registry,
         )
         self.batch_accuracy = Gauge(
@@ -85,10 +82,13 @@ class ServiceMetrics:
             registry=self.registry,
         )
 
-    def serving(self, name: str, version: str, alias: str) -> None:
-        """Mark ``version`` as the one served (and no other)."""
+    def serving(self, name: str, version: str, alias: str, holdout_accuracy: float | None) -> None:
+        """Mark ``version`` as the one served (and no other), with its holdout accuracy when known."""
         self.model_info.clear()
         self.model_info.labels(name=name, version=version, alias=alias).set(1)
+        self.holdout_accuracy.clear()
+        if holdout_accuracy is not None:
+            self.holdout_accuracy.labels(version=version).set(holdout_accuracy)
 
     def champion_batch(self, version: str, quality: BatchQuality | None) -> None:
         """Show ``quality``, the served ``version``'s latest batch, and no other; no series when None (and

@@ -17,6 +17,7 @@ from tenacity import Retrying, before_sleep_log, retry_if_exception, stop_after_
 
 from covertype.ingestion.client import BatchesExhausted, DataApiError, fetch_batch
 from covertype.ingestion.validation import validate_batch
+from covertype.pushgateway import push_all_batches_delivered, push_batch_stored
 from covertype.settings import Settings
 from covertype.store.batches import record_exhausted, record_failure, store_batch, utc_now
 from covertype.store.engine import Engine, store_engine, store_location
@@ -105,6 +106,7 @@ def _ingest(
         record_exhausted(
             engine, run_id=run_id, group_number=group, started_at=started_at, detail=outcome.detail
         )
+        push_all_batches_delivered(settings, group)
         return IngestionResult(run_id, group, None, PollStatus.EXHAUSTED, detail=outcome.detail)
 
     batch = validate_batch(outcome.columns, outcome.data)
@@ -126,6 +128,8 @@ def _ingest(
             engine, run_id=run_id, group=group, batch=outcome.batch_number, started_at=started_at, error=error
         )
         raise IngestionFailed(error) from exc
+    if stored.inserted:
+        push_batch_stored(settings, group)
     return IngestionResult(
         run_id,
         group,

@@ -22,6 +22,7 @@ from threadpoolctl import threadpool_limits
 
 from covertype.model.onnx_export import export_and_check
 from covertype.monitoring import RetrainSignals, decide_retraining, log_profile
+from covertype.pushgateway import push_training_outcome
 from covertype.registry import tags
 from covertype.registry.aliases import champion_version
 from covertype.registry.versions import set_version_tags, version_tags
@@ -269,6 +270,7 @@ def promote(settings: Settings, *, prepared: PreparedTraining, registered: Regis
         },
         metrics={"holdout_accuracy": registered.holdout_accuracy},
     )
+    push_training_outcome(settings, succeeded=True)
     return outcome
 
 

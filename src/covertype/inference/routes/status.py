@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from covertype.http_metrics import metrics_response
 from covertype.inference.deps import BatchQualityDep, HolderDep, MetricsDep
 from covertype.inference.routes._json import json_response
 from covertype.inference.schemas import ServiceStatus
@@ -36,4 +36,4 @@ async def metrics(service_metrics: MetricsDep, holder: HolderDep, quality: Batch
     served = holder.current
     if served is not None:
         await quality.latest(served.version)
-    return Response(generate_latest(service_metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return metrics_response(service_metrics.registry)

@@ -1,0 +1,73 @@
+"""What both APIs measure of their HTTP traffic, each app in its own Prometheus registry.
+
+:class:`HttpMetrics` holds the registry with the request counter and the latency histogram by endpoint
+(``covertype_http_requests_total``, ``covertype_http_request_duration_seconds``); each API's own metrics
+class adds its series to that registry. :class:`RequestMetricsMiddleware` feeds the two, and
+:func:`metrics_response` is the ``GET /metrics`` answer. Prometheus tells the two APIs apart by the
+``job`` label of their scrape config. With several uvicorn workers each worker reports its own.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class HttpMetrics:
+    """A fresh registry with the request counter and the latency histogram (``buckets`` in seconds)."""
+
+    def __init__(self, buckets: Sequence[float]) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "covertype_http_requests",
+            "HTTP requests by endpoint and status code",
+            ["endpoint", "method", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "covertype_http_request_duration_seconds",
+            "Time from request to the end of the response, by endpoint",
+            ["endpoint", "method"],
+            buckets=tuple(buckets),
+            registry=self.registry,
+        )
+
+
+def metrics_response(registry: CollectorRegistry) -> Response:
+    """The registry in Prometheus's text format."""
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+class RequestMetricsMiddleware:
+    """Counts requests and observes latency by endpoint (unknown paths share the label ``other``)."""
+
+    def __init__(self, app: ASGIApp, *, metrics: HttpMetrics, endpoints: frozenset[str]) -> None:
+        self._app = app
+        self._metrics = metrics
+        self._endpoints = endpoints
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status_code = 500
+
+        async def send_recording_status(message: Message) -> None:
+            nonlocal status_code
+            if message["type"] == "http.response.start":
+                status_code = message["status"]
+            await send(message)
+
+        try:
+            await self._app(scope, receive, send_recording_status)
+        finally:
+            path = scope["path"]
+            endpoint = path if path in self._endpoints else "other"
+            method = scope["method"]
+            self._metrics.requests.labels(endpoint, method, str(status_code)).inc()
+            self._metrics.latency.labels(endpoint, method).observe(time.perf_counter() - started)
