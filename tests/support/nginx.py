@@ -88,3 +88,8 @@ def access_log(prefix: Path) -> list[Access]:
             Access(float(at), int(status), tuple(upstreams.split(", ")), tuple(statuses.split(", ")))
         )
     return entries
+
+
+def error_log(prefix: Path) -> str:
+    """The error log written under ``prefix`` (``info`` and above)."""
+    return (prefix / "logs" / "error.log").read_text()

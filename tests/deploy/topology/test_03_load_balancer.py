@@ -166,6 +166,10 @@ def test_nginx_spreads_skips_a_replica_without_model_and_survives_a_kill(topolog
             "dead_replica_statuses": sorted(
                 {a.upstream_statuses[a.upstreams.index(dead)] for a in passed_on}
             ),
+            # requests in flight on the dead replica, passed on thanks to proxy_next_upstream non_idempotent
+            "in_flight_reset_and_passed_on": nginx.error_log(topology.nginx_prefix).count(
+                "Connection reset by peer"
+            ),
         }
         assert during["failed"] <= HANDFUL, during
 
