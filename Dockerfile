@@ -137,7 +137,7 @@ CMD ["mlflow", "server", "--app-name=basic-auth", "--host=0.0.0.0", "--port=5000
 
 # ---- Airflow: the official Airflow 3.3.2 image plus the covertype package with its `pipeline` and
 # `airflow-celery` extras, installed with uv from uv.lock (--frozen): the Celery, Postgres and Redis
-# providers too are the locked versions, so every container runs exactly what tests/test_topology.py ran.
+# providers too are the locked versions, so every container runs exactly what tests/deploy/topology/ ran.
 FROM apache/airflow:3.3.2-python3.11 AS airflow
 
 # LightGBM's wheel loads the system's OpenMP runtime (libgomp.so.1), which it does not vendor. The version

@@ -184,7 +184,7 @@ def test_mlflow_basic_auth_lets_only_the_training_and_operator_users_move_the_al
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The shipped auth config and covertype.registry.access on a real `mlflow server --app-name basic-auth`
-    (SQLite stores here; tests/test_topology.py runs it with compose's MariaDB backend)."""
+    (SQLite stores here; tests/deploy/topology/ runs it with compose's MariaDB backend)."""
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 

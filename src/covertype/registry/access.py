@@ -111,7 +111,7 @@ def provision(settings: Settings, accounts: Sequence[Account]) -> str:
     return experiment_id
 
 
-def main() -> None:  # pragma: no cover - exercised as a subprocess by tests/test_topology.py
+def main() -> None:  # pragma: no cover - exercised as a subprocess by tests/deploy/topology/
     try:
         accounts = accounts_from_env(os.environ)
         settings = Settings()
