@@ -40,6 +40,7 @@ from support.compose import COMPOSE_PATH, ENV_EXAMPLE_PATH, interpolate_tree, re
 from support.mysql_init import Names, mysql_init_applied, schema_of
 from support.paths import REPO_ROOT
 from support.services import free_port
+from support.topology import mlflow_command
 
 OLD_MLFLOW = "3.0.0"
 #: uv's --exclude-newer: the old release with the dependencies a deployment got in its month.
@@ -153,12 +154,6 @@ def upgraded(services: dict[str, Any], names: Names) -> None:
     assert password not in output, "the step printed the database password"
 
 
-def on_loopback(command: list[str], port: int) -> list[str]:
-    """The server's command bound to 127.0.0.1:``port`` instead of 0.0.0.0:5000."""
-    words = {"--host": "--host=127.0.0.1", "--port": f"--port={port}"}
-    return [words.get(word.split("=")[0], word) for word in command]
-
-
 # -- the database ------------------------------------------------------------------------------------------
 
 
@@ -234,7 +229,7 @@ def test_an_older_mlflow_store_is_upgraded_with_every_run_version_and_alias_kept
     auth_ini.write_text(
         (REPO_ROOT / "mlflow" / "basic_auth.ini").read_text().replace("/var/lib/mlflow", str(tmp_path))
     )
-    command = on_loopback(services["mlflow"]["command"], port)
+    command = mlflow_command(services["mlflow"], port, tmp_path / "mlflow-metrics")
     env = services["mlflow"]["environment"] | {
         "MLFLOW_BACKEND_STORE_URI": store_uri,
         "MLFLOW_AUTH_CONFIG_PATH": str(auth_ini),

@@ -38,21 +38,27 @@ def promtool(*args: str | Path, cwd: Path = PROMETHEUS_DIR) -> subprocess.Comple
     )
 
 
+def pushgateway_command(port: int) -> list[str]:
+    """Debian's Pushgateway on 127.0.0.1:``port``, with no persistence."""
+    # Debian's build persists to /var/lib/prometheus/pushgateway.data by default: every gateway would start
+    # with the pushes of the one before.
+    return [str(PUSHGATEWAY), f"--web.listen-address=127.0.0.1:{port}", "--persistence.file="]
+
+
 @contextmanager
 def pushgateway(workdir: Path) -> Iterator[str]:
     """A Pushgateway on a free port of 127.0.0.1, no persistence; yields its URL."""
     port = free_port()
+    url = f"http://127.0.0.1:{port}"
     service = Service(
         "pushgateway",
-        # Debian's build persists to /var/lib/prometheus/pushgateway.data by default: every gateway would
-        # start with the pushes of the one before.
-        [str(PUSHGATEWAY), f"--web.listen-address=127.0.0.1:{port}", "--persistence.file="],
-        f"http://127.0.0.1:{port}/-/healthy",
+        pushgateway_command(port),
+        f"{url}/-/healthy",
         port,
         log_path=workdir / "pushgateway.log",
     )
     with running(service, timeout=30):
-        yield f"http://127.0.0.1:{port}"
+        yield url
 
 
 #: A sample's name and labels.
@@ -113,26 +119,28 @@ def localized_config(
     return settings
 
 
+def prometheus_command(config: Mapping[str, Any], workdir: Path, port: int) -> list[str]:
+    """Debian's Prometheus with the parsed ``config`` (see :func:`localized_config`), written into ``workdir``
+    with its database, on 127.0.0.1:``port``."""
+    path = workdir / "prometheus.yml"
+    path.write_text(yaml.safe_dump(dict(config), sort_keys=False))
+    return [
+        str(PROMETHEUS),
+        f"--config.file={path}",
+        f"--storage.tsdb.path={workdir / 'prometheus-data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+    ]
+
+
 @contextmanager
 def prometheus(config: Mapping[str, Any], workdir: Path) -> Iterator[str]:
     """Prometheus with the parsed ``config`` (see :func:`localized_config`) on a free port; its URL."""
-    path = workdir / "prometheus.yml"
-    path.write_text(yaml.safe_dump(dict(config), sort_keys=False))
     port = free_port()
-    service = Service(
-        "prometheus",
-        [
-            str(PROMETHEUS),
-            f"--config.file={path}",
-            f"--storage.tsdb.path={workdir / 'prometheus-data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        f"http://127.0.0.1:{port}/-/ready",
-        port,
-        log_path=workdir / "prometheus.log",
-    )
+    url = f"http://127.0.0.1:{port}"
+    command = prometheus_command(config, workdir, port)
+    service = Service("prometheus", command, f"{url}/-/ready", port, log_path=workdir / "prometheus.log")
     with running(service, timeout=60):
-        yield f"http://127.0.0.1:{port}"
+        yield url
 
 
 def wait_for_targets(url: str, *, expected: int, timeout: float = 60.0) -> list[dict[str, Any]]:

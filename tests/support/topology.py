@@ -56,7 +56,7 @@ from covertype.dataset import load_dataset
 from covertype.processes import Service, stop_all
 from covertype.schema import FEATURE_COLUMNS
 from covertype.store.migrate import head_revision
-from support import nginx
+from support import nginx, prometheus
 from support.compose import COMPOSE_PATH, ENV_EXAMPLE_PATH, SECRET_NAME, interpolate_tree, read_env_file
 from support.dns_stub import DnsStub
 from support.dockerfile import cmd as image_cmd
@@ -143,6 +143,14 @@ def on_address(command: list[str], host: str, port: int) -> list[str]:
             arg = f"--port={port}" if arg.startswith("--port=") else str(port)
         out.append(arg)
     return out
+
+
+def mlflow_command(service: Mapping[str, Any], port: int, metrics_dir: Path) -> list[str]:
+    """Compose's MLflow server command on 127.0.0.1:``port``, ``--expose-prometheus`` writing into
+    ``metrics_dir`` (made here; compose's is a tmpfs)."""
+    metrics_dir.mkdir(parents=True)
+    command = on_address(service["command"], "127.0.0.1", port)
+    return [re.sub(r"^--expose-prometheus=.*", f"--expose-prometheus={metrics_dir}", arg) for arg in command]
 
 
 def native_paths(script: str, service: Mapping[str, Any]) -> str:
@@ -419,7 +427,10 @@ def replica_addresses() -> dict[str, str]:
 
 def start_topology(tmp: Path, stack: ExitStack, stages: Stages) -> Topology:
     """Start everything, in compose's order; every part is stopped when ``stack`` closes."""
-    ports = {name: free_port() for name in ("moto", "mlflow", "data", "lb", "airflow", "health")}
+    ports = {
+        name: free_port()
+        for name in ("moto", "mlflow", "data", "lb", "airflow", "health", "pushgateway", "prometheus")
+    }
     dotenv = _dotenv(ports["airflow"])
     services = interpolate_tree(yaml.safe_load(COMPOSE_PATH.read_text()), dotenv)["services"]
 
@@ -439,6 +450,7 @@ def start_topology(tmp: Path, stack: ExitStack, stages: Stages) -> Topology:
             "airflow-apiserver:8080": f"127.0.0.1:{ports['airflow']}",
             "airflow-postgres:5432": "127.0.0.1:5432",
             "airflow-redis:6379": "127.0.0.1:6379",
+            "pushgateway:9091": f"127.0.0.1:{ports['pushgateway']}",
         },
         # PostgreSQL here trusts local connections as its superuser; compose's `airflow` role is not made.
         users={"covertype": names.covertype_user, "mlflow": names.mlflow_user, "airflow": "postgres"},
@@ -489,16 +501,35 @@ def start_topology(tmp: Path, stack: ExitStack, stages: Stages) -> Topology:
         for bucket in buckets:
             s3.create_bucket(Bucket=bucket)
 
+    with stages.stage("Pushgateway started"):
+        pushgateway_url = f"http://127.0.0.1:{ports['pushgateway']}"
+        topology.start(
+            "pushgateway",
+            prometheus.pushgateway_command(ports["pushgateway"]),
+            f"{pushgateway_url}/-/healthy",
+            ports["pushgateway"],
+            {},
+            pushgateway_url,
+        ).wait_healthy(30)
+
     # Started in compose's order, not one after the other: MLflow comes up while Airflow migrates and starts;
     # the Celery worker and the inference API wait for mlflow-setup, as their depends_on say.
-    with stages.stage("MLflow server started (MariaDB store, basic-auth)"):
+    with stages.stage("mlflow-db-upgrade (mlflow db upgrade on the empty store), MLflow server started"):
+        upgrade = services["mlflow-db-upgrade"]
+        assert upgrade["command"][0] == "python", upgrade["command"]
+        topology.run_one_shot(
+            "mlflow-db-upgrade",
+            [sys.executable, *upgrade["command"][1:]],
+            topology.environment("mlflow-db-upgrade"),
+            timeout=300,
+        )
         auth_ini = tmp / "basic_auth.ini"  # the image's file, its SQLite path moved out of /var/lib/mlflow
         auth_ini.write_text(
             (REPO_ROOT / "mlflow" / "basic_auth.ini").read_text().replace("/var/lib/mlflow", str(tmp))
         )
         mlflow_url = f"http://127.0.0.1:{ports['mlflow']}"
-        command = on_address(services["mlflow"]["command"], "127.0.0.1", ports["mlflow"])
         topology.native["mlflow"] = {"MLFLOW_AUTH_CONFIG_PATH": str(auth_ini)}
+        command = mlflow_command(services["mlflow"], ports["mlflow"], tmp / "mlflow-metrics")
         assert not any(dotenv["MYSQL_MLFLOW_PASSWORD"] in arg for arg in command)
         mlflow_server = topology.start(
             "mlflow",
@@ -601,7 +632,29 @@ def start_topology(tmp: Path, stack: ExitStack, stages: Stages) -> Topology:
     with stages.stage("inference replicas and nginx healthy"):
         for name in ("inference-api", "inference-api-2", "inference-lb"):
             topology.components[name].wait_healthy(180)
+
+    with stages.stage("Prometheus started with compose's scrape config and alert rules"):
+        _start_prometheus(topology)
     return topology
+
+
+def _start_prometheus(topology: Topology) -> None:
+    """Debian's Prometheus with deploy/prometheus/prometheus.yml, its targets mapped to the processes here."""
+    password_file = topology.tmp / "mlflow_admin_password"  # compose's secret file
+    password_file.write_text(topology.dotenv["MLFLOW_ADMIN_PASSWORD"])
+    config = prometheus.localized_config(
+        prometheus.SCRAPE_CONFIG,
+        endpoints=topology.local.endpoints,
+        replicas={"inference-api": [f"{host}:{INFERENCE_PORT}" for host in topology.replica_hosts.values()]},
+        password_file=password_file,
+    )
+    workdir = topology.tmp / "prometheus"
+    workdir.mkdir()
+    port = topology.ports["prometheus"]
+    url = f"http://127.0.0.1:{port}"
+    topology.start(
+        "prometheus", prometheus.prometheus_command(config, workdir, port), f"{url}/-/ready", port, {}, url
+    ).wait_healthy(60)
 
 
 def _start_load_balanced_inference(topology: Topology) -> None:
