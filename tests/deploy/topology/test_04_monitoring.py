@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.mariadb]
 SERIES = {
     "api-data": 'covertype_data_polls_total{job="api-data", outcome="new_batch"}',
     "inference-api": 'covertype_http_requests_total{job="inference-api"}',
-    "mlflow": '{job="mlflow", __name__=~"flask_http_request_(total|duration_seconds_count)"}',
+    "mlflow": 'mlflow_http_request_total{job="mlflow"}',
     "pushgateway (ingestion)": "covertype_ingest_last_stored_timestamp_seconds",
     "pushgateway (training)": "covertype_training_last_success_timestamp_seconds",
 }
