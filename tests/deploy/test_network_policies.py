@@ -34,7 +34,6 @@ OUTSIDE = {
 #: Where prod's managed stores are: outside the cluster (overlays/prod/stores.yaml's ExternalName Services).
 PROD_STORES = {"mysql": Endpoint(ip="10.20.0.7"), "minio": Endpoint(ip="10.20.0.8")}
 #: The Pushgateway's pod labels (its manifest, by another change, carries this name label).
-PUSHGATEWAY_LABELS = {"app.kubernetes.io/name": "pushgateway"}
 
 # source, destination, port, allowed
 FLOWS: list[tuple[str, str, int, bool]] = [
@@ -123,7 +122,6 @@ def endpoints(overlay: str) -> dict[str, Endpoint]:
         workload["metadata"]["name"]: Endpoint.pod(namespace, pod_labels(workload))
         for workload in [*workloads(rendered(overlay)), *workloads(airflow_chart())]
     }
-    found.setdefault("pushgateway", Endpoint.pod(namespace, PUSHGATEWAY_LABELS))
     if overlay == "prod":
         assert not {"mysql", "minio"} & set(found), "prod's stores are outside the cluster"
         found |= PROD_STORES
