@@ -17,6 +17,7 @@ from covertype.settings import Settings
 from support.compose import COMPOSE_PATH, ENV_EXAMPLE_PATH, SECRET_NAME, interpolate_tree, read_env_file
 from support.data_api import data_api_server, data_api_settings
 from support.prometheus import (
+    EXPECTED_ALERTS,
     PROMETHEUS_DIR,
     SCRAPE_CONFIG,
     localized_config,
@@ -30,15 +31,6 @@ from support.services import free_port
 
 ALERTS = PROMETHEUS_DIR / "alerts.yml"
 ALERT_TESTS = PROMETHEUS_DIR / "alerts.test.yml"
-#: What the issue asks to be alerted on, by alert name.
-EXPECTED_ALERTS = {
-    "CovertypeServiceDown",
-    "CovertypeNoBatchStored",
-    "CovertypeChampionAccuracyDropped",
-    "CovertypeChampionBatchDrift",
-    "CovertypeTrainingFailed",
-    "CovertypeInferenceSlow",
-}
 
 
 def _rules() -> list[dict[str, Any]]:

@@ -29,6 +29,17 @@ PUSHGATEWAY = Path("/usr/bin/prometheus-pushgateway")
 #: The rules, their promtool unit tests and the compose scrape config.
 PROMETHEUS_DIR = REPO_ROOT / "deploy" / "prometheus"
 SCRAPE_CONFIG = PROMETHEUS_DIR / "prometheus.yml"
+#: The alerts deploy/prometheus/alerts.yml must hold, by name.
+EXPECTED_ALERTS = frozenset(
+    {
+        "CovertypeServiceDown",
+        "CovertypeNoBatchStored",
+        "CovertypeChampionAccuracyDropped",
+        "CovertypeChampionBatchDrift",
+        "CovertypeTrainingFailed",
+        "CovertypeInferenceSlow",
+    }
+)
 
 
 def promtool(*args: str | Path, cwd: Path = PROMETHEUS_DIR) -> subprocess.CompletedProcess[str]:
