@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 import support.kubernetes as k8s
+from support.compose import string_values
 from support.dockerfile import stage
 from support.kubernetes import (
     AIRFLOW_CHART,
@@ -37,7 +38,6 @@ from support.kubernetes import (
     pod_labels,
     pod_spec,
     rendered,
-    strings,
     workloads,
 )
 from support.paths import REPO_ROOT
@@ -250,7 +250,7 @@ def test_the_secret_check_finds_a_password_the_chart_generates(tmp_path: Path) -
 
 def test_no_secret_value_in_the_airflow_values() -> None:
     values = airflow_values()
-    assert [text for text in strings(values) if k8s.CREDENTIALS_IN_URL.search(text)] == []
+    assert [text for text in string_values(values) if k8s.CREDENTIALS_IN_URL.search(text)] == []
     for key in ("fernetKey", "jwtSecret", "apiSecretKey", "webserverSecretKey"):
         assert key not in values, f"{key}: name a Secret ({key}SecretName) instead"
     assert {"metadataConnection", "brokerUrl"}.isdisjoint(values["data"])

@@ -136,15 +136,6 @@ def api_errors(docs: Docs, version: str) -> list[str]:
     return errors
 
 
-def strings(node: Any) -> list[str]:
-    """Every string value in parsed YAML (comments may show the form of a URL; values may not)."""
-    if isinstance(node, dict):
-        return [text for value in node.values() for text in strings(value)]
-    if isinstance(node, list):
-        return [text for value in node for text in strings(value)]
-    return [node] if isinstance(node, str) else []
-
-
 def literal_secrets(docs: Docs) -> list[str]:
     """Where a manifest carries a secret value instead of a reference to a Secret."""
     problems = []
