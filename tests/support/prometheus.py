@@ -85,9 +85,9 @@ def parse_samples(text: str) -> dict[SampleKey, float]:
     }
 
 
-def scraped_samples(url: str) -> dict[SampleKey, float]:
+def scraped_samples(url: str, *, timeout: float = 10.0) -> dict[SampleKey, float]:
     """Every sample of the ``/metrics`` page at ``url`` (a Pushgateway, an API)."""
-    response = httpx.get(f"{url}/metrics", timeout=10)
+    response = httpx.get(f"{url}/metrics", timeout=timeout)
     response.raise_for_status()
     return parse_samples(response.text)
 

@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from support import nginx
 from support.paths import REPO_ROOT
+from support.prometheus import scraped_samples
 from support.topology import INFERENCE_PORT, Topology, sample_record, wait_for
 
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
@@ -100,11 +100,10 @@ class Load:
 def predictions_by_status(url: str) -> dict[str, float]:
     """How many ``POST /predict`` a replica answered, by status code, from its ``/metrics``."""
     counts: dict[str, float] = {}
-    for family in text_string_to_metric_families(httpx.get(f"{url}/metrics", timeout=30).text):
-        for sample in family.samples:
-            labels = sample.labels
-            if sample.name == "covertype_http_requests_total" and labels.get("endpoint") == "/predict":
-                counts[labels["status"]] = counts.get(labels["status"], 0) + sample.value
+    for (name, label_pairs), value in scraped_samples(url, timeout=30).items():
+        labels = dict(label_pairs)
+        if name == "covertype_http_requests_total" and labels.get("endpoint") == "/predict":
+            counts[labels["status"]] = counts.get(labels["status"], 0) + value
     return counts
 
 
