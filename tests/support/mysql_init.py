@@ -40,8 +40,9 @@ def statements(sql: str) -> list[str]:
     return [statement.strip() for statement in without_comments.split(";") if statement.strip()]
 
 
-def run_as_root(sql_statements: list[str]) -> None:
-    with pymysql.connect(host="127.0.0.1", port=3306, user="root", autocommit=True) as connection:
+def run_as_root(sql_statements: list[str], *, port: int = 3306) -> None:
+    """Run ``sql_statements`` as root on the MariaDB at 127.0.0.1:``port`` (the machine's by default)."""
+    with pymysql.connect(host="127.0.0.1", port=port, user="root", autocommit=True) as connection:
         cursor = connection.cursor()
         for statement in sql_statements:
             cursor.execute(statement)
@@ -64,17 +65,35 @@ def mysql_init_applied(
     mlflow_password: str = "mlflow-pw",
     *,
     init_sql: str | None = None,
+    port: int = 3306,
 ) -> Iterator[Names]:
-    """init.sql (or ``init_sql``) then passwords.sh applied to the real server under unique names; everything
-    dropped after."""
-    tag = uuid.uuid4().hex[:8]
-    names = Names(f"covertype_init_{tag}", f"mlflow_init_{tag}", f"ct_{tag}", f"mf_{tag}")
+    """init.sql (or ``init_sql``) then passwords.sh applied to the real server (at ``port``) under unique
+    names; everything dropped after."""
+    names = unique_names()
     try:
-        run_as_root(statements(names.apply(INIT_SQL.read_text() if init_sql is None else init_sql)))
-        run_as_root(statements(names.apply(password_sql(covertype_password, mlflow_password))))
+        apply_mysql_init(names, covertype_password, mlflow_password, init_sql=init_sql, port=port)
         yield names
     finally:
-        drop_applied(names)
+        drop_applied(names, port=port)
+
+
+def unique_names() -> Names:
+    tag = uuid.uuid4().hex[:8]
+    return Names(f"covertype_init_{tag}", f"mlflow_init_{tag}", f"ct_{tag}", f"mf_{tag}")
+
+
+def apply_mysql_init(
+    names: Names,
+    covertype_password: str,
+    mlflow_password: str,
+    *,
+    init_sql: str | None = None,
+    port: int = 3306,
+) -> None:
+    """init.sql (or ``init_sql``) then passwords.sh applied under ``names`` (nothing dropped afterwards: for
+    a server thrown away with its folder)."""
+    run_as_root(statements(names.apply(INIT_SQL.read_text() if init_sql is None else init_sql)), port=port)
+    run_as_root(statements(names.apply(password_sql(covertype_password, mlflow_password))), port=port)
 
 
 def schema_of(engine: Engine) -> dict[str, object]:
@@ -102,7 +121,7 @@ def connect_as(user: str, password: str, database: str) -> pymysql.Connection:
     return pymysql.connect(host="127.0.0.1", port=3306, user=user, password=password, database=database)
 
 
-def drop_applied(names: Names) -> None:
+def drop_applied(names: Names, *, port: int = 3306) -> None:
     """Drop the databases and users init.sql created under ``names``."""
     run_as_root(
         [
@@ -110,5 +129,6 @@ def drop_applied(names: Names) -> None:
             f"DROP DATABASE IF EXISTS `{names.mlflow_db}`",
             f"DROP USER IF EXISTS '{names.covertype_user}'@'%'",
             f"DROP USER IF EXISTS '{names.mlflow_user}'@'%'",
-        ]
+        ],
+        port=port,
     )

@@ -6,11 +6,14 @@ No container engine runs here, so the services' environments are read from docke
 each compose host name is mapped to a loopback port, each database and user name to a throw-away one.
 What the images set themselves (paths under /opt, /var/lib) is given as native paths, listed per service.
 
+- a MariaDB server and a Redis server of its own (``mysql``, ``airflow-redis``): Debian's binaries on free
+  ports, data in the test's folder, so that the fault stages can kill them without touching the machine's;
 - Airflow 3 with the CeleryExecutor and the FAB auth manager: metadata on this machine's PostgreSQL (a
-  database made and dropped here), broker on Redis (a database number of its own), airflow-init's script
-  (migration, the admin, operator and viewer), then api-server, scheduler, dag-processor, triggerer and one
-  Celery worker;
-- mysql-init/ applied to MariaDB under throw-away names; ingestion writes as the least-privilege user;
+  database made and dropped here), broker on the private Redis, airflow-init's script (migration, the admin,
+  operator and viewer), then api-server, scheduler, dag-processor, triggerer and one Celery worker; the
+  timeouts that decide how a killed task is recovered shortened (:data:`RECOVERY_TIMEOUTS`), and the test-only
+  pause points (``covertype.pause_points``) enabled in its processes;
+- mysql-init/ applied to the private MariaDB; ingestion writes as the least-privilege user;
 - the MLflow server with its backend store in MariaDB, MLflow's basic-auth on (permissions in SQLite),
   artifacts proxied to S3, and mlflow-setup's users and grants;
 - a moto server stands in for MinIO (the S3 API on one port; buckets as minio-setup makes them);
@@ -48,7 +51,6 @@ import httpx
 import psutil
 import psycopg2
 import pytest
-import redis
 import yaml
 from cryptography.fernet import Fernet
 
@@ -57,11 +59,13 @@ from covertype.processes import Service, stop_all
 from covertype.schema import FEATURE_COLUMNS
 from covertype.store.migrate import head_revision
 from support import nginx, prometheus
+from support.backends import TcpService, install_mariadb, mariadb_command, redis_command
 from support.compose import COMPOSE_PATH, ENV_EXAMPLE_PATH, SECRET_NAME, interpolate_tree, read_env_file
 from support.dns_stub import DnsStub
 from support.dockerfile import cmd as image_cmd
-from support.mysql_init import Names, mysql_init_applied, run_as_root
+from support.mysql_init import Names, apply_mysql_init, run_as_root, unique_names
 from support.paths import REPO_ROOT, SAMPLE_CSV
+from support.pauses import PausePoints
 from support.services import free_port
 from support.training import boto_keys
 
@@ -71,9 +75,13 @@ T = TypeVar("T")
 #: What a user's .env would change for a short run: small batches, two fast candidates, a quick poll.
 DOTENV_OVERRIDES = {
     "COVERTYPE_DATA_SOURCE": str(SAMPLE_CSV),
-    "COVERTYPE_BATCHES": "5",
-    "COVERTYPE_SAMPLE_FRACTION": "0.2",  # 15,000 rows / 5 batches * 0.2 = 600 rows a poll
+    # 15,000 rows / 30 batches = 500 rows a poll; 30 windows of 60 s outlast every stage
+    "COVERTYPE_BATCHES": "30",
+    "COVERTYPE_SAMPLE_FRACTION": "1.0",
     "COVERTYPE_BATCH_INTERVAL": "60",
+    # The first batch trains (the first training skips the signals), then only every 5th batch or a real
+    # signal: the fault stages start their own trainings, on a machine not kept busy by every batch's.
+    "COVERTYPE_MIN_NEW_ROWS": "3000",
     # hgb is left out: its early-stopping split is stratified and fails when a class has a single row,
     # which a 600-row batch can have (found by this test; reported, not fixed here).
     "COVERTYPE_CANDIDATES": "logreg,extra_trees",
@@ -86,8 +94,44 @@ DOTENV_OVERRIDES = {
 INFERENCE_PORT = 8001
 #: The alias ``inference-api-2`` first serves: nobody sets it, so the replica has no model (503).
 UNSET_ALIAS = "not-promoted-yet"
-#: Airflow's own servers, run here by the machine (PostgreSQL, Redis), not as processes of the test.
+#: Airflow's own servers: PostgreSQL (the machine's) and Redis (the harness's own, a component).
 AIRFLOW_BACKENDS = ("airflow-postgres", "airflow-redis")
+
+#: Airflow's settings that decide how fast a killed part is noticed and its work redone: the value the
+#: harness runs with, the production value (Airflow's default, or compose's where it sets one), and why.
+RECOVERY_TIMEOUTS: dict[str, tuple[str, str, str]] = {
+    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": (
+        "45",
+        "300",
+        "a running task whose heartbeats stopped (its worker died) is failed, then retried, after this",
+    ),
+    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": (
+        "5",
+        "10",
+        "how often the scheduler looks for such tasks",
+    ),
+    "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": (
+        "120",
+        "600",
+        "a task queued whose message never reached a worker (lost with the broker) is queued again",
+    ),
+    "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT_CHECK_INTERVAL": (
+        "15",
+        "120",
+        "how often the scheduler looks for such tasks",
+    ),
+    "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": (
+        "30",
+        "300",
+        "how often a scheduler adopts the tasks of a scheduler that died",
+    ),
+    "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": (
+        "300",
+        "21600",
+        "Redis redelivers a message taken but never acknowledged (its worker died) after this; above the "
+        "longest task (harness: < 2 min; production: training's 3 h execution_timeout)",
+    ),
+}
 
 
 # -- compose's environment, localised -------------------------------------------------------------------
@@ -274,22 +318,6 @@ def postgres_database() -> Iterator[str]:
         admin.close()
 
 
-@contextmanager
-def redis_database() -> Iterator[int]:
-    """An empty Redis database number (0 is left to others), flushed afterwards."""
-    for number in secrets.SystemRandom().sample(range(1, 16), 15):
-        client = redis.Redis(host="127.0.0.1", port=6379, db=number)
-        if client.dbsize() == 0:
-            break
-    else:
-        pytest.fail("no empty Redis database number left")
-    try:
-        yield number
-    finally:
-        client.flushdb()
-        client.close()
-
-
 # -- the topology ----------------------------------------------------------------------------------------
 
 
@@ -306,6 +334,8 @@ class Topology:
     local: Localizer
     ports: dict[str, int]
     components: dict[str, Component] = field(default_factory=dict)
+    #: One row per fault of the fault stages (what was killed, recovery time, rows, versions, predictions).
+    faults: dict[str, dict[str, Any]] = field(default_factory=dict)
     replica_hosts: dict[str, str] = field(default_factory=dict)  # inference replica name -> its address
     native: dict[str, dict[str, str]] = field(default_factory=dict)  # per service: what its image sets
     dns: DnsStub | None = None
@@ -313,6 +343,11 @@ class Topology:
     @property
     def logs(self) -> Path:
         return self.tmp / "logs"
+
+    @property
+    def pauses(self) -> PausePoints:
+        """The pause points of the Airflow processes (``COVERTYPE_PAUSE_DIR``)."""
+        return PausePoints(self.tmp / "pauses")
 
     def url(self, name: str) -> str:
         return self.components[name].url
@@ -331,12 +366,20 @@ class Topology:
         return self.local.environment(self.services["inference-api"]) | self.native[name]
 
     def start(
-        self, name: str, command: list[str], health: str, port: int, env: Mapping[str, str], url: str
+        self,
+        name: str,
+        command: list[str],
+        health: str | None,
+        port: int,
+        env: Mapping[str, str],
+        url: str,
     ) -> Component:
-        """Start a component (stopped at the end), known from now on as ``components[name]``."""
+        """Start a component (stopped at the end), known from now on as ``components[name]``; with no
+        ``health`` URL it is ready once its port accepts a connection (a database server)."""
         path = {"PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-        service = Service(
-            name, command, health, port, env={**env, **path}, log_path=self.logs / f"{name}.log"
+        kind = Service if health is not None else TcpService
+        service = kind(
+            name, command, health or "", port, env={**env, **path}, log_path=self.logs / f"{name}.log"
         )
         component = Component(service, url)
         component.start()
@@ -429,27 +472,33 @@ def start_topology(tmp: Path, stack: ExitStack, stages: Stages) -> Topology:
     """Start everything, in compose's order; every part is stopped when ``stack`` closes."""
     ports = {
         name: free_port()
-        for name in ("moto", "mlflow", "data", "lb", "airflow", "health", "pushgateway", "prometheus")
+        for name in (
+            "moto",
+            "mlflow",
+            "data",
+            "lb",
+            "airflow",
+            "health",
+            "pushgateway",
+            "prometheus",
+            "mysql",
+            "redis",
+        )
     }
     dotenv = _dotenv(ports["airflow"])
     services = interpolate_tree(yaml.safe_load(COMPOSE_PATH.read_text()), dotenv)["services"]
-
-    with stages.stage("databases: mysql-init, PostgreSQL, Redis"):
-        names: Names = stack.enter_context(
-            mysql_init_applied(dotenv["MYSQL_COVERTYPE_PASSWORD"], dotenv["MYSQL_MLFLOW_PASSWORD"])
-        )
-        airflow_db = stack.enter_context(postgres_database())
-        redis_db = stack.enter_context(redis_database())
+    names: Names = unique_names()
+    airflow_db = stack.enter_context(postgres_database())
     local = Localizer(
         endpoints={
-            "mysql:3306": "127.0.0.1:3306",
+            "mysql:3306": f"127.0.0.1:{ports['mysql']}",
             "minio:9000": f"127.0.0.1:{ports['moto']}",
             "mlflow:5000": f"127.0.0.1:{ports['mlflow']}",
             "api-data:8000": f"127.0.0.1:{ports['data']}",
             "inference-lb:8001": f"127.0.0.1:{ports['lb']}",
             "airflow-apiserver:8080": f"127.0.0.1:{ports['airflow']}",
             "airflow-postgres:5432": "127.0.0.1:5432",
-            "airflow-redis:6379": "127.0.0.1:6379",
+            "airflow-redis:6379": f"127.0.0.1:{ports['redis']}",
             "pushgateway:9091": f"127.0.0.1:{ports['pushgateway']}",
         },
         # PostgreSQL here trusts local connections as its superuser; compose's `airflow` role is not made.
@@ -458,12 +507,17 @@ def start_topology(tmp: Path, stack: ExitStack, stages: Stages) -> Topology:
             "covertype": names.covertype_db,
             "mlflow": names.mlflow_db,
             "airflow": airflow_db,
-            "0": str(redis_db),
         },
     )
     topology = Topology(tmp, stack, stages, dotenv, services, names, local, ports)
     topology.logs.mkdir()
-    stack.callback(topology.stop_all)  # before the databases go, after the clients and the DNS stand-in
+    stack.callback(topology.stop_all)  # before PostgreSQL's database goes, after the clients and the DNS
+
+    with stages.stage("private MariaDB and Redis started, mysql-init applied"):
+        _start_private_servers(topology)
+        apply_mysql_init(
+            names, dotenv["MYSQL_COVERTYPE_PASSWORD"], dotenv["MYSQL_MLFLOW_PASSWORD"], port=ports["mysql"]
+        )
 
     with stages.stage("covertype-db-migrate (covertype db upgrade, privileged)"):
         # MariaDB's root here has no password; a throw-away admin with compose's root password stands in.
@@ -472,9 +526,9 @@ def start_topology(tmp: Path, stack: ExitStack, stages: Stages) -> Topology:
             [
                 f"CREATE USER '{admin}'@'%' IDENTIFIED BY '{dotenv['MYSQL_ROOT_PASSWORD']}'",
                 f"GRANT ALL PRIVILEGES ON `{names.covertype_db}`.* TO '{admin}'@'%'",
-            ]
+            ],
+            port=ports["mysql"],
         )
-        stack.callback(run_as_root, [f"DROP USER IF EXISTS '{admin}'@'%'"])
         migrate = services["covertype-db-migrate"]
         as_admin = Localizer(local.endpoints, {"root": admin}, local.databases).environment(migrate)
         migrated = topology.run_one_shot(
@@ -564,6 +618,9 @@ def start_topology(tmp: Path, stack: ExitStack, stages: Stages) -> Topology:
         # the scheduler's health server on a free loopback port, not 0.0.0.0:8974
         "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST": "127.0.0.1",
         "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(ports["health"]),
+        # the fault stages: recovery in seconds rather than minutes, and the pause points
+        **{key: harness for key, (harness, _, _) in RECOVERY_TIMEOUTS.items()},
+        "COVERTYPE_PAUSE_DIR": str(topology.pauses.folder),
     }
     airflow_services = [n for n in services if n.startswith("airflow-") and n not in AIRFLOW_BACKENDS]
     topology.native |= {name: airflow_native for name in airflow_services}
@@ -572,7 +629,7 @@ def start_topology(tmp: Path, stack: ExitStack, stages: Stages) -> Topology:
     with stages.stage("airflow-init (db migrate on PostgreSQL, FAB users)"):
         env = topology.environment("airflow-init")
         assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
-        assert env["AIRFLOW__CELERY__BROKER_URL"] == f"redis://127.0.0.1:6379/{redis_db}"
+        assert env["AIRFLOW__CELERY__BROKER_URL"] == f"redis://127.0.0.1:{ports['redis']}/0"
         output = topology.airflow_init()
         for key in ("ADMIN", "OPERATOR", "VIEWER"):
             assert f"Airflow user '{dotenv[f'AIRFLOW_{key}_USER']}' created" in output, output
@@ -636,6 +693,21 @@ def start_topology(tmp: Path, stack: ExitStack, stages: Stages) -> Topology:
     with stages.stage("Prometheus started with compose's scrape config and alert rules"):
         _start_prometheus(topology)
     return topology
+
+
+def _start_private_servers(topology: Topology) -> None:
+    """MariaDB (compose's ``mysql``) and Redis (``airflow-redis``) of the harness's own, on free ports."""
+    datadir = topology.tmp / "mariadb"
+    install_mariadb(datadir)
+    for name, command, port in (
+        ("mysql", mariadb_command(datadir, topology.ports["mysql"]), topology.ports["mysql"]),
+        (
+            "airflow-redis",
+            redis_command(topology.ports["redis"], topology.tmp / "redis"),
+            topology.ports["redis"],
+        ),
+    ):
+        topology.start(name, command, None, port, {}, f"127.0.0.1:{port}").wait_healthy(60)
 
 
 def _start_prometheus(topology: Topology) -> None:

@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import httpx
 import pytest
 
-from support import nginx
+from support import load, nginx
+from support.faults import record_fault
+from support.load import Load
 from support.paths import REPO_ROOT
 from support.prometheus import scraped_samples
 from support.topology import INFERENCE_PORT, Topology, sample_record, wait_for
@@ -33,68 +32,10 @@ from results_file import write_results  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.mariadb]
 
-#: Clients predicting at once through nginx during the kill, and how long.
-CLIENTS = 4
+#: How long the clients predict through nginx during the kill.
 LOAD_SECONDS = 20.0
 #: At most this many failed requests when a replica dies under load ("a handful").
 HANDFUL = 5
-
-
-@dataclass
-class Load:
-    """Predictions sent through the load balancer by ``CLIENTS`` threads: (seconds since start, status)."""
-
-    url: str
-    record: dict[str, object]
-    started: float = field(default_factory=time.monotonic)
-    outcomes: list[tuple[float, int | str, float]] = field(default_factory=list)  # (at, status, latency)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def run(self, seconds: float, at_half: Callable[[], None] | None = None) -> Load:
-        """Send for ``seconds``; call ``at_half`` (from this thread) halfway."""
-        self.started = time.monotonic()
-        stop = threading.Event()
-        threads = [threading.Thread(target=self._client, args=(stop,)) for _ in range(CLIENTS)]
-        for thread in threads:
-            thread.start()
-        if at_half is not None:
-            time.sleep(seconds / 2)
-            at_half()
-            time.sleep(seconds / 2)
-        else:
-            time.sleep(seconds)
-        stop.set()
-        for thread in threads:
-            thread.join()
-        return self
-
-    def _client(self, stop: threading.Event) -> None:
-        with httpx.Client(timeout=30) as client:
-            while not stop.is_set():
-                sent = time.monotonic()
-                try:
-                    status: int | str = client.post(f"{self.url}/predict", json=self.record).status_code
-                except httpx.HTTPError as error:
-                    status = type(error).__name__
-                with self._lock:
-                    self.outcomes.append((sent - self.started, status, time.monotonic() - sent))
-
-    @property
-    def failures(self) -> list[tuple[float, int | str, float]]:
-        return [outcome for outcome in self.outcomes if outcome[1] != 200]
-
-    def figures(self) -> dict[str, object]:
-        latencies = sorted(latency for _, _, latency in self.outcomes)
-        failed = self.failures
-        return {
-            "requests": len(self.outcomes),
-            "failed": len(failed),
-            "failed_statuses": sorted({str(status) for _, status, _ in failed}),
-            "failures_from_s": round(failed[0][0], 3) if failed else None,
-            "failures_until_s": round(failed[-1][0], 3) if failed else None,
-            "latency_p50_ms": round(1000 * latencies[len(latencies) // 2], 1),
-            "latency_max_ms": round(1000 * latencies[-1], 1),
-        }
 
 
 def predictions_by_status(url: str) -> dict[str, float]:
@@ -148,17 +89,17 @@ def test_nginx_spreads_skips_a_replica_without_model_and_survives_a_kill(topolog
 
     with stage("nginx: a replica SIGKILLed under load, then dropped from DNS"):
         killed: list[float] = []  # when, since the load began and as epoch seconds (the access log's clock)
-        load = Load(lb, record)
+        traffic = Load(lb, record)
 
         def kill() -> None:
-            killed.extend((time.monotonic() - load.started, time.time()))
+            killed.extend((time.monotonic() - traffic.started, time.time()))
             second.kill()
 
-        load.run(LOAD_SECONDS, at_half=kill)
+        traffic.run(LOAD_SECONDS, at_half=kill)
         dead = f"{topology.replica_hosts['inference-api-2']}:{INFERENCE_PORT}"
         log = nginx.access_log(topology.nginx_prefix)
         passed_on = [a for a in log if a.at >= killed[1] and dead in a.upstreams]
-        during = load.figures() | {
+        during = traffic.figures() | {
             "killed_at_s": round(killed[0], 3),
             # requests nginx first sent to the dead replica, then to the live one (what the dead one "said")
             "passed_on_from_the_dead_replica": len(passed_on),
@@ -195,7 +136,7 @@ def test_nginx_spreads_skips_a_replica_without_model_and_survives_a_kill(topolog
 
     figures = {
         "replicas": 2,
-        "clients": CLIENTS,
+        "clients": load.CLIENTS,
         "load_seconds": LOAD_SECONDS,
         "no_model_replica": {"requests": 40, "failed": 0, "503s_passed_on": skipped},
         "spread_of_200": served,
@@ -206,6 +147,17 @@ def test_nginx_spreads_skips_a_replica_without_model_and_survives_a_kill(topolog
         "dns": "support/dns_stub.py, answering inference-api with one A record per live replica",
     }
     write_results("lb_replica_kill", figures, load_before=load_before)
+    record_fault(
+        topology,
+        "inference_replica",
+        recovery_seconds=round(re_resolved, 1),
+        recovered_by="nginx passes failed requests on to the live replica; DNS drops the dead one",
+        rows_lost=None,
+        rows_duplicated=None,
+        versions_registered=None,
+        predictions=during["requests"],
+        failed_predictions=during["failed"],
+    )
 
     # Leave the topology as compose would after its restart policy: the replica back, in DNS again.
     second.start()
