@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Connection, Dialect, Engine, insert
 
+from covertype.pause_points import BATCH_BEFORE_COMMIT, pause_point
 from covertype.schema import CATEGORICAL_COLUMNS, COLUMNS, SOIL_TYPES, WILDERNESS_AREAS
 from covertype.store.dialects import ignore_duplicates
 from covertype.store.row_hash import row_hashes
@@ -108,6 +109,7 @@ def store_batch(
             duplicates=stored.duplicates,
             rejected=stored.rejected,
         )
+        pause_point(BATCH_BEFORE_COMMIT)
     return stored
 
 

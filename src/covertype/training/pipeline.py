@@ -22,6 +22,7 @@ from threadpoolctl import threadpool_limits
 
 from covertype.model.onnx_export import export_and_check
 from covertype.monitoring import RetrainSignals, decide_retraining, log_profile
+from covertype.pause_points import VERSION_CREATED, pause_point
 from covertype.pushgateway import push_training_outcome
 from covertype.registry import tags
 from covertype.registry.aliases import champion_version
@@ -236,6 +237,7 @@ def register_best_candidate(
             f"no candidate trained with a faithful ONNX export ({failures or 'none was given'})"
         )
     registered = registry.register_best(settings, servable=servable, snapshot_digest=prepared.snapshot.digest)
+    pause_point(VERSION_CREATED)
     set_version_tags(settings, registered["version"], _reason_tags(prepared.signal, prepared.reason))
     log_profile(
         settings,

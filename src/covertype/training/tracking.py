@@ -38,6 +38,7 @@ from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
 from covertype.model.onnx_export import ExportCheck
+from covertype.pause_points import CANDIDATE_LOGGING, pause_point
 from covertype.registry.client import mlflow_client
 from covertype.registry.tags import (
     CANDIDATE_TAG,
@@ -174,6 +175,7 @@ def log_candidate(
         with mlflow.start_run(
             experiment_id=experiment_id, parent_run_id=parent_run_id, run_name=result.name, tags=tags
         ) as run:
+            pause_point(CANDIDATE_LOGGING)
             mlflow.log_params(
                 {"candidate": result.name, "time_budget": time_budget, "seed": settings.seed, **result.params}
             )
