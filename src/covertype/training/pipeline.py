@@ -54,6 +54,12 @@ class NoCandidateTrained(RuntimeError):
     """Every candidate of a training failed: there is nothing to register."""
 
 
+#: Why a retried candidate's task closes the nested run its killed attempt left open.
+RETRIED_REASON = (
+    "abandoned: the attempt that logged it stopped before finishing (worker killed?); the task was retried"
+)
+
+
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:5000]
 
@@ -163,8 +169,10 @@ def train_candidate(
 
     A candidate that cannot train on this data (its fit or evaluation raises) fails alone: its nested
     run is closed ``FAILED`` with the reason, and the result's status is ``failed`` so that the others
-    still compete. Errors reaching MLflow are not caught (a retry may help those).
+    still compete. Errors reaching MLflow are not caught (a retry may help those). A retry first closes
+    the nested run a killed attempt left ``RUNNING`` (:func:`tracking.close_abandoned_candidates`).
     """
+    tracking.close_abandoned_candidates(settings, prepared.parent_run_id, name=name, reason=RETRIED_REASON)
     budget = settings.train_time_budget if time_budget is None else time_budget
     train, holdout = _load_split(settings, prepared)
     try:
@@ -250,7 +258,8 @@ def register_best_candidate(
 
 
 def promote(settings: Settings, *, prepared: PreparedTraining, registered: Registered) -> PromotionOutcome:
-    """Promote the new version if it beats the champion, remember the data, close the parent run."""
+    """Promote the new version if it beats the champion, remember the data, close the parent run (and
+    first any candidate run still ``RUNNING`` under it, ``KILLED``: a killed task that was never retried)."""
     _, holdout = _load_split(settings, prepared)
     outcome = PromotionOutcome(
         **registry.promote_if_better(
@@ -261,6 +270,9 @@ def promote(settings: Settings, *, prepared: PreparedTraining, registered: Regis
         )
     )
     registry.record_trained_data(settings, rows=prepared.snapshot.rows, digest=prepared.snapshot.digest)
+    tracking.close_abandoned_candidates(
+        settings, prepared.parent_run_id, reason="abandoned: still running when the training finished"
+    )
     tracking.finish_parent_run(
         settings,
         prepared.parent_run_id,
@@ -285,12 +297,18 @@ def fail_training(
     soon as a step raises (:func:`failing_step`; nothing retries there), the ``covertype_train`` DAG
     from its tasks' failure callback, which Airflow calls only when a task fails for good (never before
     a retry). ``error`` is None when Airflow gives no exception (e.g. a task killed from outside).
+    Candidate runs still ``RUNNING`` under the parent are closed ``KILLED`` first, with the same reason.
     """
     reason = f"{step}: {_describe(error)}" if error is not None else f"{step} failed"
+    tracking.close_abandoned_candidates(
+        settings,
+        prepared.parent_run_id,
+        reason=f"abandoned: still running when the training failed ({reason})",
+    )
     tracking.finish_parent_run(
         settings,
         prepared.parent_run_id,
-        tags={"covertype.error": reason[:5000]},
+        tags={tracking.ERROR_TAG: reason[:5000]},
         metrics={},
         status="FAILED",
     )
