@@ -232,6 +232,8 @@ def register_best_candidate(
 
     Only a candidate whose ONNX export passed its check can be served, so one that trained without it
     counts as not trained here: the same snapshot would fail the same way, so this is no error to retry.
+    A retry completes the version an interrupted attempt created (registration is idempotent); the tag
+    ``covertype.registration`` = ``complete``, written last, is what promotion requires.
     """
     results = list(results)
     trained = [result.to_dict() for result in results if result.trained]
@@ -253,6 +255,7 @@ def register_best_candidate(
         version=registered["version"],
         train=_load_split(settings, prepared)[0],
     )
+    set_version_tags(settings, registered["version"], {tags.REGISTRATION_TAG: tags.REGISTRATION_COMPLETE})
     failed = sorted(result.name for result in results if not result.trained)
     return Registered(**registered, failed_candidates=tuple(failed))
 
