@@ -236,7 +236,8 @@ def record_failure(
     started_at: datetime,
     error: str,
 ) -> None:
-    """Log a poll that stored nothing because the data API or the store failed (a ``failed`` run row)."""
+    """Log a poll, or a retried attempt of one, that stored nothing because the data API or the store failed
+    (a ``failed`` run row)."""
     _record_empty_poll(
         engine,
         run_id=run_id,
