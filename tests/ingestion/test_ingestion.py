@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import httpx
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, event, select
+from sqlalchemy import Engine, create_engine, event, select
 
 from covertype.data_api import create_app
 from covertype.ingestion import IngestionFailed, ingest_once
 from covertype.ingestion.client import Batch, BatchesExhausted, DataApiError, fetch_batch
+from covertype.ingestion.pipeline import STORE_ATTEMPTS
 from covertype.ingestion.validation import validate_batch
 from covertype.schema import COLUMNS
 from covertype.settings import Settings
@@ -244,6 +246,48 @@ def test_a_store_failing_halfway_leaves_nothing_and_a_retry_completes(
     ]
     assert "forest_cover_data_missing" in runs[0]["error"]
     assert len(runs[0]["error"]) < 1000  # the megabyte of SQL is not copied into the log
+
+
+@pytest.mark.mariadb
+@pytest.mark.parametrize("killed_attempts", [1, STORE_ATTEMPTS])
+def test_each_store_attempt_whose_connection_died_is_logged_as_failed(
+    tmp_path: Path, from_metadata: Engine, sample_csv: Path, killed_attempts: int
+) -> None:
+    """The server kills the connection (``KILL``) as each of the first attempts sends its rows. Each retried
+    attempt is a ``failed`` row once the store answers; then the batch is stored or the poll gives up."""
+    url = from_metadata.url.render_as_string(hide_password=False)
+    client = fixed_client(200, data_api_answer(batch_rows(sample_frame(sample_csv, 400)), batch_number=3))
+    engine = create_store_engine(url)
+    killed: list[int] = []
+
+    def kill_the_connection(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001, ANN202
+        if len(killed) < killed_attempts and "INTO forest_cover_data (" in statement:
+            killed.append(conn.connection.dbapi_connection.thread_id())
+            with from_metadata.connect() as other:
+                other.exec_driver_sql(f"KILL {killed[-1]}")
+        return statement, parameters
+
+    gave_up = killed_attempts == STORE_ATTEMPTS
+    retried = min(killed_attempts, STORE_ATTEMPTS - 1)  # the last attempt is not retried
+    event.listen(engine, "before_cursor_execute", kill_the_connection, retval=True)
+    try:
+        with pytest.raises(IngestionFailed) if gave_up else contextlib.nullcontext():
+            ingest_once(_settings(tmp_path, url), run_id="cut", engine=engine, client=client)
+    finally:
+        engine.dispose()
+
+    assert len(killed) == killed_attempts
+    assert count_rows(url, "forest_cover_data") == (0 if gave_up else 400)
+    runs = _table(url, ingestion_runs)
+    assert [(run["run_id"], run["batch_number"], run["status"], run["rows_inserted"]) for run in runs] == (
+        [] if gave_up else [("cut", 3, "success", 400)]
+    ) + [("cut", 3, "failed", 0)] * (retried + gave_up)
+    errors = [run["error"] for run in runs if run["status"] == "failed"]
+    assert [error.split(":")[0] for error in errors[:retried]] == [
+        f"attempt {attempt} of {STORE_ATTEMPTS} storing batch 3" for attempt in range(1, retried + 1)
+    ]
+    assert all(error.endswith("; retried") for error in errors[:retried])
+    assert not gave_up or errors[-1].startswith("storing batch 3 of group 1 failed: ")
 
 
 def test_a_data_api_that_is_down_is_retried_then_logged_as_failed(tmp_path: Path, store_url: str) -> None:

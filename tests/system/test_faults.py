@@ -35,6 +35,7 @@ from sqlalchemy.engine import make_url
 
 from covertype.dataset import load_dataset
 from covertype.ingestion import PollStatus, ingest_once
+from covertype.ingestion.pipeline import STORE_ATTEMPTS
 from covertype.processes import Service
 from covertype.registry.client import mlflow_client
 from covertype.settings import Settings
@@ -182,12 +183,32 @@ def test_a_database_restart_mid_ingestion_is_retried_and_every_row_stored_once(
             distinct = connection.execute(
                 select(func.count(func.distinct(forest_cover_data.c.row_hash)))
             ).scalar()
-            runs = connection.execute(select(ingestion_runs.c.run_id, ingestion_runs.c.status)).all()
+            runs = connection.execute(
+                select(
+                    ingestion_runs.c.run_id,
+                    ingestion_runs.c.batch_number,
+                    ingestion_runs.c.status,
+                    ingestion_runs.c.error,
+                ).order_by(ingestion_runs.c.id)
+            ).all()
     finally:
         check.dispose()
     unique_rows = len(frame.drop_duplicates())
     assert stored == distinct == result.rows_inserted == unique_rows, "a row was lost or stored twice"
-    assert [tuple(run) for run in runs] == [("restarted", "success")]
+    # each attempt the outage failed leaves a failed row once the store answers again, after the success row
+    # (the cut one, 2013, then those refused while it is "restarting", 2003)
+    success, *failed = runs
+    assert (success.run_id, success.batch_number, success.status) == ("restarted", 1, "success")
+    assert failed and {(run.run_id, run.batch_number, run.status) for run in failed} == {
+        ("restarted", 1, "failed")
+    }
+    assert [run.error.split(":")[0] for run in failed] == [
+        f"attempt {attempt} of {STORE_ATTEMPTS} storing batch 1" for attempt in range(1, len(failed) + 1)
+    ]
+    assert failed[0].error.startswith(
+        f"attempt 1 of {STORE_ATTEMPTS} storing batch 1: OperationalError: (2013,"
+    )
+    assert all(run.error.endswith("; retried") for run in failed)
 
 
 # -- (b) data API killed between polls --------------------------------------------------------------------

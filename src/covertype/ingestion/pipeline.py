@@ -8,12 +8,20 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from enum import StrEnum
 
 import httpx
-from tenacity import Retrying, before_sleep_log, retry_if_exception, stop_after_attempt, wait_exponential
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    before_sleep_log,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+)
 
 from covertype.ingestion.client import BatchesExhausted, DataApiError, fetch_batch
 from covertype.ingestion.validation import validate_batch
@@ -99,7 +107,9 @@ def _ingest(
     try:
         outcome = fetch_batch(settings, client=client)
     except DataApiError as exc:
-        _record_failure(engine, run_id=run_id, group=group, batch=None, started_at=started_at, error=str(exc))
+        _record_failure(
+            engine, run_id=run_id, group=group, batch=None, started_at=started_at, errors=[str(exc)]
+        )
         raise IngestionFailed(str(exc)) from exc
 
     if isinstance(outcome, BatchesExhausted):
@@ -110,8 +120,9 @@ def _ingest(
         return IngestionResult(run_id, group, None, PollStatus.EXHAUSTED, detail=outcome.detail)
 
     batch = validate_batch(outcome.columns, outcome.data)
+    retried = RetriedAttempts(outcome.batch_number)
     try:
-        stored = _store_retrying()(
+        stored = _store_retrying(retried)(
             store_batch,
             engine,
             batch.rows,
@@ -125,9 +136,22 @@ def _ingest(
     except StoreError as exc:
         error = f"storing batch {outcome.batch_number} of group {group} failed: {describe(exc)}"
         _record_failure(
-            engine, run_id=run_id, group=group, batch=outcome.batch_number, started_at=started_at, error=error
+            engine,
+            run_id=run_id,
+            group=group,
+            batch=outcome.batch_number,
+            started_at=started_at,
+            errors=[*retried.errors, error],
         )
         raise IngestionFailed(error) from exc
+    _record_failure(
+        engine,
+        run_id=run_id,
+        group=group,
+        batch=outcome.batch_number,
+        started_at=started_at,
+        errors=retried.errors,
+    )
     if stored.inserted:
         push_batch_stored(settings, group)
     return IngestionResult(
@@ -147,24 +171,58 @@ def _ingest(
 STORE_ATTEMPTS = 4
 
 
-def _store_retrying() -> Retrying:
-    """Retry lost or refused database connections after 1, 2, 4 s; any other database error is final."""
+class RetriedAttempts:
+    """The failed attempts at storing one batch that were retried, each as its ``ingestion_runs`` error.
+
+    A tenacity ``before_sleep`` callback: it logs the attempt, as tenacity's own would, and keeps why it
+    failed. They are written once the store answers again (it did not while they failed).
+    """
+
+    def __init__(self, batch_number: int) -> None:
+        self.batch_number = batch_number
+        self.errors: list[str] = []
+        self._log = before_sleep_log(log, logging.WARNING)
+
+    def __call__(self, state: RetryCallState) -> None:
+        self._log(state)
+        exc = state.outcome.exception() if state.outcome else None
+        cause = describe(exc) if isinstance(exc, StoreError) else repr(exc)
+        self.errors.append(
+            f"attempt {state.attempt_number} of {STORE_ATTEMPTS} storing batch {self.batch_number}: "
+            f"{cause}; retried"
+        )
+
+
+def _store_retrying(retried: RetriedAttempts) -> Retrying:
+    """Retry lost or refused database connections after 1, 2, 4 s; any other database error is final.
+
+    Each retried attempt is kept in ``retried``."""
     return Retrying(
         retry=retry_if_exception(connection_lost),
         stop=stop_after_attempt(STORE_ATTEMPTS),
         wait=wait_exponential(multiplier=1, max=30),
-        before_sleep=before_sleep_log(log, logging.WARNING),
+        before_sleep=retried,
         reraise=True,
     )
 
 
 def _record_failure(
-    engine: Engine, *, run_id: str, group: int, batch: int | None, started_at: datetime, error: str
+    engine: Engine, *, run_id: str, group: int, batch: int | None, started_at: datetime, errors: Sequence[str]
 ) -> None:
-    """Log a failed poll in ``ingestion_runs``; if the store itself is down, say so in the log only."""
-    try:
-        record_failure(
-            engine, run_id=run_id, group_number=group, batch_number=batch, started_at=started_at, error=error
-        )
-    except StoreError as exc:
-        log.error("could not record the failed poll %s in ingestion_runs: %s", run_id, describe(exc))
+    """Log a failed poll, or failed attempts of one, in ``ingestion_runs`` (a ``failed`` row per error).
+
+    Best effort: if the store itself is down, say so in the log only (and write no further row).
+    """
+    for error in errors:
+        try:
+            record_failure(
+                engine,
+                run_id=run_id,
+                group_number=group,
+                batch_number=batch,
+                started_at=started_at,
+                error=error,
+            )
+        except StoreError as exc:
+            log.error("could not record the failed poll %s in ingestion_runs: %s", run_id, describe(exc))
+            return

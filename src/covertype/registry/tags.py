@@ -18,6 +18,10 @@ CANDIDATE_TAG: Final = "covertype.candidate"
 SNAPSHOT_DIGEST_TAG: Final = "covertype.snapshot_digest"
 HOLDOUT_ACCURACY_TAG: Final = "holdout_accuracy"
 VALIDATION_ACCURACY_TAG: Final = "validation_accuracy"
+#: Version tag written last by training's registration (after every other tag and the reference profile):
+#: :data:`REGISTRATION_COMPLETE`. A version without it was left half-registered and is never promoted.
+REGISTRATION_TAG: Final = "covertype.registration"
+REGISTRATION_COMPLETE: Final = "complete"
 
 # --- why the training ran (writer: training; on its parent run and on the version it registers) -----------
 #: The signal that decided (``covertype.monitoring.retrain``: new_rows, accuracy_drop, drift, forced, ...).

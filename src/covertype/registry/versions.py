@@ -6,6 +6,7 @@ process-wide URIs.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -15,14 +16,19 @@ from mlflow.exceptions import MlflowException
 from covertype.registry.client import already_exists, does_not_exist, mlflow_client
 from covertype.settings import Settings
 
+log = logging.getLogger(__name__)
+
 
 def register_logged_model(settings: Settings, *, model_uri: str, tags: Mapping[str, str]) -> str:
-    """Register the logged model ``models:/<model_id>`` as a new version of ``settings.model_name``.
+    """Register the logged model ``models:/<model_id>`` as a version of ``settings.model_name``, once.
 
     What ``mlflow.register_model`` does, with the settings' client: the registered model is created on
     first use, and the version points at the logged model's artifacts, its run and its id. The source is
     the logged model's artifact location rather than ``models:/<model_id>``, which MLflow's local (SQL)
     registry store would resolve through the process-wide tracking URI. Returns the version number.
+
+    Idempotent: when a version of this logged model exists already (a retried registration whose first
+    attempt died after creating it), that version gets ``tags`` and is returned; no second one is made.
     """
     client = mlflow_client(settings)
     model_id = model_uri.removeprefix("models:/")
@@ -32,6 +38,18 @@ def register_logged_model(settings: Settings, *, model_uri: str, tags: Mapping[s
     except MlflowException as exc:
         if not already_exists(exc):
             raise
+    existing = _version_of_logged_model(
+        settings, model_id=model_id, run_id=logged.source_run_id, source=logged.artifact_location
+    )
+    if existing is not None:
+        log.warning(
+            "version %s of %s was registered from %s already (a retried registration): completing its tags",
+            existing,
+            settings.model_name,
+            model_uri,
+        )
+        set_version_tags(settings, existing, tags)
+        return existing
     version = client.create_model_version(
         settings.model_name,
         source=logged.artifact_location,
@@ -40,6 +58,19 @@ def register_logged_model(settings: Settings, *, model_uri: str, tags: Mapping[s
         model_id=model_id,
     )
     return str(version.version)
+
+
+def _version_of_logged_model(settings: Settings, *, model_id: str, run_id: str, source: str) -> str | None:
+    """The (lowest) version of the model registered from the logged model ``model_id``, or None."""
+    found = mlflow_client(settings).search_model_versions(
+        f"name = '{settings.model_name}' and run_id = '{run_id}'"
+    )
+    numbers = [
+        int(version.version)
+        for version in found
+        if version.model_id == model_id or (not version.model_id and version.source == source)
+    ]
+    return str(min(numbers)) if numbers else None
 
 
 def registered_version_numbers(settings: Settings) -> set[str]:

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Connection, Dialect, Engine, insert
 
+from covertype.pause_points import BATCH_BEFORE_COMMIT, pause_point
 from covertype.schema import CATEGORICAL_COLUMNS, COLUMNS, SOIL_TYPES, WILDERNESS_AREAS
 from covertype.store.dialects import ignore_duplicates
 from covertype.store.row_hash import row_hashes
@@ -108,6 +109,7 @@ def store_batch(
             duplicates=stored.duplicates,
             rejected=stored.rejected,
         )
+        pause_point(BATCH_BEFORE_COMMIT)
     return stored
 
 
@@ -234,7 +236,8 @@ def record_failure(
     started_at: datetime,
     error: str,
 ) -> None:
-    """Log a poll that stored nothing because the data API or the store failed (a ``failed`` run row)."""
+    """Log a poll, or a retried attempt of one, that stored nothing because the data API or the store failed
+    (a ``failed`` run row)."""
     _record_empty_poll(
         engine,
         run_id=run_id,

@@ -22,6 +22,7 @@ from threadpoolctl import threadpool_limits
 
 from covertype.model.onnx_export import export_and_check
 from covertype.monitoring import RetrainSignals, decide_retraining, log_profile
+from covertype.pause_points import VERSION_CREATED, pause_point
 from covertype.pushgateway import push_training_outcome
 from covertype.registry import tags
 from covertype.registry.aliases import champion_version
@@ -51,6 +52,12 @@ log = logging.getLogger(__name__)
 
 class NoCandidateTrained(RuntimeError):
     """Every candidate of a training failed: there is nothing to register."""
+
+
+#: Why a retried candidate's task closes the nested run its killed attempt left open.
+RETRIED_REASON = (
+    "abandoned: the attempt that logged it stopped before finishing (worker killed?); the task was retried"
+)
 
 
 def _describe(exc: BaseException) -> str:
@@ -162,8 +169,10 @@ def train_candidate(
 
     A candidate that cannot train on this data (its fit or evaluation raises) fails alone: its nested
     run is closed ``FAILED`` with the reason, and the result's status is ``failed`` so that the others
-    still compete. Errors reaching MLflow are not caught (a retry may help those).
+    still compete. Errors reaching MLflow are not caught (a retry may help those). A retry first closes
+    the nested run a killed attempt left ``RUNNING`` (:func:`tracking.close_abandoned_candidates`).
     """
+    tracking.close_abandoned_candidates(settings, prepared.parent_run_id, name=name, reason=RETRIED_REASON)
     budget = settings.train_time_budget if time_budget is None else time_budget
     train, holdout = _load_split(settings, prepared)
     try:
@@ -223,6 +232,8 @@ def register_best_candidate(
 
     Only a candidate whose ONNX export passed its check can be served, so one that trained without it
     counts as not trained here: the same snapshot would fail the same way, so this is no error to retry.
+    A retry completes the version an interrupted attempt created (registration is idempotent); the tag
+    ``covertype.registration`` = ``complete``, written last, is what promotion requires.
     """
     results = list(results)
     trained = [result.to_dict() for result in results if result.trained]
@@ -236,6 +247,7 @@ def register_best_candidate(
             f"no candidate trained with a faithful ONNX export ({failures or 'none was given'})"
         )
     registered = registry.register_best(settings, servable=servable, snapshot_digest=prepared.snapshot.digest)
+    pause_point(VERSION_CREATED)
     set_version_tags(settings, registered["version"], _reason_tags(prepared.signal, prepared.reason))
     log_profile(
         settings,
@@ -243,12 +255,14 @@ def register_best_candidate(
         version=registered["version"],
         train=_load_split(settings, prepared)[0],
     )
+    set_version_tags(settings, registered["version"], {tags.REGISTRATION_TAG: tags.REGISTRATION_COMPLETE})
     failed = sorted(result.name for result in results if not result.trained)
     return Registered(**registered, failed_candidates=tuple(failed))
 
 
 def promote(settings: Settings, *, prepared: PreparedTraining, registered: Registered) -> PromotionOutcome:
-    """Promote the new version if it beats the champion, remember the data, close the parent run."""
+    """Promote the new version if it beats the champion, remember the data, close the parent run (and
+    first any candidate run still ``RUNNING`` under it, ``KILLED``: a killed task that was never retried)."""
     _, holdout = _load_split(settings, prepared)
     outcome = PromotionOutcome(
         **registry.promote_if_better(
@@ -259,6 +273,9 @@ def promote(settings: Settings, *, prepared: PreparedTraining, registered: Regis
         )
     )
     registry.record_trained_data(settings, rows=prepared.snapshot.rows, digest=prepared.snapshot.digest)
+    tracking.close_abandoned_candidates(
+        settings, prepared.parent_run_id, reason="abandoned: still running when the training finished"
+    )
     tracking.finish_parent_run(
         settings,
         prepared.parent_run_id,
@@ -283,12 +300,18 @@ def fail_training(
     soon as a step raises (:func:`failing_step`; nothing retries there), the ``covertype_train`` DAG
     from its tasks' failure callback, which Airflow calls only when a task fails for good (never before
     a retry). ``error`` is None when Airflow gives no exception (e.g. a task killed from outside).
+    Candidate runs still ``RUNNING`` under the parent are closed ``KILLED`` first, with the same reason.
     """
     reason = f"{step}: {_describe(error)}" if error is not None else f"{step} failed"
+    tracking.close_abandoned_candidates(
+        settings,
+        prepared.parent_run_id,
+        reason=f"abandoned: still running when the training failed ({reason})",
+    )
     tracking.finish_parent_run(
         settings,
         prepared.parent_run_id,
-        tags={"covertype.error": reason[:5000]},
+        tags={tracking.ERROR_TAG: reason[:5000]},
         metrics={},
         status="FAILED",
     )

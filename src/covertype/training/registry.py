@@ -104,6 +104,8 @@ def promote_if_better(
     The rule is the strict gain alone; an exact McNemar test on the rows only one of the two got right
     says, in the tags, whether that gain is beyond the noise of these rows. The newest versions are
     scored on the same rows too (:func:`compare_on_holdout`).
+    A version whose registration did not complete (no ``covertype.registration`` = ``complete`` tag) is
+    refused before anything else: rejected, no alias, the reason tag says so.
     Before any comparison, the size gate refuses a version whose ONNX graph is larger than
     ``settings.max_model_mb`` (``COVERTYPE_MAX_MODEL_MB``), the reason in the ``covertype.size_gate`` tag.
     A winner whose champion was replaced during the comparison (a user's roll back) is ``superseded``: it
@@ -111,7 +113,23 @@ def promote_if_better(
     """
     current = champion_version(settings)
     champion_accuracy: float | None = None
-    size_refusal = _size_gate(settings, version_tags(settings, version))
+    labels = version_tags(settings, version)
+    if labels.get(tags.REGISTRATION_TAG) != tags.REGISTRATION_COMPLETE:
+        reason = (
+            f"refused: registration incomplete (no {tags.REGISTRATION_TAG} = {tags.REGISTRATION_COMPLETE}: "
+            "the registration stopped before finishing)"
+        )
+        set_version_tags(settings, version, {tags.DECISION_TAG: tags.REJECTED, tags.REASON_TAG: reason})
+        return _outcome(
+            version,
+            alias=None,
+            reason=reason,
+            decision=tags.REJECTED,
+            challenger_accuracy=holdout_accuracy,
+            champion_accuracy=None,
+            champion=current,
+        )
+    size_refusal = _size_gate(settings, labels)
     set_version_tags(settings, version, {tags.SIZE_GATE_TAG: size_refusal or "passed"})
     right = _right_answers(settings, _compared_versions(settings, version, current), holdout)
     evidence = {
@@ -142,7 +160,7 @@ def promote_if_better(
         decision, alias = tags.PROMOTED, settings.model_alias
         set_alias(settings, alias, version)  # right after the re-read: see _champion_change
     else:
-        promoted, decision, alias = False, tags.SUPERSEDED, None
+        decision, alias = tags.SUPERSEDED, None
         reason = f"{reason}; but the champion changed during the comparison ({change}); not promoted"
     set_version_tags(
         settings,
@@ -158,14 +176,36 @@ def promote_if_better(
             **evidence,
         },
     )
+    return _outcome(
+        version,
+        alias=alias,
+        reason=reason,
+        decision=decision,
+        challenger_accuracy=holdout_accuracy,
+        champion_accuracy=champion_accuracy,
+        champion=current,
+    )
+
+
+def _outcome(
+    version: str,
+    *,
+    alias: str | None,
+    reason: str,
+    decision: str,
+    challenger_accuracy: float,
+    champion_accuracy: float | None,
+    champion: str | None,
+) -> dict[str, Any]:
+    """What :func:`promote_if_better` answers (the fields of ``PromotionOutcome``)."""
     return {
         "version": version,
         "alias": alias,
-        "promoted": promoted,
+        "promoted": decision == tags.PROMOTED,
         "reason": reason,
-        "challenger_accuracy": holdout_accuracy,
+        "challenger_accuracy": challenger_accuracy,
         "champion_accuracy": champion_accuracy,
-        "champion_version": current,
+        "champion_version": champion,
         "decision": decision,
     }
 

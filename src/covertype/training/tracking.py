@@ -20,6 +20,7 @@ after, and is the only code that sets it.
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import tempfile
@@ -38,6 +39,7 @@ from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
 from covertype.model.onnx_export import ExportCheck
+from covertype.pause_points import CANDIDATE_LOGGING, pause_point
 from covertype.registry.client import mlflow_client
 from covertype.registry.tags import (
     CANDIDATE_TAG,
@@ -54,7 +56,13 @@ from covertype.training.snapshot import SnapshotInfo
 
 #: Artifact path of the model inside a candidate run.
 MODEL_ARTIFACT = "model"
+#: Run tag: why the run ended badly (a candidate that could not train or was abandoned, a failed training).
+ERROR_TAG = "covertype.error"
+#: Run tag MLflow sets on a nested run: the id of its parent.
+PARENT_RUN_TAG = "mlflow.parentRunId"
 _DATASET_NAME = "forest_cover_snapshot"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -174,6 +182,7 @@ def log_candidate(
         with mlflow.start_run(
             experiment_id=experiment_id, parent_run_id=parent_run_id, run_name=result.name, tags=tags
         ) as run:
+            pause_point(CANDIDATE_LOGGING)
             mlflow.log_params(
                 {"candidate": result.name, "time_budget": time_budget, "seed": settings.seed, **result.params}
             )
@@ -266,16 +275,41 @@ def log_failed_candidate(
         tags={
             **context.tags(),
             **_data_tags(snapshot, train_rows, holdout_rows),
-            "mlflow.parentRunId": parent_run_id,
+            PARENT_RUN_TAG: parent_run_id,
             CANDIDATE_TAG: name,
             "covertype.kind": "candidate",
-            "covertype.error": error[:5000],
+            ERROR_TAG: error[:5000],
         },
     )
     for key, value in {"candidate": name, "time_budget": time_budget, "seed": settings.seed}.items():
         client.log_param(run.info.run_id, key, value)
     client.set_terminated(run.info.run_id, "FAILED")
     return str(run.info.run_id)
+
+
+def close_abandoned_candidates(
+    settings: Settings, parent_run_id: str, *, name: str | None = None, reason: str
+) -> list[str]:
+    """Close ``KILLED``, tagged :data:`ERROR_TAG` = ``reason``, every run nested in ``parent_run_id`` that is
+    still ``RUNNING`` (only candidate ``name``'s when given); the ids of the runs closed.
+
+    A candidate's task killed while it logged (:func:`log_candidate`) leaves its nested run ``RUNNING``:
+    nothing else would ever close it. Runs that ended (``FINISHED``, ``FAILED``) are left as they are.
+    """
+    client = mlflow_client(settings)
+    experiment_id = client.get_run(parent_run_id).info.experiment_id
+    running = client.search_runs(
+        [experiment_id],
+        filter_string=f"tags.{PARENT_RUN_TAG} = '{parent_run_id}' and attributes.status = 'RUNNING'",
+    )
+    closed = [run.info.run_id for run in running if name is None or run.data.tags.get(CANDIDATE_TAG) == name]
+    for run_id in closed:
+        client.set_tag(run_id, ERROR_TAG, reason[:5000])
+        client.set_terminated(run_id, "KILLED")
+        log.warning(
+            "closed the abandoned candidate run %s of training run %s: %s", run_id, parent_run_id, reason
+        )
+    return closed
 
 
 def _model_input(frame: pd.DataFrame) -> pd.DataFrame:

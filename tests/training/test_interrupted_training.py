@@ -1,0 +1,139 @@
+"""A training step killed halfway leaves nothing that stays broken.
+
+A candidate's nested run left RUNNING by a killed task is closed KILLED by a retry or the training's end; a
+retried registration completes the version its first attempt created instead of making another; a version
+whose registration never completed is never promoted. On a real local MLflow store (SQLite under the
+test's folder) and a real snapshot of a few hundred rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from covertype.dataset import load_dataset
+from covertype.registry import tags
+from covertype.registry.aliases import champion_version
+from covertype.registry.client import mlflow_client
+from covertype.registry.versions import registered_version_numbers, version_tags
+from covertype.settings import Settings
+from covertype.training import pipeline, registry, tracking
+from covertype.training.snapshot import read_snapshot
+from covertype.training.split import split_by_hash
+from covertype.training.steps import CandidateResult, PreparedTraining
+from support.inference import registry_settings
+from support.training import fill_store
+
+
+@pytest.fixture
+def settings(tmp_path: Path, sample_csv: Path) -> Settings:
+    settings = registry_settings(tmp_path)
+    fill_store(settings.database, load_dataset(sample_csv).head(600))
+    return settings
+
+
+@pytest.fixture
+def prepared(settings: Settings) -> PreparedTraining:
+    decision = pipeline.check_new_data(settings, candidates="logreg", force=True)
+    return pipeline.prepare_training(settings, context=tracking.RunContext("test", "run"), decision=decision)
+
+
+def left_running(settings: Settings, prepared: PreparedTraining, name: str) -> str:
+    """A nested run of candidate ``name`` as a task killed inside ``log_candidate`` leaves it; its id."""
+    client = mlflow_client(settings)
+    run = client.create_run(
+        client.get_run(prepared.parent_run_id).info.experiment_id,
+        run_name=name,
+        tags={tracking.PARENT_RUN_TAG: prepared.parent_run_id, tags.CANDIDATE_TAG: name},
+    )
+    return str(run.info.run_id)
+
+
+def test_a_retried_candidate_closes_the_run_its_killed_attempt_left(
+    settings: Settings, prepared: PreparedTraining
+) -> None:
+    abandoned = left_running(settings, prepared, "logreg")
+    other = left_running(settings, prepared, "hgb")  # another candidate's task, maybe still at work
+
+    result = pipeline.train_candidate(settings, name="logreg", prepared=prepared, time_budget=0.5)
+
+    client = mlflow_client(settings)
+    closed = client.get_run(abandoned)
+    assert closed.info.status == "KILLED"
+    assert closed.data.tags[tracking.ERROR_TAG] == pipeline.RETRIED_REASON
+    assert client.get_run(result.run_id).info.status == "FINISHED"
+    assert tracking.ERROR_TAG not in client.get_run(result.run_id).data.tags
+    assert client.get_run(other).info.status == "RUNNING"
+
+
+def test_a_failed_training_closes_every_candidate_run_left_running(
+    settings: Settings, prepared: PreparedTraining
+) -> None:
+    finished = pipeline.train_candidate(settings, name="logreg", prepared=prepared, time_budget=0.5).run_id
+    abandoned = left_running(settings, prepared, "hgb")
+
+    pipeline.fail_training(settings, prepared, step="register", error=RuntimeError("MLflow went away"))
+
+    client = mlflow_client(settings)
+    closed = client.get_run(abandoned)
+    assert closed.info.status == "KILLED"
+    assert closed.data.tags[tracking.ERROR_TAG] == (
+        "abandoned: still running when the training failed (register: RuntimeError: MLflow went away)"
+    )
+    assert client.get_run(finished).info.status == "FINISHED"
+    assert tracking.ERROR_TAG not in client.get_run(finished).data.tags
+    assert client.get_run(prepared.parent_run_id).info.status == "FAILED"
+
+
+@pytest.fixture
+def trained(settings: Settings, prepared: PreparedTraining) -> CandidateResult:
+    return pipeline.train_candidate(settings, name="logreg", prepared=prepared, time_budget=0.5)
+
+
+def created_then_killed(settings: Settings, prepared: PreparedTraining, trained: CandidateResult) -> str:
+    """What a register task killed right after creating the version leaves (no reason tags, no profile)."""
+    servable = registry.servable_only([trained.to_dict()])
+    return str(
+        registry.register_best(settings, servable=servable, snapshot_digest=prepared.snapshot.digest)[
+            "version"
+        ]
+    )
+
+
+def test_a_retried_registration_completes_the_version_it_created(
+    settings: Settings, prepared: PreparedTraining, trained: CandidateResult, caplog: pytest.LogCaptureFixture
+) -> None:
+    created = created_then_killed(settings, prepared, trained)
+
+    with caplog.at_level(logging.WARNING, logger="covertype.registry.versions"):
+        registered = pipeline.register_best_candidate(settings, prepared=prepared, results=[trained])
+
+    assert registered.version == created
+    assert registered_version_numbers(settings) == {created}
+    labels = version_tags(settings, created)
+    assert labels[tags.REGISTRATION_TAG] == tags.REGISTRATION_COMPLETE
+    assert labels[tags.CANDIDATE_TAG] == "logreg"
+    assert labels[tags.TRAINING_SIGNAL_TAG] == prepared.signal
+    assert tags.PROFILE_TAG in labels
+    assert f"version {created} of {settings.model_name}" in caplog.text
+
+
+def test_a_half_registered_version_is_refused_and_no_alias_moves(
+    settings: Settings, prepared: PreparedTraining, trained: CandidateResult
+) -> None:
+    created = created_then_killed(settings, prepared, trained)
+    holdout = split_by_hash(read_snapshot(prepared.snapshot.uri, settings), settings.holdout_fraction)[1]
+
+    outcome = registry.promote_if_better(
+        settings, version=created, holdout_accuracy=trained.holdout_accuracy or 0.0, holdout=holdout
+    )
+
+    assert outcome["decision"] == tags.REJECTED and not outcome["promoted"] and outcome["alias"] is None
+    assert outcome["reason"].startswith("refused: registration incomplete")
+    assert champion_version(settings) is None  # a first model would have become champion
+    assert mlflow_client(settings).get_model_version(settings.model_name, created).aliases == []
+    labels = version_tags(settings, created)
+    assert labels[tags.DECISION_TAG] == tags.REJECTED
+    assert labels[tags.REASON_TAG] == outcome["reason"]
