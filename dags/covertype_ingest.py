@@ -22,7 +22,8 @@ training-data store (`COVERTYPE_DATABASE_URL`), right after its window opens. Ru
 delivered, or when it brought no new row; otherwise
 `evaluate_batch` updates the asset `covertype_raw` (with the counts) once the batch is scored, which
 schedules `covertype_train` (whose retraining signals read those scores).
-Network and database errors are retried with exponential back-off.
+Network and database errors are retried with exponential back-off; an unreachable data API (restarting)
+for half a batch interval inside the task, so that its batch is still stored within its interval.
 
 Once all batches were delivered, the next run's **wait_for_window** stays deferred and asks `GET /groups`
 again every 10 batch intervals until the group is restarted (`/restart_data_generation`), then ingestion
@@ -72,7 +73,7 @@ def covertype_ingest() -> None:
 
         waited = wait_for_poll(PollPlan.from_dict(plan), longest=2 * RESUME_LEAD)
         print(f"waited {waited:.1f} s for the poll planned at {plan['poll_at']} ({plan['reason']})")
-        result = ingest_once(get_settings(), run_id=get_current_context()["run_id"])
+        result = ingest_once(get_settings(), run_id=get_current_context()["run_id"], wait_for_api=True)
         if result.exhausted:
             raise AirflowSkipException(f"all batches were delivered: {result.detail}")
         if result.rows_inserted == 0:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
+import time
 from pathlib import Path
 
 import httpx
@@ -154,6 +156,42 @@ def test_server_errors_are_retried_and_client_errors_are_not(tmp_path: Path, sam
     with pytest.raises(DataApiError, match="HTTP 422: bad"):
         fetch_batch(_settings(tmp_path), client=refusing)
     assert len(calls) == 1
+
+
+def _restarting_data_api(body: bytes, down_seconds: float) -> tuple[httpx.Client, list[float]]:
+    """A data API refusing connections for ``down_seconds`` (restarting), then answering ``body``."""
+    back_at = time.monotonic() + down_seconds
+    attempts: list[float] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        attempts.append(time.monotonic())
+        if attempts[-1] < back_at:
+            raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+        return httpx.Response(200, content=body)
+
+    return httpx.Client(base_url="http://data-api.test", transport=httpx.MockTransport(answer)), attempts
+
+
+def test_the_dags_poll_waits_half_an_interval_for_a_restarting_data_api(
+    tmp_path: Path, sample_csv: Path
+) -> None:
+    body = data_api_answer(batch_rows(sample_frame(sample_csv, 3)), batch_number=5)
+    settings = _settings(tmp_path, http_retries=3, http_backoff=0.1, batch_interval=8.0)
+
+    client, attempts = _restarting_data_api(body, down_seconds=2.0)
+    with pytest.raises(DataApiError, match="gave up after 3 attempts, last: ConnectError"):
+        fetch_batch(settings, client=client)  # a person's `covertype ingest`: the answer at once
+    assert attempts[-1] - attempts[0] < 1.0
+
+    client, attempts = _restarting_data_api(body, down_seconds=2.0)
+    batch = fetch_batch(settings, client=client, wait_for_api=True)
+    assert isinstance(batch, Batch) and batch.batch_number == 5
+    assert max(b - a for a, b in itertools.pairwise(attempts)) <= 8.0 / 8 + 0.2  # waits capped at interval/8
+
+    client, attempts = _restarting_data_api(body, down_seconds=60.0)
+    with pytest.raises(DataApiError, match="gave up after"):
+        fetch_batch(settings, client=client, wait_for_api=True)
+    assert 4.0 <= attempts[-1] - attempts[0] < 6.0  # half the interval, then Airflow's retry takes over
 
 
 def test_all_batches_delivered_is_an_outcome(tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 """Polling the data API: ``GET /data?group_number=N`` with timeouts and retries.
 
-Connection errors, timeouts and 5xx answers are retried with exponential back-off; a 4xx answer is final.
+Connection errors, timeouts and 5xx answers are retried with exponential back-off (:func:`poll_retrying`);
+a 4xx answer is final.
 The 400 whose ``reason`` is :data:`ALL_BATCHES_DELIVERED` is an outcome (:class:`BatchesExhausted`), not an
 error.
 """
@@ -19,6 +20,8 @@ from tenacity import (
     before_sleep_log,
     retry_if_exception_type,
     stop_after_attempt,
+    stop_after_delay,
+    stop_all,
     wait_exponential,
 )
 
@@ -61,35 +64,55 @@ class _ServerError(Exception):
 
 
 def fetch_batch(
-    settings: Settings, *, group: int | None = None, client: httpx.Client | None = None
+    settings: Settings,
+    *,
+    group: int | None = None,
+    client: httpx.Client | None = None,
+    wait_for_api: bool = False,
 ) -> Batch | BatchesExhausted:
-    """Poll the data API once for ``group`` (default ``settings.group``).
-
-    Makes up to ``settings.http_retries`` attempts, waiting ``settings.http_backoff`` seconds before the
-    second and doubling each time (capped at 60 s). ``client`` lets tests supply their own transport.
-    Raises :class:`DataApiError` when the attempts are used up or the answer is unusable.
+    """Poll the data API once for ``group`` (default ``settings.group``), retrying as
+    :func:`poll_retrying` says. ``client`` lets tests supply their own transport.
+    Raises :class:`DataApiError` when the retries are used up or the answer is unusable.
     """
     group_number = settings.group if group is None else group
     where = f"data API {settings.data_api_url}: GET /data?group_number={group_number}"
-    retrying = Retrying(
-        retry=retry_if_exception_type((httpx.TransportError, _ServerError)),
-        stop=stop_after_attempt(settings.http_retries),
-        wait=wait_exponential(multiplier=settings.http_backoff, max=60),
-        before_sleep=before_sleep_log(log, logging.WARNING),
-    )
     http = client or httpx.Client(base_url=settings.data_api_url, timeout=settings.http_timeout)
     try:
-        response = retrying(_get, http, group_number)
+        response = poll_retrying(settings, wait_for_api=wait_for_api)(_get, http, group_number)
     except RetryError as exc:
         cause = exc.last_attempt.exception()
-        attempts = f"{settings.http_retries} attempt{'s' if settings.http_retries != 1 else ''}"
+        attempts = exc.last_attempt.attempt_number
         raise DataApiError(
-            f"{where} gave up after {attempts}, last: {type(cause).__name__}: {cause}"
+            f"{where} gave up after {attempts} attempt{'s' if attempts != 1 else ''}, "
+            f"last: {type(cause).__name__}: {cause}"
         ) from cause
     finally:
         if client is None:
             http.close()
     return _outcome(response, group_number, where)
+
+
+def poll_retrying(settings: Settings, *, wait_for_api: bool = False) -> Retrying:
+    """Retry network errors and 5xx answers ``settings.http_retries`` times in all, ``settings.http_backoff``
+    seconds before the second attempt, doubling (capped at 60 s).
+
+    ``wait_for_api`` (the ingest DAG, polling at a window's opening): go on for at least half a batch
+    interval too, each wait at most an eighth of it. A data API restarted by its restart policy is back
+    within seconds, and the batch is still stored within its interval; giving up after 15 s handed the poll
+    to Airflow's retry, whose back-off stored the batch 110 s after its window opened (the topology's data
+    API fault, 60 s interval). A person running ``covertype ingest`` gets the answer at once instead.
+    """
+    stop = stop_after_attempt(settings.http_retries)
+    longest_wait = 60.0
+    if wait_for_api:
+        stop = stop_all(stop, stop_after_delay(settings.batch_interval / 2))
+        longest_wait = min(longest_wait, settings.batch_interval / 8)
+    return Retrying(
+        retry=retry_if_exception_type((httpx.TransportError, _ServerError)),
+        stop=stop,
+        wait=wait_exponential(multiplier=settings.http_backoff, max=longest_wait),
+        before_sleep=before_sleep_log(log, logging.WARNING),
+    )
 
 
 @dataclass(frozen=True)

@@ -79,8 +79,10 @@ def ingest_once(
     run_id: str | None = None,
     engine: Engine | None = None,
     client: httpx.Client | None = None,
+    wait_for_api: bool = False,
 ) -> IngestionResult:
-    """Poll the data API once for ``settings.group`` and store what it answers.
+    """Poll the data API once for ``settings.group`` and store what it answers; ``wait_for_api``: keep
+    retrying an unreachable data API for half a batch interval (``client.poll_retrying``).
 
     Returns the summary for a stored batch (``success``) or when all batches were delivered
     (``exhausted``). Raises :class:`IngestionFailed` after writing a ``failed`` run row when the data API
@@ -91,7 +93,9 @@ def ingest_once(
     owned = engine is None
     try:
         engine = engine or store_engine(settings)
-        return _ingest(settings, engine, run_id=run_id, started_at=started_at, client=client)
+        return _ingest(
+            settings, engine, run_id=run_id, started_at=started_at, client=client, wait_for_api=wait_for_api
+        )
     except StoreError as exc:  # the store is unreachable or refuses even the run row
         where = store_location(engine.url if engine is not None else settings.database)
         raise IngestionFailed(f"store {where}: {describe(exc)}") from exc
@@ -101,11 +105,17 @@ def ingest_once(
 
 
 def _ingest(
-    settings: Settings, engine: Engine, *, run_id: str, started_at: datetime, client: httpx.Client | None
+    settings: Settings,
+    engine: Engine,
+    *,
+    run_id: str,
+    started_at: datetime,
+    client: httpx.Client | None,
+    wait_for_api: bool,
 ) -> IngestionResult:
     group = settings.group
     try:
-        outcome = fetch_batch(settings, client=client)
+        outcome = fetch_batch(settings, client=client, wait_for_api=wait_for_api)
     except DataApiError as exc:
         _record_failure(
             engine, run_id=run_id, group=group, batch=None, started_at=started_at, errors=[str(exc)]
