@@ -198,13 +198,13 @@ def promote(
     """Point the champion alias at a registered version (a roll back), then have the inference API at
     COVERTYPE_INFERENCE_API_URL reload it: returns once the API serves it. Exit 3: the alias moved but
     the API could not be reached (it follows on its next poll); exit 4: the alias moved again meanwhile."""
-    from covertype.registry.aliases import UnknownVersion, promote_version
+    from covertype.registry.aliases import RefusedVersion, promote_version
     from covertype.ui import ServiceError, reload_model
 
     settings = get_settings()
     try:
         result = promote_version(settings, version, reason=reason)
-    except UnknownVersion as exc:
+    except RefusedVersion as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
     moved = f"{settings.model_alias} moved to v{result['version']}"

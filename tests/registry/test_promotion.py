@@ -18,8 +18,13 @@ from covertype.cli import PROMOTED_NOT_RELOADED, PROMOTED_THEN_MOVED
 from covertype.dataset import load_dataset
 from covertype.inference import model_holder
 from covertype.inference.model_holder import ModelHolder
-from covertype.registry import aliases
-from covertype.registry.aliases import UnknownVersion, champion_version, promote_version
+from covertype.registry import aliases, tags
+from covertype.registry.aliases import (
+    IncompleteVersion,
+    UnknownVersion,
+    champion_version,
+    promote_version,
+)
 from covertype.registry.client import mlflow_client
 from covertype.registry.reader import registry_reader
 from covertype.settings import Settings
@@ -97,6 +102,23 @@ def test_an_unknown_version_is_refused_and_the_champion_stays(two_versions: Sett
     with pytest.raises(UnknownVersion, match=r"is not registered \(registered: 1, 2\)"):
         promote_version(two_versions, version)
     assert champion_version(two_versions) == before
+
+
+def test_a_half_registered_version_is_never_made_champion_by_hand(two_versions: Settings) -> None:
+    settings = two_versions
+    client = mlflow_client(settings)
+    before = champion_version(settings)
+    client.set_model_version_tag(
+        settings.model_name, "1", tags.REGISTRATION_TAG, tags.REGISTRATION_INCOMPLETE
+    )
+    try:
+        with pytest.raises(IncompleteVersion, match="version 1 of model .* was left half-registered"):
+            promote_version(settings, "1")
+        assert champion_version(settings) == before
+        refused = _cli(settings, "--version", "1")
+        assert refused.returncode == 1 and "half-registered" in refused.stderr, refused.stderr
+    finally:
+        client.delete_model_version_tag(settings.model_name, "1", tags.REGISTRATION_TAG)
 
 
 def test_cli_promote_prints_the_decision_and_refuses_a_missing_version(two_versions: Settings) -> None:

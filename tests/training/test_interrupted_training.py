@@ -106,6 +106,7 @@ def test_a_retried_registration_completes_the_version_it_created(
     settings: Settings, prepared: PreparedTraining, trained: CandidateResult, caplog: pytest.LogCaptureFixture
 ) -> None:
     created = created_then_killed(settings, prepared, trained)
+    assert version_tags(settings, created)[tags.REGISTRATION_TAG] == tags.REGISTRATION_INCOMPLETE  # marked
 
     with caplog.at_level(logging.WARNING, logger="covertype.registry.versions"):
         registered = pipeline.register_best_candidate(settings, prepared=prepared, results=[trained])

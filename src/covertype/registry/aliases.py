@@ -20,8 +20,16 @@ from covertype.registry.versions import registered_version_numbers, set_version_
 from covertype.settings import Settings
 
 
-class UnknownVersion(ValueError):
+class RefusedVersion(ValueError):
+    """The version asked for cannot be made champion (the message says why)."""
+
+
+class UnknownVersion(RefusedVersion):
     """The version asked for is not a registered version of the model."""
+
+
+class IncompleteVersion(RefusedVersion):
+    """The version's registration was interrupted (tag ``covertype.registration`` = ``incomplete``)."""
 
 
 def champion_version(settings: Settings) -> str | None:
@@ -44,7 +52,8 @@ def set_alias(settings: Settings, alias: str, version: str) -> None:
 def promote_version(settings: Settings, version: str, *, reason: str | None = None) -> dict[str, Any]:
     """Give ``version`` the serving alias; ``rollback`` when it is older than the champion, else ``manual``.
 
-    Raises :class:`UnknownVersion` (naming the versions that exist) when ``version`` is not registered.
+    Raises :class:`UnknownVersion` (naming the versions that exist) when ``version`` is not registered, and
+    :class:`IncompleteVersion` when its registration was interrupted.
     """
     version = str(version).strip()
     known = registered_version_numbers(settings)
@@ -52,6 +61,12 @@ def promote_version(settings: Settings, version: str, *, reason: str | None = No
         listed = ", ".join(sorted(known, key=int)) or "none"
         raise UnknownVersion(
             f"version {version!r} of model {settings.model_name!r} is not registered (registered: {listed})"
+        )
+    if version_tags(settings, version).get(tags.REGISTRATION_TAG) == tags.REGISTRATION_INCOMPLETE:
+        raise IncompleteVersion(
+            f"version {version} of model {settings.model_name!r} was left half-registered "
+            f"({tags.REGISTRATION_TAG} = {tags.REGISTRATION_INCOMPLETE}: its registration was interrupted); "
+            "it is never served"
         )
     previous = champion_version(settings)
     decision = tags.ROLLBACK if previous is not None and int(version) < int(previous) else tags.MANUAL

@@ -19,9 +19,11 @@ SNAPSHOT_DIGEST_TAG: Final = "covertype.snapshot_digest"
 HOLDOUT_ACCURACY_TAG: Final = "holdout_accuracy"
 VALIDATION_ACCURACY_TAG: Final = "validation_accuracy"
 #: Version tag written last by training's registration (after every other tag and the reference profile):
-#: :data:`REGISTRATION_COMPLETE`. A version without it was left half-registered and is never promoted.
+#: :data:`REGISTRATION_COMPLETE`; the version is created with :data:`REGISTRATION_INCOMPLETE`, so one left
+#: half-registered (its registration killed) says so, and is never promoted, by training or by hand.
 REGISTRATION_TAG: Final = "covertype.registration"
 REGISTRATION_COMPLETE: Final = "complete"
+REGISTRATION_INCOMPLETE: Final = "incomplete"
 
 # --- why the training ran (writer: training; on its parent run and on the version it registers) -----------
 #: The signal that decided (``covertype.monitoring.retrain``: new_rows, accuracy_drop, drift, forced, ...).

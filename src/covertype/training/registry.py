@@ -79,6 +79,7 @@ def register_best(
         settings,
         model_uri=best["model_uri"],
         tags={
+            tags.REGISTRATION_TAG: tags.REGISTRATION_INCOMPLETE,  # until register_best_candidate ends
             tags.CANDIDATE_TAG: best["name"],
             tags.SNAPSHOT_DIGEST_TAG: snapshot_digest,
             tags.HOLDOUT_ACCURACY_TAG: f"{best['holdout_accuracy']:.6f}",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from covertype.registry import queries
-from covertype.registry.aliases import UnknownVersion, promote_version
+from covertype.registry.aliases import RefusedVersion, promote_version
 from covertype.store.quality import batch_quality_rows
 from covertype.ui import api_client, charts, operator, quality, resources, tables
 
@@ -151,7 +151,7 @@ else:
         if st.form_submit_button("Make this version champion", type="primary", icon=":material/history:"):
             try:
                 result = promote_version(settings, str(chosen), reason=reason or None)
-            except UnknownVersion as exc:
+            except RefusedVersion as exc:
                 st.error(str(exc), icon=":material/error:")
             else:
                 message = (
