@@ -26,27 +26,27 @@ from support.topology import Topology, tail, wait_for
 FAULTS: dict[str, tuple[str, str]] = {
     "worker": (
         "Celery worker SIGKILLed inside a training candidate (its nested MLflow run open)",
-        "tests/deploy/topology/test_05_worker_killed.py",
+        "tests/deploy/topology/test_05_training_faults.py",
     ),
     "redis": (
-        "Redis SHUTDOWN NOSAVE across an ingest window's opening, a training task running, then started",
-        "tests/deploy/topology/test_08_redis_restarted.py",
+        "Redis SHUTDOWN NOSAVE across an ingest window's opening, then started again",
+        "tests/deploy/topology/test_06_redis_restarted.py",
     ),
     "mlflow": (
-        "MLflow server SIGKILLed during register (version created, reason tags not yet set), then started",
-        "tests/deploy/topology/test_07_mlflow_killed.py",
+        "MLflow server SIGKILLed during register (version created, not yet tagged; dead 10 s), then started",
+        "tests/deploy/topology/test_05_training_faults.py",
     ),
     "mariadb": (
         "MariaDB SIGKILLed inside the transaction storing a 58,101-row batch, then started",
-        "tests/deploy/topology/test_10_mariadb_killed.py",
+        "tests/deploy/topology/test_08_mariadb_killed.py",
     ),
     "scheduler": (
-        "Airflow scheduler SIGKILLed while a training candidate runs, then started",
-        "tests/deploy/topology/test_06_scheduler_killed.py",
+        "Airflow scheduler SIGKILLed while a training candidate runs (dead 35 s), then started",
+        "tests/deploy/topology/test_05_training_faults.py",
     ),
     "data_api": (
         "data API SIGKILLed before an ingest window opens, started again after it opened",
-        "tests/deploy/topology/test_09_data_api_restarted.py",
+        "tests/deploy/topology/test_07_data_api_restarted.py",
     ),
     "inference_replica": (
         "one of two inference replicas SIGKILLed under load behind nginx",

@@ -17,10 +17,11 @@ CLIENTS = 4
 
 @dataclass
 class Load:
-    """Predictions sent through the load balancer by ``CLIENTS`` threads: (seconds since start, status)."""
+    """Predictions sent through the load balancer by ``clients`` threads: (seconds since start, status)."""
 
     url: str
     record: dict[str, object]
+    clients: int = CLIENTS
     started: float = field(default_factory=time.monotonic)
     outcomes: list[tuple[float, int | str, float]] = field(default_factory=list)  # (at, status, latency)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -41,7 +42,7 @@ class Load:
         """Send while the ``with`` block runs (a fault of unknown length), then stop the clients."""
         self.started = time.monotonic()
         stop = threading.Event()
-        threads = [threading.Thread(target=self._client, args=(stop,)) for _ in range(CLIENTS)]
+        threads = [threading.Thread(target=self._client, args=(stop,)) for _ in range(self.clients)]
         for thread in threads:
             thread.start()
         try:

@@ -5,7 +5,7 @@ each one uses the same started stack and leaves it running for the next. A later
 an earlier one waited for (a champion served), but waits for it again itself, so that it can run alone.
 How long each part took and the memory of every component are printed at the end.
 
-The fault stages (``test_05_...`` to ``test_10_...``, with stage 3's replica kill) each add a row to the
+The fault stages (``test_05_...`` to ``test_08_...``, with stage 3's replica kill) each add a row to the
 fault table; once all seven ran, the table goes to ``benchmarks/results/topology_faults.json``.
 """
 

@@ -1,10 +1,9 @@
 """Fault 2: the broker, Redis, shut down without saving (``SHUTDOWN NOSAVE``: every queued message lost)
-three seconds before an ingest window opens, while a training candidate holds a worker slot (the pause
-point ``candidate-logging``), and started again, empty, :data:`DOWN_SECONDS` later.
+three seconds before an ingest window opens, and started again, empty, :data:`DOWN_SECONDS` later.
 
-The window's tasks must be queued while the broker is gone. What must hold: the continuous ingest DAG
-carries on; the window's batch is stored within one batch interval of its opening, and the next batch too;
-no row is stored twice; no task is left queued; the training run completes with one version.
+The window's tasks are queued while the broker is gone (the scheduler cannot send them). What must hold:
+the continuous ingest DAG carries on; the window's batch is stored within one batch interval of its
+opening, and the next batch too; no batch skipped, no row stored twice; no task is left queued.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis
 
-from covertype.pause_points import CANDIDATE_LOGGING
 from support import faults
 from support.topology import Topology, wait_for
 
@@ -27,18 +25,12 @@ DOWN_SECONDS = 15.0
 
 
 @pytest.mark.timeout(900)
-def test_redis_restarted_across_an_ingest_window(topology: Topology, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_redis_restarted_across_an_ingest_window(topology: Topology) -> None:
     api = topology.admin()
-    mlflow = faults.mlflow_admin(topology, monkeypatch)
-    name = faults.model_name(topology)
     broker = topology.components["airflow-redis"]
-    pauses = topology.pauses
     interval = float(topology.dotenv["COVERTYPE_BATCH_INTERVAL"])
 
     with topology.stages.stage("fault 2: Redis SHUTDOWN NOSAVE across a window, started again"):
-        pauses.arm(CANDIDATE_LOGGING)
-        run_id = faults.trigger(api, faults.TRAIN_DAG, faults.QUICK_TRAINING)
-        pauses.wait_reached(CANDIDATE_LOGGING, timeout=420)
         before = faults.store_counts(topology)
         batch, opens = faults.next_window(topology, at_least=BEFORE_OPENING + 5)
         faults.sleep_until(opens - timedelta(seconds=BEFORE_OPENING))
@@ -51,7 +43,6 @@ def test_redis_restarted_across_an_ingest_window(topology: Topology, monkeypatch
         time.sleep(DOWN_SECONDS)
         broker.start()
         broker.wait_healthy(60)
-        pauses.release(CANDIDATE_LOGGING)
 
         stored = wait_for(
             lambda: faults.stored_at(topology, batch),
@@ -64,7 +55,6 @@ def test_redis_restarted_across_an_ingest_window(topology: Topology, monkeypatch
             timeout=2 * interval + 120,
             what=f"batch {batch + 1}: the ingest DAG carries on",
         )
-        faults.finished_state(topology, api, faults.TRAIN_DAG, run_id, timeout=600)
 
     late = (stored - opens).total_seconds()
     assert late <= interval, f"batch {batch} stored {late:.0f} s after its window opened (> {interval:.0f} s)"
@@ -82,8 +72,6 @@ def test_redis_restarted_across_an_ingest_window(topology: Topology, monkeypatch
         and datetime.fromisoformat(t["queued_when"]) < datetime.now(UTC) - timedelta(seconds=60)
     ]
     assert not queued, f"tasks left queued: {queued}"
-    outcome = faults.training_outcome(mlflow, name, run_id)
-    assert len(outcome.versions) == 1, outcome
 
     faults.record_fault(
         topology,
@@ -95,6 +83,6 @@ def test_redis_restarted_across_an_ingest_window(topology: Topology, monkeypatch
         rows_stored_meanwhile=after["stored"] - before["stored"],
         rows_lost=0,
         rows_duplicated=after["stored"] - after["distinct"],
-        versions_registered=len(outcome.versions),
+        versions_registered=None,
         failed_predictions=None,
     )
