@@ -1,5 +1,6 @@
 """Private Redis and MariaDB servers for the fault harness: the machine's own binaries on free ports, in a
 folder of the test, so that a fault (``SHUTDOWN NOSAVE``, SIGKILL) never touches the machine's shared servers.
+Redis runs with compose's command (its persistence), MariaDB with the server's defaults.
 
 A server has no HTTP health URL: :class:`TcpService` counts it ready once its port accepts a connection from
 its own process.
@@ -26,19 +27,18 @@ class TcpService(Service):
             return False
 
 
-def redis_command(port: int, folder: Path) -> list[str]:
-    """Debian's redis-server on 127.0.0.1:``port``, keeping nothing on disk (as the machine's does)."""
+def redis_command(command: list[str], port: int, folder: Path) -> list[str]:
+    """Compose's ``redis-server`` ``command`` (its persistence flags) on 127.0.0.1:``port``, its files in
+    ``folder`` (the image's /data volume)."""
     folder.mkdir(parents=True, exist_ok=True)
+    assert command[0] == "redis-server", command
     return [
         _binary("redis-server"),
+        *command[1:],
         "--port",
         str(port),
         "--bind",
         "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
         "--dir",
         str(folder),
     ]

@@ -111,6 +111,13 @@ def set_paused(api: httpx.Client, dag_id: str, paused: bool) -> None:
     assert answer.status_code == 200, answer.text
 
 
+def no_active_run(api: httpx.Client, dag_id: str) -> bool | None:
+    """True once ``dag_id`` has no queued or running run (for :func:`~support.topology.wait_for`)."""
+    answer = api.get(f"/dags/{dag_id}/dagRuns", params=[("state", "queued"), ("state", "running")])
+    assert answer.status_code == 200, answer.text
+    return True if answer.json()["total_entries"] == 0 else None
+
+
 # -- MLflow ------------------------------------------------------------------------------------------
 
 

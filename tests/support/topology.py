@@ -704,7 +704,9 @@ def _start_private_servers(topology: Topology) -> None:
         ("mysql", mariadb_command(datadir, topology.ports["mysql"]), topology.ports["mysql"]),
         (
             "airflow-redis",
-            redis_command(topology.ports["redis"], topology.tmp / "redis"),
+            redis_command(
+                topology.services["airflow-redis"]["command"], topology.ports["redis"], topology.tmp / "redis"
+            ),
             topology.ports["redis"],
         ),
     ):

@@ -23,6 +23,7 @@ import time
 import httpx
 import psutil
 import pytest
+from mlflow.tracking import MlflowClient
 
 from covertype.pause_points import CANDIDATE_LOGGING, VERSION_CREATED
 from covertype.registry import tags
@@ -59,16 +60,28 @@ def test_worker_scheduler_and_mlflow_killed_in_one_training(
     api = topology.admin()
     mlflow = faults.mlflow_admin(topology, monkeypatch)
     name = faults.model_name(topology)
+    for replica in ("inference-api", "inference-api-2"):
+        wait_for(lambda r=replica: serving(topology.url(r)), timeout=300, what=f"{replica} serving")
+    champion_before = faults.assert_champion_whole(mlflow, name)
+    # The faults must land in this run, not in a training a batch's signal started: no batch meanwhile.
+    faults.set_paused(api, faults.INGEST_DAG, True)
+    try:
+        _three_faults(topology, api, mlflow, name, champion_before)
+    finally:
+        faults.set_paused(api, faults.INGEST_DAG, False)
+
+
+def _three_faults(
+    topology: Topology, api: httpx.Client, mlflow: MlflowClient, name: str, champion_before: str
+) -> None:
     worker, scheduler, server = (
         topology.components[n] for n in ("airflow-worker", "airflow-scheduler", "mlflow")
     )
     pauses = topology.pauses
     stage = topology.stages.stage
-    for replica in ("inference-api", "inference-api-2"):
-        wait_for(lambda r=replica: serving(topology.url(r)), timeout=300, what=f"{replica} serving")
-    champion_before = faults.assert_champion_whole(mlflow, name)
 
     with stage("faults 1, 5, 3: a forced training up to its candidate's nested run"):
+        wait_for(lambda: faults.no_active_run(api, faults.TRAIN_DAG), timeout=900, what="trainings ended")
         pauses.arm(CANDIDATE_LOGGING)
         run_id = faults.trigger(api, faults.TRAIN_DAG, faults.QUICK_TRAINING)
         paused = pauses.wait_reached(CANDIDATE_LOGGING, timeout=600)
