@@ -119,6 +119,7 @@ class Service:
     log_path: Path | None = None
     process: subprocess.Popen[bytes] | None = None
     _log_start: int = field(default=0, init=False, repr=False)  # where this run begins in the appended log
+    _tree: list[psutil.Process] = field(default_factory=list, init=False, repr=False)  # seen at terminate
 
     def start(self) -> None:
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
@@ -206,18 +207,25 @@ class Service:
             raise self._failure(f"stopped unexpectedly with code {self.process.returncode}")
 
     def terminate(self) -> None:
-        """SIGTERM the whole process group (without waiting)."""
+        """SIGTERM the whole process group (without waiting); remember every process it started by then."""
         if self.process is not None and self._alive():
+            self._tree = descendants(self.process.pid)
             _signal_group(self.process.pid, signal.SIGTERM)
 
     def reap(self, deadline: float) -> None:
-        """Wait until the process group is gone or ``deadline`` (monotonic) passes; SIGKILL what is left."""
+        """Wait until the process group is gone or ``deadline`` (monotonic) passes; SIGKILL what is left,
+        descendants in sessions of their own included (Airflow's supervisor starts each task in one: a
+        Celery worker's running task outlived its worker's group)."""
         if self.process is None:
             return
         while self._alive() and time.monotonic() < deadline:
             time.sleep(0.1)
         _signal_group(self.process.pid, signal.SIGKILL)
+        for process in self._tree:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
         self.process.wait()
+        self._tree = []
 
     def stop(self, timeout: float = 20.0) -> None:
         """SIGTERM the whole process group, then SIGKILL what is left after ``timeout``."""
@@ -236,6 +244,14 @@ def stop_all(services: Sequence[Service], timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     for service in services:
         service.reap(deadline)
+
+
+def descendants(pid: int) -> list[psutil.Process]:
+    """Every process ``pid`` started, whatever its process group or session (empty once it is gone)."""
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

@@ -55,7 +55,7 @@ import yaml
 from cryptography.fernet import Fernet
 
 from covertype.dataset import load_dataset
-from covertype.processes import Service, stop_all
+from covertype.processes import Service, descendants, stop_all
 from covertype.schema import FEATURE_COLUMNS
 from covertype.store.migrate import head_revision
 from support import nginx, prometheus
@@ -270,12 +270,19 @@ class Component:
         self.service.stop(timeout)
 
     def kill(self) -> None:
-        """SIGKILL its whole process group at once (no shutdown), and reap it."""
+        """SIGKILL every process it started at once (no shutdown), as killing its container does, and reap
+        it. Not only its process group: Airflow's supervisor runs each task in a session of its own, which
+        outlived a group kill (and, paused, took a release meant for the retried task)."""
         process = self.service.process
         assert process is not None, f"{self.name} was never started"
+        descendants = descendants(process.pid)
         with suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
+        for child in descendants:
+            with suppress(psutil.NoSuchProcess):
+                child.kill()
         process.wait()
+        psutil.wait_procs(descendants, timeout=10)
 
     def restart(self, env: Mapping[str, str] | None = None) -> Component:
         """Stop and start again with the same command and environment (or ``env`` in its place)."""

@@ -17,7 +17,6 @@ the champion is a whole version (ONNX graph and tags) throughout; not one predic
 
 from __future__ import annotations
 
-import contextlib
 import time
 
 import httpx
@@ -91,8 +90,7 @@ def _three_faults(
         pauses.arm(CANDIDATE_LOGGING)  # the retried try pauses there again: fault 5 lands in it
         killed = time.monotonic()
         worker.kill()
-        with contextlib.suppress(psutil.NoSuchProcess):  # gone with its process group, reaped by init
-            psutil.wait_procs([psutil.Process(paused)], timeout=10)
+        assert not psutil.pid_exists(paused), "the candidate's process outlived its worker"
         worker.start()
         retried = pauses.wait_reached(CANDIDATE_LOGGING, timeout=600)
         worker_recovered = time.monotonic() - killed
