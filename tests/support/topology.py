@@ -243,6 +243,15 @@ def wait_for(probe: Callable[[], T | None], *, timeout: float, what: str, every:
         time.sleep(every)
 
 
+def ended(pid: int) -> bool:
+    """Whether process ``pid`` is gone or only a zombie (an orphan whose reaper, this machine's pid 1,
+    may never reap it)."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
 def tail(path: Path, lines: int = 40) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.is_file() else ""
 
@@ -275,14 +284,16 @@ class Component:
         outlived a group kill (and, paused, took a release meant for the retried task)."""
         process = self.service.process
         assert process is not None, f"{self.name} was never started"
-        descendants = descendants(process.pid)
+        tree = descendants(process.pid)
         with suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-        for child in descendants:
+        for child in tree:
             with suppress(psutil.NoSuchProcess):
                 child.kill()
         process.wait()
-        psutil.wait_procs(descendants, timeout=10)
+        deadline = time.monotonic() + 10
+        while any(not ended(child.pid) for child in tree) and time.monotonic() < deadline:
+            time.sleep(0.1)
 
     def restart(self, env: Mapping[str, str] | None = None) -> Component:
         """Stop and start again with the same command and environment (or ``env`` in its place)."""

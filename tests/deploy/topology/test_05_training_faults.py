@@ -28,7 +28,7 @@ from covertype.pause_points import CANDIDATE_LOGGING, VERSION_CREATED
 from covertype.registry import tags
 from support import faults
 from support.load import Load
-from support.topology import Component, Topology, sample_record, wait_for
+from support.topology import Component, Topology, ended, sample_record, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.mariadb]
 
@@ -90,7 +90,7 @@ def _three_faults(
         pauses.arm(CANDIDATE_LOGGING)  # the retried try pauses there again: fault 5 lands in it
         killed = time.monotonic()
         worker.kill()
-        assert not psutil.pid_exists(paused), "the candidate's process outlived its worker"
+        assert ended(paused), "the candidate's process outlived its worker"
         worker.start()
         retried = pauses.wait_reached(CANDIDATE_LOGGING, timeout=600)
         worker_recovered = time.monotonic() - killed
