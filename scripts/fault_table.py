@@ -72,6 +72,13 @@ def render(results: dict[str, Any]) -> str:
             for key, value in figures["recovery_timeouts"].items()
         ),
         "",
+        "Every stage of that run (the harness's start, stages 1-4, the faults, the stop), in seconds:",
+        "",
+        "| stage | seconds |",
+        "| --- | ---: |",
+        *(f"| {name} | {seconds} |" for name, seconds in figures["stages_seconds"].items()),
+        f"| **total** | **{sum(figures['stages_seconds'].values()):.1f}** |",
+        "",
         END,
     ]
     return "\n".join(lines)
