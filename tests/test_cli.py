@@ -63,6 +63,16 @@ def test_ingest_against_a_dead_data_api_is_one_line_unless_verbose(tmp_path: Pat
     assert "gave up after 1 attempt, last:" in once.stderr and len(once.stderr.splitlines()) == 1
 
 
+def test_ingest_refuses_a_group_below_1_naming_the_option(tmp_path: Path) -> None:
+    dead = {"COVERTYPE_DATA_API_URL": f"http://127.0.0.1:{free_port()}", "COVERTYPE_HTTP_RETRIES": "1"}
+
+    result = _run("ingest", "--group", "0", tmp_path=tmp_path, **dead)
+
+    assert result.returncode == 2, result.stderr
+    assert "Invalid value for '--group'" in result.stderr
+    assert "Traceback" not in result.stderr and "data API" not in result.stderr
+
+
 @pytest.mark.slow
 def test_train_with_nothing_to_register_fails_its_parent_run_as_the_dag_does(
     tmp_path: Path, sample_csv: Path
