@@ -1,19 +1,23 @@
 """The ``covertype`` command: one entry point for every service and pipeline step.
 
-Heavy imports (Airflow, MLflow, scikit-learn) happen inside each command so that ``covertype --help``
-answers at once and each deployable needs only its own extra.
+Every import beyond typer happens inside the command that needs it (the settings' pydantic too), so that
+``covertype --help`` answers at once, a command pays only for what it uses (``covertype ingest`` imports no
+MLflow while there is no champion) and each deployable needs only its own extra.
+``benchmarks/bench_cli_startup.py`` measures it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
 
-from covertype.settings import get_settings
 from covertype.training import CANDIDATE_NAMES
+
+if TYPE_CHECKING:
+    from covertype.settings import Settings
 
 app = typer.Typer(
     name="covertype",
@@ -25,6 +29,13 @@ app = typer.Typer(
 
 Host = Annotated[str, typer.Option(help="interface to bind")]
 Workers = Annotated[int, typer.Option(min=1, help="uvicorn worker processes")]
+
+
+def get_settings() -> Settings:
+    """:func:`covertype.settings.get_settings`, imported when a command runs, not for ``--help``."""
+    from covertype import settings
+
+    return settings.get_settings()
 
 
 def _print_json(payload: object) -> None:

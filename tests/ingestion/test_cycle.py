@@ -34,6 +34,8 @@ def test_new_rows_are_scored_and_a_poll_without_any_is_not(data_api_url: str, tm
     assert first.as_dict()["evaluation"] == {"status": "skipped", "detail": first.evaluation.detail}
     assert again.evaluation is None and "evaluation" not in again.as_dict()
     assert again.ingestion.nothing_new == f"batch 1: no new rows ({first.ingestion.rows_inserted} duplicates)"
+    # No champion can be in a local MLflow store that does not exist: it was not opened, hence not created.
+    assert not (tmp_path / "mlflow.db").exists()
 
 
 def test_a_batch_stored_but_not_scored_says_what_was_stored(data_api_url: str, tmp_path: Path) -> None:
