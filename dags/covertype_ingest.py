@@ -22,6 +22,7 @@ training-data store (`COVERTYPE_DATABASE_URL`), right after its window opens. Ru
 delivered, or when it brought no new row; otherwise
 `evaluate_batch` updates the asset `covertype_raw` (with the counts) once the batch is scored, which
 schedules `covertype_train` (whose retraining signals read those scores).
+`covertype ingest` runs the same two steps in one go (`covertype.ingestion.ingest_and_evaluate`).
 Network and database errors are retried with exponential back-off; an unreachable data API (restarting)
 for half a batch interval inside the task, so that its batch is still stored within its interval.
 
@@ -38,8 +39,7 @@ from typing import Any
 
 from airflow.sdk import Metadata, dag, get_current_context, task
 
-from covertype.ingestion.assets import covertype_raw
-from covertype.ingestion.window_sensor import RESUME_LEAD, WaitForBatchWindow
+from covertype.orchestration import RESUME_LEAD, WaitForBatchWindow, covertype_raw
 from covertype.registry.task_logging import route_mlflow_logging_to_task_log
 from covertype.settings import get_settings
 
@@ -68,18 +68,13 @@ def covertype_ingest() -> None:
         """At the planned moment, poll once and store the batch; skip when there is nothing new."""
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from covertype.ingestion import ingest_once
-        from covertype.ingestion.cadence import PollPlan, wait_for_poll
+        from covertype.ingestion import PollPlan, ingest_once, wait_for_poll
 
         waited = wait_for_poll(PollPlan.from_dict(plan), longest=2 * RESUME_LEAD)
         print(f"waited {waited:.1f} s for the poll planned at {plan['poll_at']} ({plan['reason']})")
         result = ingest_once(get_settings(), run_id=get_current_context()["run_id"], wait_for_api=True)
-        if result.exhausted:
-            raise AirflowSkipException(f"all batches were delivered: {result.detail}")
-        if result.rows_inserted == 0:
-            raise AirflowSkipException(
-                f"batch {result.batch_number}: no new rows ({result.duplicates} duplicates)"
-            )
+        if result.nothing_new is not None:
+            raise AirflowSkipException(result.nothing_new)
         return result.as_dict()
 
     @task(outlets=[covertype_raw])
@@ -89,9 +84,9 @@ def covertype_ingest() -> None:
         Then the asset event: ``covertype_train`` starts only once the batch's scores are stored, so its
         retraining signals read them (and the champion is scored before any training sees the batch).
         """
-        from covertype.monitoring import evaluate_stored_batch
+        from covertype.ingestion import IngestionResult, evaluate_ingested
 
-        evaluation = evaluate_stored_batch(get_settings(), ingested["group_number"], ingested["batch_number"])
+        evaluation = evaluate_ingested(get_settings(), IngestionResult.from_dict(ingested))
         print(f"{evaluation.status}: {evaluation.detail}")
         counts = ("group_number", "batch_number", "rows_inserted", "rejected")
         yield Metadata(covertype_raw, {key: ingested[key] for key in counts})

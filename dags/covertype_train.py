@@ -43,7 +43,7 @@ from typing import Any
 
 from airflow.sdk import Param, dag, get_current_context, task
 
-from covertype.ingestion.assets import covertype_raw
+from covertype.orchestration import covertype_raw
 from covertype.registry.task_logging import route_mlflow_logging_to_task_log
 from covertype.settings import get_settings
 

@@ -366,7 +366,7 @@ def draw_services(ax: Axes) -> None:
 #: The role of each part of the package, for its colour; parts not listed are shared helpers (grey).
 ROLES: dict[str, tuple[str, Palette]] = {
     **dict.fromkeys(("schema", "settings", "pause_points", "store", "registry"), ("foundation", STORE)),
-    **dict.fromkeys(("model", "ingestion", "training", "monitoring"), ("pipeline", AIRFLOW)),
+    **dict.fromkeys(("model", "ingestion", "training", "monitoring", "orchestration"), ("pipeline", AIRFLOW)),
     **dict.fromkeys(("data_api", "inference", "ui"), ("service", SERVING)),
     **dict.fromkeys(("cli", "local_stack", "demo"), ("entry point", REGISTRY)),
 }

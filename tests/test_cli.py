@@ -7,12 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import orjson
 import pytest
 from mlflow.tracking import MlflowClient
 
 from covertype.dataset import load_dataset
 from covertype.settings import Settings
 from covertype.training import CANDIDATE_NAMES
+from support.data_api import data_api_server, data_api_settings
 from support.services import free_port
 from support.training import NOTHING_TO_REGISTER, WITH_BROKEN_CANDIDATE, fill_store
 
@@ -61,6 +63,42 @@ def test_ingest_against_a_dead_data_api_is_one_line_unless_verbose(tmp_path: Pat
 
     once = _run("ingest", tmp_path=tmp_path, COVERTYPE_HTTP_RETRIES="1", **dead)
     assert "gave up after 1 attempt, last:" in once.stderr and len(once.stderr.splitlines()) == 1
+
+
+def test_ingest_refuses_a_group_below_1_naming_the_option(tmp_path: Path) -> None:
+    dead = {"COVERTYPE_DATA_API_URL": f"http://127.0.0.1:{free_port()}", "COVERTYPE_HTTP_RETRIES": "1"}
+
+    result = _run("ingest", "--group", "0", tmp_path=tmp_path, **dead)
+
+    assert result.returncode == 2, result.stderr
+    assert "Invalid value for '--group'" in result.stderr
+    assert "Traceback" not in result.stderr and "data API" not in result.stderr
+
+
+#: ``covertype ingest`` in a fresh interpreter, saying at exit whether it imported MLflow.
+INGEST_REPORTING_MLFLOW = (
+    sys.executable,
+    "-c",
+    "import atexit, sys\n"
+    "atexit.register(lambda: print('mlflow imported:', 'mlflow' in sys.modules, file=sys.stderr))\n"
+    "from covertype.cli import app\napp()",
+)
+
+
+@pytest.mark.slow
+def test_ingest_without_a_champion_imports_no_mlflow(tmp_path: Path, sample_csv: Path) -> None:
+    """Issue 24: 8-9 s for a 1-s poll, mostly importing MLflow and creating its store to find no champion."""
+    (tmp_path / "api").mkdir()
+    api_settings = data_api_settings(tmp_path / "api", sample_csv, groups=1)
+    with data_api_server(api_settings, port=free_port()) as url:
+        result = _run(
+            "ingest", tmp_path=tmp_path, command=INGEST_REPORTING_MLFLOW, COVERTYPE_DATA_API_URL=url
+        )
+
+    assert result.returncode == 0, result.stderr
+    assert orjson.loads(result.stdout)["evaluation"]["detail"].startswith("no champion")
+    assert result.stderr.splitlines()[-1] == "mlflow imported: False"
+    assert not (tmp_path / "mlflow.db").exists()  # the local store _run's data folder would hold
 
 
 @pytest.mark.slow

@@ -1,19 +1,23 @@
 """The ``covertype`` command: one entry point for every service and pipeline step.
 
-Heavy imports (Airflow, MLflow, scikit-learn) happen inside each command so that ``covertype --help``
-answers at once and each deployable needs only its own extra.
+Every import beyond typer happens inside the command that needs it (the settings' pydantic too), so that
+``covertype --help`` answers at once, a command pays only for what it uses (``covertype ingest`` imports no
+MLflow while there is no champion) and each deployable needs only its own extra.
+``benchmarks/bench_cli_startup.py`` measures it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
 
-from covertype.settings import get_settings
 from covertype.training import CANDIDATE_NAMES
+
+if TYPE_CHECKING:
+    from covertype.settings import Settings
 
 app = typer.Typer(
     name="covertype",
@@ -25,6 +29,13 @@ app = typer.Typer(
 
 Host = Annotated[str, typer.Option(help="interface to bind")]
 Workers = Annotated[int, typer.Option(min=1, help="uvicorn worker processes")]
+
+
+def get_settings() -> Settings:
+    """:func:`covertype.settings.get_settings`, imported when a command runs, not for ``--help``."""
+    from covertype import settings
+
+    return settings.get_settings()
 
 
 def _print_json(payload: object) -> None:
@@ -72,36 +83,27 @@ def inference_api(
 
 @app.command()
 def ingest(
-    group: Annotated[int | None, typer.Option(help="group to poll (default COVERTYPE_GROUP)")] = None,
+    group: Annotated[int | None, typer.Option(min=1, help="group to poll (default COVERTYPE_GROUP)")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", help="log every retry of the data API")] = False,
 ) -> None:
-    """Poll the data API once for a group and store the batch (what the ingestion DAG does)."""
+    """Poll the data API once for a group, store the batch and have the champion score it (test-then-train:
+    before any training sees it), as the ingestion DAG does."""
     import logging
 
-    from covertype.ingestion import IngestionFailed, ingest_once
+    from covertype.ingestion import IngestionFailed, NotEvaluated, ingest_and_evaluate
 
     # Without handlers, Python prints warnings (tenacity's "Retrying ...") to stderr: only on request.
     logging.basicConfig(level=logging.INFO if verbose else logging.ERROR, format="%(levelname)s %(message)s")
-    settings = get_settings()
-    if group is not None:
-        settings = settings.model_copy(update={"group": group})
     try:
-        result = ingest_once(settings)
+        done = ingest_and_evaluate(get_settings(), group=group)
     except IngestionFailed as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
-    if result.batch_number is None or result.rows_inserted == 0:
-        _print_json(result.as_dict())
-        return
-    from covertype.monitoring.evaluation import EvaluationFailed, evaluate_batch
-
-    try:  # test-then-train: the champion scores the batch before any training sees it
-        evaluation = evaluate_batch(settings, result.group_number, result.batch_number).as_dict()
-    except EvaluationFailed as exc:
-        _print_json(result.as_dict() | {"evaluation": {"status": "failed", "detail": str(exc)}})
+    except NotEvaluated as exc:
+        _print_json(exc.ingestion.as_dict() | {"evaluation": {"status": "failed", "detail": str(exc)}})
         typer.echo(f"error: batch stored, but its evaluation failed: {exc}", err=True)
         raise typer.Exit(1) from exc
-    _print_json(result.as_dict() | {"evaluation": evaluation})
+    _print_json(done.as_dict())
 
 
 @app.command()

@@ -1,7 +1,8 @@
 """``covertype demo``: the whole job headless, end to end, on the configured source.
 
-A data API with a short interval hands out every batch of one group; each batch is ingested through the
-same function the ingestion DAG calls; the training steps the training DAG calls snapshot, train, register
+A data API with a short interval hands out every batch of one group; each batch is ingested and scored by
+the champion (if any yet) through the function ``covertype ingest`` runs, whose halves are the ingestion
+DAG's tasks; the training steps the training DAG calls snapshot, train, register
 and promote; an inference API serves the champion and predicts held-out rows. Everything lives in a fresh
 work folder, so a demo never touches the configured store or registry.
 """
@@ -13,9 +14,10 @@ import shutil
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from rich.console import Console
@@ -33,6 +35,9 @@ from covertype.processes import Service
 from covertype.schema import FEATURE_COLUMNS, TARGET_COLUMN
 from covertype.settings import Settings
 
+if TYPE_CHECKING:
+    from covertype.ingestion import IngestedBatch
+
 
 @dataclass
 class DemoSummary:
@@ -42,7 +47,7 @@ class DemoSummary:
     sample_fraction: float = 1.0
     max_rows: int = 0
     time_budget: float = 0.0
-    batches: list[dict[str, Any]] = field(default_factory=list)
+    batches: list[IngestedBatch] = field(default_factory=list)
     training: dict[str, Any] = field(default_factory=dict)
     holdout_rows: int = 0
     holdout_accuracy: float = 0.0
@@ -50,7 +55,7 @@ class DemoSummary:
 
     @property
     def rows_stored(self) -> int:
-        return sum(int(b["rows_inserted"]) for b in self.batches)
+        return sum(b.ingestion.rows_inserted for b in self.batches)
 
 
 def demo_settings(
@@ -112,7 +117,6 @@ def run_demo(
 ) -> DemoSummary:
     """Run every step on at most ``max_rows`` rows; raise on the first failure (services stop either way)."""
     from covertype.dataset import load_dataset
-    from covertype.ingestion import ingest_once
     from covertype.training.pipeline import run_training
     from covertype.training.snapshot import read_snapshot
     from covertype.training.split import split_by_hash
@@ -147,14 +151,8 @@ def run_demo(
             data_api.wait_healthy(120)
             progress.update(step, completed=1)
 
-            step = progress.add_task("ingesting batches", total=settings.batches)
-            while True:
-                result = ingest_once(settings, run_id=f"demo__{len(summary.batches) + 1}")
-                if result.status == "exhausted":
-                    break
-                summary.batches.append(result.as_dict())
-                progress.update(step, advance=1)
-                time.sleep(settings.batch_interval)
+            step = progress.add_task("ingesting and evaluating batches", total=settings.batches)
+            summary.batches = ingest_every_batch(settings, lambda _: progress.update(step, advance=1))
 
             step = progress.add_task(f"training {', '.join(settings.candidate_names)}", total=1)
             summary.training = run_training(settings)
@@ -191,6 +189,30 @@ def run_demo(
     return summary
 
 
+def ingest_every_batch(settings: Settings, on_batch: Callable[[IngestedBatch], None]) -> list[IngestedBatch]:
+    """Ingest and evaluate the group's batches one window after the other, until all were delivered."""
+    from covertype.ingestion import ingest_and_evaluate
+
+    batches: list[IngestedBatch] = []
+    while True:
+        done = ingest_and_evaluate(settings, group=settings.group, run_id=f"demo__{len(batches) + 1}")
+        if done.ingestion.exhausted:
+            return batches
+        batches.append(done)
+        on_batch(done)
+        time.sleep(settings.batch_interval)
+
+
+def champion_score(batch: IngestedBatch) -> str:
+    """What the champion scored on ``batch`` before any training saw it, or why it scored nothing."""
+    evaluation = batch.evaluation
+    if evaluation is None:
+        return batch.ingestion.nothing_new or ""
+    if evaluation.quality is None:
+        return evaluation.detail
+    return f"accuracy {evaluation.quality.accuracy:.4f} ({evaluation.quality.drift_summary()})"
+
+
 def _quiet_libraries() -> None:
     """Keep the progress bars readable: MLflow's advice on pickles and integer schemas is known here."""
     logging.getLogger("mlflow").setLevel(logging.ERROR)
@@ -216,14 +238,15 @@ def print_summary(summary: DemoSummary, console: Console) -> None:
         f"({summary.sample_fraction:.2%} of every batch; at most {summary.max_rows:,}: --max-rows), "
         f"{summary.time_budget:g} s of search per candidate (--time-budget)"
     )
-    batches = Table(title="Batches ingested")
+    batches = Table(title="Batches ingested, each scored by the champion first (test-then-train)")
     for name in ("batch", "received", "stored", "duplicates", "rejected"):
         batches.add_column(name, justify="right")
+    batches.add_column("champion's score")
     for b in summary.batches:
-        batches.add_row(
-            *(str(b[k]) for k in ("batch_number", "rows_received", "rows_inserted", "duplicates", "rejected"))
-        )
-    batches.add_row("total", "", str(summary.rows_stored), "", "", style="bold")
+        poll = b.ingestion
+        counts = (poll.batch_number, poll.rows_received, poll.rows_inserted, poll.duplicates, poll.rejected)
+        batches.add_row(*(str(n) for n in counts), champion_score(b))
+    batches.add_row("total", "", str(summary.rows_stored), "", "", "", style="bold")
     console.print(batches)
 
     training = summary.training

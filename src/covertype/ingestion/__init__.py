@@ -1,22 +1,23 @@
-"""Ingestion: poll the data API, validate each row, store new rows once, log every poll.
+"""Ingestion: poll the data API, validate each row, store new rows once, log every poll; then have the
+champion score what a poll stored (:func:`ingest_and_evaluate`).
 
-The names below load :mod:`covertype.ingestion.pipeline` (pandas, pyarrow, SQLAlchemy) on first use, so
-that the ingestion DAG's file, which imports :mod:`covertype.ingestion.window_sensor`, parses quickly.
+The Airflow side of it (the ingest DAG's window sensor, the asset) is :mod:`covertype.orchestration`.
 """
 
-from __future__ import annotations
+from covertype.ingestion.cadence import PollPlan, plan_next_poll, wait_for_poll
+from covertype.ingestion.cycle import IngestedBatch, NotEvaluated, evaluate_ingested, ingest_and_evaluate
+from covertype.ingestion.pipeline import IngestionFailed, IngestionResult, PollStatus, ingest_once
 
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from covertype.ingestion.pipeline import IngestionFailed, IngestionResult, PollStatus, ingest_once
-
-__all__ = ["IngestionFailed", "IngestionResult", "PollStatus", "ingest_once"]
-
-
-def __getattr__(name: str) -> Any:
-    if name in __all__:
-        from covertype.ingestion import pipeline
-
-        return getattr(pipeline, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__ = [
+    "IngestedBatch",
+    "IngestionFailed",
+    "IngestionResult",
+    "NotEvaluated",
+    "PollPlan",
+    "PollStatus",
+    "evaluate_ingested",
+    "ingest_and_evaluate",
+    "ingest_once",
+    "plan_next_poll",
+    "wait_for_poll",
+]

@@ -5,7 +5,7 @@ and ``GET /groups`` announces that moment (``next_batch_at``). Polling on a fixe
 length drifts against it: a poll landing a second before the opening brings nothing new and the batch
 waits a whole extra interval. So each ingestion run asks when the next window opens and polls right then;
 the ``covertype_ingest`` DAG waits for that moment without holding a worker slot
-(:mod:`covertype.ingestion.window_sensor`) and the ingest task sleeps the last few seconds.
+(:mod:`covertype.orchestration.window_sensor`) and the ingest task sleeps the last few seconds.
 """
 
 from __future__ import annotations

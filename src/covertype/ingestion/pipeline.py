@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 import httpx
 from tenacity import (
@@ -69,20 +70,37 @@ class IngestionResult:
         """All batches of the group were delivered: this poll stored nothing."""
         return self.status is PollStatus.EXHAUSTED
 
+    @property
+    def nothing_new(self) -> str | None:
+        """Why this poll leaves the champion nothing to score (all batches delivered, no new row); None
+        when it stored new rows."""
+        if self.exhausted:
+            return f"all batches were delivered: {self.detail}"
+        if self.rows_inserted == 0:
+            return f"batch {self.batch_number}: no new rows ({self.duplicates} duplicates)"
+        return None
+
     def as_dict(self) -> dict[str, object]:
         return asdict(self) | {"status": str(self.status)}
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> IngestionResult:
+        """The result back from :meth:`as_dict` (an XCom)."""
+        return cls(**{**values, "status": PollStatus(values["status"])})
 
 
 def ingest_once(
     settings: Settings,
     *,
+    group: int | None = None,
     run_id: str | None = None,
     engine: Engine | None = None,
     client: httpx.Client | None = None,
     wait_for_api: bool = False,
 ) -> IngestionResult:
-    """Poll the data API once for ``settings.group`` and store what it answers; ``wait_for_api``: keep
-    retrying an unreachable data API for half a batch interval (``client.poll_retrying``).
+    """Poll the data API once for ``group`` (default ``settings.group``) and store what it answers;
+    ``wait_for_api``: keep retrying an unreachable data API for half a batch interval
+    (``client.poll_retrying``).
 
     Returns the summary for a stored batch (``success``) or when all batches were delivered
     (``exhausted``). Raises :class:`IngestionFailed` after writing a ``failed`` run row when the data API
@@ -94,7 +112,13 @@ def ingest_once(
     try:
         engine = engine or store_engine(settings)
         return _ingest(
-            settings, engine, run_id=run_id, started_at=started_at, client=client, wait_for_api=wait_for_api
+            settings,
+            engine,
+            group=settings.group if group is None else group,
+            run_id=run_id,
+            started_at=started_at,
+            client=client,
+            wait_for_api=wait_for_api,
         )
     except StoreError as exc:  # the store is unreachable or refuses even the run row
         where = store_location(engine.url if engine is not None else settings.database)
@@ -108,14 +132,14 @@ def _ingest(
     settings: Settings,
     engine: Engine,
     *,
+    group: int,
     run_id: str,
     started_at: datetime,
     client: httpx.Client | None,
     wait_for_api: bool,
 ) -> IngestionResult:
-    group = settings.group
     try:
-        outcome = fetch_batch(settings, client=client, wait_for_api=wait_for_api)
+        outcome = fetch_batch(settings, group=group, client=client, wait_for_api=wait_for_api)
     except DataApiError as exc:
         _record_failure(
             engine, run_id=run_id, group=group, batch=None, started_at=started_at, errors=[str(exc)]

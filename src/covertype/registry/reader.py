@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
 
@@ -141,16 +142,33 @@ def serving_alias_version(settings: Settings) -> str | None:
 
     Over MLflow's REST API for an http(s) tracking URI, so a caller that finds no champion (the ingest DAG's
     ``evaluate_batch`` before the first training) never pays for importing MLflow (seconds, in every task
-    process); a local store is read with the mlflow package.
+    process); a local store is read with the mlflow package, unless its file or folder does not exist yet
+    (then it holds no model: ``covertype ingest`` before the first training).
     """
     uri = settings.tracking_uri
     if uri.startswith(("http://", "https://")):
         return RestRegistryReader(uri, timeout=settings.http_timeout).alias_version(
             settings.model_name, settings.model_alias
         )
+    if not local_store_exists(uri):
+        return None
     from covertype.registry.aliases import champion_version
 
     return champion_version(settings)
+
+
+def local_store_exists(uri: str) -> bool:
+    """False when ``uri`` is a local tracking store (``sqlite:///`` file, ``file:`` or plain folder) that does
+    not exist yet; True for anything else (a server, another database)."""
+    if uri.startswith("sqlite:///"):
+        path = uri.removeprefix("sqlite:///").split("?", 1)[0]
+    elif uri.startswith("file:"):
+        path = urlsplit(uri).path
+    elif "://" not in uri:
+        path = uri
+    else:
+        return True
+    return Path(path).exists()
 
 
 def registry_reader(settings: Settings) -> RegistryReader:

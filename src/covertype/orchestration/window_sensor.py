@@ -2,7 +2,7 @@
 
 A long wait (the default interval is 5 minutes) is deferred to Airflow's triggerer, so no worker slot is
 held; the task wakes :data:`RESUME_LEAD` before the opening, leaving time for Airflow to resume it and
-start the ingest task, which sleeps the last seconds (:func:`covertype.ingestion.cadence.wait_for_poll`).
+start the ingest task, which sleeps the last seconds (:func:`covertype.ingestion.wait_for_poll`).
 A wait shorter than the lead is not deferred at all: the ingest task sleeps it.
 
 Once every batch of the group was delivered, the task does not return (no run of the ingest task, no
@@ -48,7 +48,7 @@ class WaitForBatchWindow(BaseOperator):
         return plan
 
     def _plan(self) -> dict[str, object]:
-        from covertype.ingestion.cadence import plan_next_poll  # pandas and SQLAlchemy: not at parse time
+        from covertype.ingestion import plan_next_poll  # pandas and SQLAlchemy: not at parse time
 
         plan = plan_next_poll(get_settings())
         self.log.info("next poll of group %s at %s: %s", plan.group_number, plan.poll_at, plan.reason)
