@@ -11,9 +11,9 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from covertype.dataset import load_dataset
+from covertype.processes import unused_port
 from covertype.settings import Settings
 from covertype.training import CANDIDATE_NAMES
-from support.services import free_port
 from support.training import NOTHING_TO_REGISTER, WITH_BROKEN_CANDIDATE, fill_store
 
 COVERTYPE = str(Path(sys.executable).parent / "covertype")
@@ -44,7 +44,7 @@ def test_help_shows_no_bool_type_and_train_lists_the_candidates(tmp_path: Path) 
 
 
 def test_ingest_against_a_dead_data_api_is_one_line_unless_verbose(tmp_path: Path) -> None:
-    dead = {"COVERTYPE_DATA_API_URL": f"http://127.0.0.1:{free_port()}", "COVERTYPE_HTTP_BACKOFF": "0"}
+    dead = {"COVERTYPE_DATA_API_URL": f"http://127.0.0.1:{unused_port()}", "COVERTYPE_HTTP_BACKOFF": "0"}
 
     quiet = _run("ingest", tmp_path=tmp_path, COVERTYPE_HTTP_RETRIES="3", **dead)
     assert quiet.returncode == 1
