@@ -47,8 +47,8 @@ def replicate(sample: Path, rows: int, target: Path) -> Path:
 @contextmanager
 def serving(command: list[str], env: dict[str, str], port: int, log: Path) -> Iterator[str]:
     """A server subprocess (own process group), healthy before the yield, stopped after."""
-    url = f"http://127.0.0.1:{port}"
-    with Service(command[0], command, f"{url}/health", port, env=env, log_path=log, start_timeout=180):
+    url, name = f"http://127.0.0.1:{port}", Path(command[0]).name
+    with Service(name, command, f"{url}/health", port, env=env, log_path=log, start_timeout=180):
         yield url
 
 
