@@ -14,11 +14,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -32,6 +28,7 @@ import httpx
 import orjson
 
 from covertype.dataset import load_dataset
+from covertype.processes import Service, unused_port
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO.parent / "shared" / "data" / "covtype-sample-15k.csv"
@@ -47,39 +44,12 @@ def replicate(sample: Path, rows: int, target: Path) -> Path:
     return target
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def serving(command: list[str], env: dict[str, str], port: int, log: Path) -> Iterator[str]:
     """A server subprocess (own process group), healthy before the yield, stopped after."""
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start:\n{log.read_text()}")
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.3)
+    url, name = f"http://127.0.0.1:{port}", Path(command[0]).name
+    with Service(name, command, f"{url}/health", port, env=env, log_path=log, start_timeout=180):
         yield url
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
 
 
 def measure(url: str, *, clients: int, seconds: float) -> dict[str, float]:
@@ -135,7 +105,7 @@ def main() -> None:
         frame.to_csv(course, index=False)
         del frame
 
-        port = _free_port()
+        port = unused_port()
         project_env = {
             "COVERTYPE_DATA_SOURCE": str(raw),
             "COVERTYPE_DATA_DIR": str(work),
@@ -146,7 +116,7 @@ def main() -> None:
             project = measure(url, clients=args.clients, seconds=args.seconds)
             body = httpx.get(f"{url}/data", params={"group_number": 1}).json()
 
-        port = _free_port()
+        port = unused_port()
         command = [
             str(bin_dir / "uvicorn"), "baseline_data_api:create_app", "--factory",
             "--app-dir", str(REPO / "benchmarks"), "--port", str(port),

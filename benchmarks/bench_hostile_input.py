@@ -26,9 +26,10 @@ from typing import Any
 
 import httpx
 import orjson
-from bench_data_api import SAMPLE, _free_port, serving
+from bench_data_api import SAMPLE, serving
 from results_file import write_results
 
+from covertype.processes import unused_port
 from covertype.schema import EXAMPLE_RECORD, NUMERIC_RANGES, SOIL_TYPES, WILDERNESS_AREAS
 from covertype.settings import Settings
 
@@ -104,7 +105,7 @@ def main() -> None:
         work = Path(tmp)
         env = {"COVERTYPE_DATA_DIR": str(work), "COVERTYPE_DATA_SOURCE": str(SAMPLE)}
         for api, command in (("data", "data-api"), ("inference", "inference-api")):
-            port = _free_port()
+            port = unused_port()
             with serving([covertype, command, "--port", str(port)], env, port, work / f"{api}.log") as url:
                 rows += [measure(url, case, args.repeats) for case in cases() if case.api == api]
     figures = {

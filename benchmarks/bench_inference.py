@@ -276,16 +276,13 @@ def _session_options(graph: bytes, records: list[dict[str, Any]]) -> list[dict[s
 def _serving(name: str, command: list[str], port: int, health_path: str, env: dict[str, str], log: Path):
     if not port_is_free(HOST, port):
         raise SystemExit(f"port {port} is taken")
-    service = Service(name, command, f"http://{HOST}:{port}{health_path}", port, env=env, log_path=log)
-    service.start()
+    health = f"http://{HOST}:{port}{health_path}"
     try:
-        service.wait_healthy(timeout=180)
-        yield
+        with Service(name, command, health, port, env=env, log_path=log, start_timeout=180):
+            yield
     except ServiceFailed:
         sys.stderr.write(log.read_text(errors="replace")[-4000:])
         raise
-    finally:
-        service.stop()
 
 
 def main() -> None:

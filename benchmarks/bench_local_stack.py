@@ -38,6 +38,7 @@ sys.path.insert(0, str(REPO / "tests"))  # the helpers the local-stack tests wat
 
 from results_file import write_results  # noqa: E402
 
+from covertype.processes import unused_port  # noqa: E402
 from support.local_stack import (  # noqa: E402
     AirflowRest,
     GroupWatch,
@@ -49,7 +50,6 @@ from support.local_stack import (  # noqa: E402
     stored_batches,
     up_command,
 )
-from support.services import free_port  # noqa: E402
 
 SAMPLE = REPO.parent / "shared" / "data" / "covtype-sample-15k.csv"
 INTERVAL, BATCHES = 30.0, 20  # more batches than the run needs: it never waits on the last one
@@ -88,7 +88,7 @@ def tree_figures(pid: int) -> dict[str, Any]:
 
 def run(time_budget: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-local-stack-") as tmp:
-        ports = [free_port() for _ in range(5)]
+        ports = [unused_port() for _ in range(5)]
         process = subprocess.Popen(
             up_command(ports, REPO / "dags"),
             env=stack_env(Path(tmp) / "data", time_budget),

@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import os
 import random
-import socket
 import sys
 import tempfile
 import time
@@ -39,7 +38,7 @@ import orjson
 import psutil
 
 from covertype.dataset import load_dataset
-from covertype.processes import Service
+from covertype.processes import Service, unused_port
 from covertype.schema import FEATURE_COLUMNS
 
 SAMPLE_CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "covtype-sample-15k.csv"
@@ -192,7 +191,7 @@ def summary(tally: Tally, duration: float) -> dict[str, Any]:
 @contextmanager
 def serving(subcommand: str, env: dict[str, str], health: str, workdir: Path) -> Iterator[Service]:
     """``covertype <subcommand>`` on a free loopback port, healthy; its whole group stopped at the end."""
-    port = _free_port()
+    port = unused_port(HOST)
     service = Service(
         name=subcommand,
         command=[
@@ -207,23 +206,14 @@ def serving(subcommand: str, env: dict[str, str], health: str, workdir: Path) ->
         port=port,
         env=env,
         log_path=workdir / f"{subcommand}.log",
+        start_timeout=180,
     )
-    service.start()
-    try:
-        service.wait_healthy(timeout=180)
+    with service:
         yield service
-    finally:
-        service.stop()
 
 
 def base_url(service: Service) -> str:
     return f"http://{HOST}:{service.port}"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def sample_records(sample: Path = SAMPLE_CSV, rows: int = BATCH_RECORDS) -> list[dict[str, Any]]:

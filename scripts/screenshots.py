@@ -185,24 +185,17 @@ def shoot_monitoring(sample: Path, out: Path) -> None:
             env=env,
             log_path=data_dir / "ui.log",
         )
-        ui.start()
-        try:
-            ui.wait_healthy(120)
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-                page = browser.new_page(viewport={"width": 1400, "height": 1250})
-                page.goto(f"http://127.0.0.1:{port}/pipeline", wait_until="load")
-                section = page.get_by_role(
-                    "heading", name="The champion on each batch, before training on it"
-                )
-                section.wait_for(timeout=120_000)
-                page.get_by_text("Drift per feature and batch").wait_for(timeout=60_000)
-                page.get_by_test_id("stVegaLiteChart").last.wait_for(timeout=60_000)
-                section.evaluate("heading => heading.scrollIntoView({block: 'start'})")
-                snap(page, out / "ui-monitoring.png")
-                browser.close()
-        finally:
-            ui.stop()
+        with ui, sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1250})
+            page.goto(f"http://127.0.0.1:{port}/pipeline", wait_until="load")
+            section = page.get_by_role("heading", name="The champion on each batch, before training on it")
+            section.wait_for(timeout=120_000)
+            page.get_by_text("Drift per feature and batch").wait_for(timeout=60_000)
+            page.get_by_test_id("stVegaLiteChart").last.wait_for(timeout=60_000)
+            section.evaluate("heading => heading.scrollIntoView({block: 'start'})")
+            snap(page, out / "ui-monitoring.png")
+            browser.close()
 
 
 def main() -> None:

@@ -12,10 +12,10 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from covertype.dataset import load_dataset
+from covertype.processes import unused_port
 from covertype.settings import Settings
 from covertype.training import CANDIDATE_NAMES
 from support.data_api import data_api_server, data_api_settings
-from support.services import free_port
 from support.training import NOTHING_TO_REGISTER, WITH_BROKEN_CANDIDATE, fill_store
 
 COVERTYPE = str(Path(sys.executable).parent / "covertype")
@@ -46,7 +46,7 @@ def test_help_shows_no_bool_type_and_train_lists_the_candidates(tmp_path: Path) 
 
 
 def test_ingest_against_a_dead_data_api_is_one_line_unless_verbose(tmp_path: Path) -> None:
-    dead = {"COVERTYPE_DATA_API_URL": f"http://127.0.0.1:{free_port()}", "COVERTYPE_HTTP_BACKOFF": "0"}
+    dead = {"COVERTYPE_DATA_API_URL": f"http://127.0.0.1:{unused_port()}", "COVERTYPE_HTTP_BACKOFF": "0"}
 
     quiet = _run("ingest", tmp_path=tmp_path, COVERTYPE_HTTP_RETRIES="3", **dead)
     assert quiet.returncode == 1
@@ -66,7 +66,7 @@ def test_ingest_against_a_dead_data_api_is_one_line_unless_verbose(tmp_path: Pat
 
 
 def test_ingest_refuses_a_group_below_1_naming_the_option(tmp_path: Path) -> None:
-    dead = {"COVERTYPE_DATA_API_URL": f"http://127.0.0.1:{free_port()}", "COVERTYPE_HTTP_RETRIES": "1"}
+    dead = {"COVERTYPE_DATA_API_URL": f"http://127.0.0.1:{unused_port()}", "COVERTYPE_HTTP_RETRIES": "1"}
 
     result = _run("ingest", "--group", "0", tmp_path=tmp_path, **dead)
 
@@ -90,7 +90,7 @@ def test_ingest_without_a_champion_imports_no_mlflow(tmp_path: Path, sample_csv:
     """Issue 24: 8-9 s for a 1-s poll, mostly importing MLflow and creating its store to find no champion."""
     (tmp_path / "api").mkdir()
     api_settings = data_api_settings(tmp_path / "api", sample_csv, groups=1)
-    with data_api_server(api_settings, port=free_port()) as url:
+    with data_api_server(api_settings, port=unused_port()) as url:
         result = _run(
             "ingest", tmp_path=tmp_path, command=INGEST_REPORTING_MLFLOW, COVERTYPE_DATA_API_URL=url
         )

@@ -10,12 +10,12 @@ import pytest
 from covertype.dataset import load_dataset
 from covertype.demo import champion_score, ingest_every_batch
 from covertype.ingestion import IngestedBatch
+from covertype.processes import unused_port
 from covertype.settings import Settings
 from covertype.store.engine import create_store_engine
 from covertype.store.quality import batch_quality_rows
 from support.data_api import data_api_server, data_api_settings
 from support.inference import registry_settings, train_version
-from support.services import free_port
 
 INTERVAL = 1.0
 
@@ -24,7 +24,7 @@ def ingest_two_batches(tmp_path: Path, sample_csv: Path, **settings: object) -> 
     """The demo's loop on a data API with one group of two batches, a second apart."""
     api_settings = data_api_settings(tmp_path, sample_csv, groups=1, batches=2, batch_interval=INTERVAL)
     seen: list[IngestedBatch] = []
-    with data_api_server(api_settings, port=free_port()) as url:
+    with data_api_server(api_settings, port=unused_port()) as url:
         demo = Settings(data_dir=tmp_path / "demo", data_api_url=url, batch_interval=INTERVAL, **settings)
         batches = ingest_every_batch(demo, seen.append)
     assert batches == seen

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from covertype.local_stack import Ports, airflow_admin_password, build_services
-from covertype.processes import port_is_free
+from covertype.processes import port_is_free, unused_port
 from covertype.settings import Settings
 from support.local_stack import (
     COVERTYPE,
@@ -30,7 +30,6 @@ from support.local_stack import (
     up_command,
 )
 from support.paths import REPO_ROOT
-from support.services import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -67,7 +66,7 @@ def test_up_on_other_ports_runs_both_dags_and_stores_every_batch_on_time(
     The ingestion DAG runs by itself; ``covertype_train`` is triggered through the REST API while batches
     keep arriving. Ctrl-C then stops everything.
     """
-    ports = [free_port() for _ in range(5)]
+    ports = [unused_port() for _ in range(5)]
     assert 8080 not in ports
     command = up_command(ports, REPO_ROOT / "dags")
     env = _env(tmp_path, sample_csv) | {
@@ -189,8 +188,8 @@ def test_demo_finishes_within_3_minutes_on_a_full_size_dataset(tmp_path: Path, s
     command = [
         COVERTYPE, "demo",
         "--workdir", str(tmp_path / "demo"),
-        "--data-api-port", str(free_port()),
-        "--inference-port", str(free_port()),
+        "--data-api-port", str(unused_port()),
+        "--inference-port", str(unused_port()),
     ]  # fmt: skip
     started = time.monotonic()
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path)
@@ -256,7 +255,7 @@ def test_a_signal_during_start_up_stops_what_started_within_seconds(
     tmp_path: Path, sample_csv: Path, sig: signal.Signals
 ) -> None:
     """Ctrl-C once the data API answers, while MLflow starts: no "covertype is up", nothing left running."""
-    ports = [free_port() for _ in range(5)]
+    ports = [unused_port() for _ in range(5)]
     process = _up_without_airflow(tmp_path, sample_csv, ports)
     try:
         assert "data API ready" in read_until(process, "data API ready", timeout=120)
@@ -273,7 +272,7 @@ def test_a_signal_during_start_up_stops_what_started_within_seconds(
 
 
 def test_a_second_up_on_the_same_state_folder_names_the_running_one(tmp_path: Path, sample_csv: Path) -> None:
-    first_ports, second_ports = [free_port() for _ in range(5)], [free_port() for _ in range(5)]
+    first_ports, second_ports = [unused_port() for _ in range(5)], [unused_port() for _ in range(5)]
     first = _up_without_airflow(tmp_path, sample_csv, first_ports)
     try:
         started = read_until(first, "COVERTYPE_SAMPLE_FRACTION", timeout=120)
@@ -293,7 +292,7 @@ def test_a_second_up_on_the_same_state_folder_names_the_running_one(tmp_path: Pa
 
 def test_up_fails_when_another_program_takes_a_port_after_the_check(tmp_path: Path, sample_csv: Path) -> None:
     """The data API's port is taken once the API is launched, before it binds: up names the failure."""
-    ports = [free_port() for _ in range(5)]
+    ports = [unused_port() for _ in range(5)]
     with PortThief(ports[0], ["data-api", "--host", "127.0.0.1", "--port", str(ports[0])]) as thief:
         process = _up_without_airflow(tmp_path, sample_csv, ports)
         try:
@@ -310,12 +309,12 @@ def test_up_fails_when_another_program_takes_a_port_after_the_check(tmp_path: Pa
 
 def test_demo_fails_when_another_program_takes_the_data_api_port(tmp_path: Path, sample_csv: Path) -> None:
     """Issue 21: the demo ingested from whatever answered on its port and exited 0."""
-    data_api_port = free_port()
+    data_api_port = unused_port()
     command = [
         COVERTYPE, "demo",
         "--workdir", str(tmp_path / "demo"),
         "--data-api-port", str(data_api_port),
-        "--inference-port", str(free_port()),
+        "--inference-port", str(unused_port()),
     ]  # fmt: skip
     with PortThief(data_api_port, ["data-api", "--host", "127.0.0.1", "--port", str(data_api_port)]) as thief:
         result = subprocess.run(

@@ -14,10 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from covertype.processes import Service
+from covertype.processes import Service, unused_port
 from covertype.settings import Settings
 from support.data_api import data_api_server, data_api_settings
-from support.services import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +27,7 @@ def test_data_api_workers_serve_the_parents_settings(tmp_path: Path, sample_csv:
     settings = data_api_settings(tmp_path, sample_csv, groups=7, batches=3, batch_interval=12.5)
 
     with (
-        data_api_server(settings, port=free_port(), workers=WORKERS) as url,
+        data_api_server(settings, port=unused_port(), workers=WORKERS) as url,
         httpx.Client(base_url=url) as client,
     ):
         answers = [client.get("/health").json() for _ in range(20)]
@@ -45,7 +44,7 @@ def test_inference_api_workers_serve_the_parents_settings(tmp_path: Path) -> Non
         api_token="s3cret token",
         model_poll_interval=0.5,
     )
-    port = free_port()
+    port = unused_port()
     url = f"http://127.0.0.1:{port}"
     log = tmp_path / "inference-api.log"
     service = Service(
@@ -62,17 +61,14 @@ def test_inference_api_workers_serve_the_parents_settings(tmp_path: Path) -> Non
         port,
         settings=settings,
         log_path=log,
+        start_timeout=180,
     )
-    service.start()
-    try:
-        service.wait_healthy(timeout=180)
+    with service:
         _wait_for_workers(log)
         with httpx.Client(base_url=url, timeout=30) as client:
             ready = [client.get("/ready").json()["detail"] for _ in range(10)]
             unauthorized = [client.post("/model/reload").status_code for _ in range(10)]
             authorized = client.post("/model/reload", headers={"Authorization": "Bearer s3cret token"})
-    finally:
-        service.stop()
 
     assert all(detail.startswith("no model loaded from models:/forest@prod") for detail in ready), ready
     assert set(unauthorized) == {401}  # every worker knows the token

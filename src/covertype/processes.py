@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import Self
 
 import httpx
 import psutil
@@ -108,6 +109,9 @@ class Service:
 
     The child inherits this process's environment with ``settings`` (when given) in place of the settings
     variables found there, and ``env`` (variables that are no setting) on top.
+
+    As a context manager (``with service:``) it starts, waits up to ``start_timeout`` seconds until healthy,
+    and stops the whole process tree on the way out, also on an exception or a failed start.
     """
 
     name: str
@@ -118,8 +122,21 @@ class Service:
     settings: Settings | None = None
     log_path: Path | None = None
     process: subprocess.Popen[bytes] | None = None
+    start_timeout: float = 120.0
     _log_start: int = field(default=0, init=False, repr=False)  # where this run begins in the appended log
     _tree: list[psutil.Process] = field(default_factory=list, init=False, repr=False)  # seen at terminate
+
+    def __enter__(self) -> Self:
+        self.start()
+        try:
+            self.wait_healthy(self.start_timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
 
     def start(self) -> None:
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115

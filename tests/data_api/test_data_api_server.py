@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from covertype.processes import unused_port
 from support.data_api import data_api_server, data_api_settings
 from support.hostile_values import NON_FINITE_TOKENS, SMALL_ANSWER, TEN_MB, chunked, padded_json
-from support.services import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -24,7 +24,7 @@ def test_four_workers_never_disagree_about_a_groups_batch(tmp_path: Path, sample
     """
     settings = data_api_settings(tmp_path, sample_csv, groups=2, batches=40, batch_interval=0)
 
-    with data_api_server(settings, port=free_port(), workers=4) as url:
+    with data_api_server(settings, port=unused_port(), workers=4) as url:
 
         def poll_many(_: int) -> list[tuple[float, float, int]]:
             seen = []
@@ -51,7 +51,7 @@ def test_four_workers_never_disagree_about_a_groups_batch(tmp_path: Path, sample
 
 def test_a_restarted_server_keeps_each_groups_batch(tmp_path: Path, sample_csv: Path) -> None:
     settings = data_api_settings(tmp_path, sample_csv, batches=5, batch_interval=0)
-    port = free_port()
+    port = unused_port()
 
     with data_api_server(settings, port=port) as url:
         assert [httpx.get(f"{url}/data?group_number=1").json()["batch_number"] for _ in range(3)] == [1, 2, 3]
@@ -69,7 +69,7 @@ def test_non_finite_numbers_in_query_and_body_are_a_422_naming_the_field(
     tmp_path: Path, sample_csv: Path
 ) -> None:
     """Every operation of the served data API: a 422 naming ``group_number`` where it is taken."""
-    with data_api_server(data_api_settings(tmp_path, sample_csv), port=free_port()) as url:
+    with data_api_server(data_api_settings(tmp_path, sample_csv), port=unused_port()) as url:
         for token in NON_FINITE_TOKENS:
             for path in ("/data", "/restart_data_generation"):
                 answer = httpx.get(f"{url}{path}", params={"group_number": token}, timeout=30)
@@ -86,7 +86,7 @@ def test_a_10_mb_body_is_a_413_under_10_kb_declared_or_chunked(tmp_path: Path, s
     """The served data API takes no body: one over the limit is refused before it is read, even when it
     comes in chunks without a ``Content-Length``."""
     body = padded_json(TEN_MB)
-    with data_api_server(data_api_settings(tmp_path, sample_csv), port=free_port()) as url:
+    with data_api_server(data_api_settings(tmp_path, sample_csv), port=unused_port()) as url:
         for content in (body, chunked(body)):
             answer = httpx.request("GET", f"{url}/data?group_number=1", content=content, timeout=30)
             assert answer.status_code == 413, answer.text[:300]

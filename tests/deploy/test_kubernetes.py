@@ -16,7 +16,6 @@ import json
 import re
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,9 @@ import yaml
 from kubernetes_validate import utils as k8s_validate
 
 from covertype.cli import app as cli_app
+from covertype.processes import unused_port
 from covertype.settings import Settings
+from support.backends import TcpService
 from support.dockerfile import stage
 from support.extras import extra_venv
 from support.kubernetes import (
@@ -49,7 +50,6 @@ from support.kubernetes import (
     workloads,
 )
 from support.paths import REPO_ROOT
-from support.services import free_port
 
 ROOT = REPO_ROOT
 # The images built from this repository and the Dockerfile's targets building them (with the user 10001).
@@ -467,34 +467,20 @@ def private_mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[s
         capture_output=True,
         timeout=120,
     )
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            shutil.which("mariadbd"),
-            "--no-defaults",
-            f"--datadir={home / 'data'}",
-            f"--socket={home / 'mysqld.sock'}",
-            f"--pid-file={home / 'mysqld.pid'}",
-            f"--port={port}",
-            "--bind-address=127.0.0.1",
-            "--skip-name-resolve",
-            "--user=root",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=(home / "mysqld.log").open("w"),
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                connection = pymysql.connect(
-                    unix_socket=str(home / "mysqld.sock"), user="root", autocommit=True
-                )
-                break
-            except pymysql.err.OperationalError:
-                assert server.poll() is None, (home / "mysqld.log").read_text()
-                assert time.monotonic() < deadline, "MariaDB did not start in 120 s"
-                time.sleep(0.5)
+    port = unused_port()
+    command = [
+        str(shutil.which("mariadbd")),
+        "--no-defaults",
+        f"--datadir={home / 'data'}",
+        f"--socket={home / 'mysqld.sock'}",
+        f"--pid-file={home / 'mysqld.pid'}",
+        f"--port={port}",
+        "--bind-address=127.0.0.1",
+        "--skip-name-resolve",
+        "--user=root",
+    ]
+    with TcpService("mariadb", command, f"tcp://127.0.0.1:{port}", port, log_path=home / "mysqld.log"):
+        connection = pymysql.connect(unix_socket=str(home / "mysqld.sock"), user="root", autocommit=True)
         with connection:
             connection.cursor().execute("CREATE USER 'admin'@'%' IDENTIFIED BY 'admin-pw_1'")
             connection.cursor().execute("GRANT ALL PRIVILEGES ON *.* TO 'admin'@'%' WITH GRANT OPTION")
@@ -508,9 +494,6 @@ def private_mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[s
             "PATH": "/usr/bin:/bin",
             "TMPDIR": str(home),
         }
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
 
 
 def run_mysql_init(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -543,7 +526,7 @@ def test_mysql_init_script_sets_up_a_server_and_can_run_again(private_mariadb: d
 
 @pytest.mark.slow
 def test_mysql_init_script_says_which_server_did_not_answer(private_mariadb: dict[str, str]) -> None:
-    env = {**private_mariadb, "MYSQL_PORT": str(free_port()), "MYSQL_WAIT_SECONDS": "2"}
+    env = {**private_mariadb, "MYSQL_PORT": str(unused_port()), "MYSQL_WAIT_SECONDS": "2"}
     result = run_mysql_init(env)
     assert result.returncode == 1
     assert result.stderr.strip() == f"mysql-init: 127.0.0.1:{env['MYSQL_PORT']} did not answer in 2 s"

@@ -35,11 +35,10 @@ from alembic.script import ScriptDirectory
 from mlflow import MlflowClient
 from sqlalchemy import create_engine, inspect, make_url, text
 
-from covertype.processes import Service
+from covertype.processes import Service, unused_port
 from support.compose import COMPOSE_PATH, ENV_EXAMPLE_PATH, interpolate_tree, read_env_file
 from support.mysql_init import Names, mysql_init_applied, schema_of
 from support.paths import REPO_ROOT
-from support.services import free_port
 from support.topology import mlflow_command
 
 OLD_MLFLOW = "3.0.0"
@@ -224,7 +223,7 @@ def test_an_older_mlflow_store_is_upgraded_with_every_run_version_and_alias_kept
     assert {table: counts[table] for table in old_counts} == old_counts, "rows lost or added by the upgrade"
 
     # The server as compose starts it: basic-auth with the image's ini, its SQLite file the old release's.
-    port = free_port()
+    port = unused_port()
     auth_ini = tmp_path / "basic_auth.ini"
     auth_ini.write_text(
         (REPO_ROOT / "mlflow" / "basic_auth.ini").read_text().replace("/var/lib/mlflow", str(tmp_path))
@@ -236,10 +235,9 @@ def test_an_older_mlflow_store_is_upgraded_with_every_run_version_and_alias_kept
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
     }
     url = f"http://127.0.0.1:{port}"
-    server = Service("mlflow", command, f"{url}/health", port, env=env, log_path=tmp_path / "mlflow.log")
-    server.start()
-    try:
-        server.wait_healthy(timeout=300)
+    log = tmp_path / "mlflow.log"
+    server = Service("mlflow", command, f"{url}/health", port, env=env, log_path=log, start_timeout=300)
+    with server:
         # The old admin signs in with the old password (the server's MLFLOW_AUTH_ADMIN_PASSWORD is not used).
         monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", auth["admin"])
         monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", passwords["admin"])
@@ -277,8 +275,6 @@ def test_an_older_mlflow_store_is_upgraded_with_every_run_version_and_alias_kept
         assert httpx.get(f"{api}/registered-models/get", params=model, auth=reader).status_code == 200
         assert httpx.post(f"{api}/runs/create", json=experiment, auth=reader).status_code == 403
         assert httpx.get(f"{api}/experiments/get", params=experiment, auth=("nobody", "x")).status_code == 401
-    finally:
-        server.stop()
 
     # Every restart runs the step again: nothing changes.
     upgraded(services, names)

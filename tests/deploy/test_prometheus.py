@@ -12,6 +12,7 @@ import httpx
 import pytest
 import yaml
 
+from covertype.processes import unused_port
 from covertype.pushgateway import push_training_outcome
 from covertype.settings import Settings
 from support.compose import COMPOSE_PATH, ENV_EXAMPLE_PATH, SECRET_NAME, interpolate_tree, read_env_file
@@ -27,7 +28,6 @@ from support.prometheus import (
     query,
     wait_for_targets,
 )
-from support.services import free_port
 
 ALERTS = PROMETHEUS_DIR / "alerts.yml"
 ALERT_TESTS = PROMETHEUS_DIR / "alerts.test.yml"
@@ -141,7 +141,7 @@ def test_prometheus_scrapes_the_data_api_and_the_pushgateway_and_fires_on_a_real
 ) -> None:
     with (
         pushgateway(tmp_path) as gateway,
-        data_api_server(data_api_settings(tmp_path, sample_csv), port=free_port()) as data_api,
+        data_api_server(data_api_settings(tmp_path, sample_csv), port=unused_port()) as data_api,
     ):
         httpx.get(f"{data_api}/data", params={"group_number": 1}, timeout=30).raise_for_status()
         endpoints = {

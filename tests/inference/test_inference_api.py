@@ -23,6 +23,7 @@ from covertype.inference.app import create_app
 from covertype.inference.metrics import ServiceMetrics
 from covertype.inference.prediction_log import AnsweredRecords, PredictionLog
 from covertype.inference.schemas import CoverFeatures
+from covertype.processes import unused_port
 from covertype.registry.client import mlflow_client
 from covertype.schema import COVER_TYPES, FEATURE_COLUMNS, NUMERIC_RANGES, SOIL_TYPES, WILDERNESS_AREAS
 from covertype.settings import Settings
@@ -31,7 +32,6 @@ from covertype.store.tables import metadata, predictions
 from support.docs import assert_docs_work_offline
 from support.hostile_values import SMALL_ANSWER, TEN_MB, chunked, padded_json
 from support.inference import GOOD, registry_settings, train_version
-from support.services import free_port
 
 
 @pytest.fixture(scope="module")
@@ -341,7 +341,7 @@ def test_without_a_model_predict_and_ready_are_503_and_health_is_200(tmp_path: P
 def test_a_registry_nobody_answers_at_is_named_by_ready_and_in_the_log(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    port = free_port()  # nothing listens there
+    port = unused_port()  # nothing listens there
     settings = registry_settings(tmp_path, mlflow_tracking_uri=f"http://reader:s3cret@127.0.0.1:{port}")
     shown = f"http://reader:***@127.0.0.1:{port}"
     caplog.set_level(logging.INFO, logger="covertype.inference.model_holder")

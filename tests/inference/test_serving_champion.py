@@ -23,12 +23,12 @@ from fastapi.testclient import TestClient
 
 from covertype.dataset import load_dataset
 from covertype.inference.app import create_app
+from covertype.processes import unused_port
 from covertype.registry.client import mlflow_client
 from covertype.registry.reader import RestRegistryReader
 from covertype.registry.tags import ONNX_AGREEMENT_TAG, ONNX_ARTIFACT_TAG, ONNX_SIZE_TAG
 from covertype.schema import FEATURE_COLUMNS
 from covertype.settings import Settings
-from support.services import free_port
 from support.training import fill_store, mlflow_server, moto_server
 
 pytestmark = pytest.mark.slow
@@ -45,8 +45,8 @@ def sample(sample_csv: Path) -> pd.DataFrame:
 def settings(tmp_path_factory: pytest.TempPathFactory, sample: pd.DataFrame) -> Iterator[Settings]:
     folder = tmp_path_factory.mktemp("serving")
     with (
-        moto_server(free_port(), folder / "moto.log") as s3_url,
-        mlflow_server(free_port(), folder, s3_url) as tracking_url,
+        moto_server(unused_port(), folder / "moto.log") as s3_url,
+        mlflow_server(unused_port(), folder, s3_url) as tracking_url,
     ):
         settings = Settings(data_dir=folder / "data", mlflow_tracking_uri=tracking_url)
         fill_store(settings.database, sample)

@@ -9,16 +9,16 @@ from pathlib import Path
 import pytest
 
 from covertype.ingestion import IngestionResult, NotEvaluated, PollStatus, ingest_and_evaluate
+from covertype.processes import unused_port
 from covertype.settings import Settings
 from support.data_api import data_api_server, data_api_settings
-from support.services import free_port
 
 
 @pytest.fixture(scope="module")
 def data_api_url(tmp_path_factory: pytest.TempPathFactory, sample_csv: Path) -> Iterator[str]:
     """Three groups, their first batch open all along."""
     settings = data_api_settings(tmp_path_factory.mktemp("data-api"), sample_csv, batch_interval=3600)
-    with data_api_server(settings, port=free_port()) as url:
+    with data_api_server(settings, port=unused_port()) as url:
         yield url
 
 
@@ -39,7 +39,7 @@ def test_new_rows_are_scored_and_a_poll_without_any_is_not(data_api_url: str, tm
 
 
 def test_a_batch_stored_but_not_scored_says_what_was_stored(data_api_url: str, tmp_path: Path) -> None:
-    registry = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    registry = f"http://127.0.0.1:{unused_port()}"  # nothing listens there
     settings = Settings(data_dir=tmp_path, data_api_url=data_api_url, mlflow_tracking_uri=registry)
 
     with pytest.raises(NotEvaluated) as failed:

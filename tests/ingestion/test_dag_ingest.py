@@ -13,13 +13,13 @@ import pytest
 from sqlalchemy import create_engine, select
 
 from covertype.dataset import load_dataset
+from covertype.processes import unused_port
 from covertype.settings import Settings
 from covertype.store.quality import batch_quality_rows
 from covertype.store.tables import ingestion_runs
 from support.airflow import airflow_env, run_python
 from support.data_api import data_api_server, data_api_settings
 from support.inference import registry_settings, train_version
-from support.services import free_port
 from support.store import count_rows
 
 PARSE = """
@@ -117,7 +117,7 @@ def test_after_the_last_batch_the_next_run_waits_deferred_for_a_restart_then_pol
     store = f"sqlite:///{tmp_path / 'store.db'}"
     interval = 2.0
     api_settings = data_api_settings(tmp_path, sample_csv, groups=2, batches=1, batch_interval=interval)
-    with data_api_server(api_settings, port=free_port()) as url:
+    with data_api_server(api_settings, port=unused_port()) as url:
         settings = Settings(
             data_dir=tmp_path, data_api_url=url, database_url=store, group=2, batch_interval=interval
         )
@@ -159,7 +159,7 @@ def test_each_run_stores_the_next_batch_right_when_its_window_opens(tmp_path: Pa
     store = f"sqlite:///{tmp_path / 'store.db'}"
     interval = 45.0  # longer than the wait's resume lead (30 s): the second run really defers
     api_settings = data_api_settings(tmp_path, sample_csv, groups=2, batches=3, batch_interval=interval)
-    with data_api_server(api_settings, port=free_port()) as url:
+    with data_api_server(api_settings, port=unused_port()) as url:
         settings = Settings(
             data_dir=tmp_path, data_api_url=url, database_url=store, group=2, batch_interval=interval
         )
@@ -208,7 +208,7 @@ def test_evaluate_batch_scores_the_champion_on_the_batch_just_stored(
     champion = train_version(registry, frame.tail(3_000), candidates="logreg")
     store = f"sqlite:///{tmp_path / 'store.db'}"
     api_settings = data_api_settings(tmp_path, sample_csv, groups=2, batches=3, batch_interval=45.0)
-    with data_api_server(api_settings, port=free_port()) as url:
+    with data_api_server(api_settings, port=unused_port()) as url:
         settings = Settings(
             data_dir=tmp_path,
             data_api_url=url,

@@ -18,13 +18,13 @@ from covertype.ingestion import IngestionFailed, ingest_once
 from covertype.ingestion.client import Batch, BatchesExhausted, DataApiError, fetch_batch
 from covertype.ingestion.pipeline import STORE_ATTEMPTS
 from covertype.ingestion.validation import validate_batch
+from covertype.processes import unused_port
 from covertype.schema import COLUMNS
 from covertype.settings import Settings
 from covertype.store.batches import DEFAULT_CHUNK_ROWS
 from covertype.store.engine import create_store_engine
 from covertype.store.tables import forest_cover_rejected, ingestion_runs
 from support.data_api import FakeClock, data_api_settings
-from support.services import free_port
 from support.store import (
     STORES,
     batch_rows,
@@ -329,7 +329,9 @@ def test_each_store_attempt_whose_connection_died_is_logged_as_failed(
 
 
 def test_a_data_api_that_is_down_is_retried_then_logged_as_failed(tmp_path: Path, store_url: str) -> None:
-    settings = _settings(tmp_path, store_url, data_api_url=f"http://127.0.0.1:{free_port()}", http_retries=3)
+    settings = _settings(
+        tmp_path, store_url, data_api_url=f"http://127.0.0.1:{unused_port()}", http_retries=3
+    )
 
     with pytest.raises(
         IngestionFailed, match=r"GET /data\?group_number=1 gave up after 3 attempts, last: ConnectError"
@@ -386,7 +388,7 @@ def test_all_batches_delivered_is_logged_not_raised(tmp_path: Path, store_url: s
 
 
 def test_an_unreachable_store_fails_clearly_without_leaking_its_password(tmp_path: Path) -> None:
-    store = f"mysql+pymysql://covertype:s3cret@127.0.0.1:{free_port()}/covertype"
+    store = f"mysql+pymysql://covertype:s3cret@127.0.0.1:{unused_port()}/covertype"
     settings = _settings(tmp_path, store)
     with pytest.raises(
         IngestionFailed, match=r"store mysql\+pymysql://covertype:\*\*\*@127.0.0.1:\d+/covertype: "

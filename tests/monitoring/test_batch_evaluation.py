@@ -16,10 +16,9 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from covertype.processes import Service
+from covertype.processes import Service, unused_port
 from covertype.registry.reader import serving_alias_version
 from covertype.settings import Settings
-from support.services import free_port, running
 
 #: Run in a fresh interpreter, as an Airflow task process is: which heavy modules the call imported.
 PROBE = """
@@ -35,7 +34,7 @@ print(json.dumps({"result": result.as_dict(), "imported": [m for m in heavy if m
 @pytest.fixture(scope="module")
 def tracking_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("mlflow")
-    port = free_port()
+    port = unused_port()
     command = [
         str(Path(sys.executable).parent / "mlflow"),
         *("server", "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}"),
@@ -43,10 +42,10 @@ def tracking_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         *("--workers", "1"),
     ]
     env = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "PATH": os.environ["PATH"]}
-    service = Service("mlflow", command, f"http://127.0.0.1:{port}/health", port, env=env)
-    service.log_path = folder / "mlflow.log"
-    with running(service, timeout=180):
-        yield f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{port}"
+    log = folder / "mlflow.log"
+    with Service("mlflow", command, f"{url}/health", port, env=env, log_path=log, start_timeout=180):
+        yield url
 
 
 def probe(tracking_uri: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
@@ -66,7 +65,7 @@ def test_without_a_champion_it_skips_and_imports_no_mlflow(tracking_url: str, tm
 
 
 def test_an_unreachable_registry_fails_the_task_naming_it(tmp_path: Path) -> None:
-    nowhere = f"http://127.0.0.1:{free_port()}"
+    nowhere = f"http://127.0.0.1:{unused_port()}"
 
     done = probe(nowhere, tmp_path)
 

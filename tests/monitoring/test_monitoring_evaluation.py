@@ -22,6 +22,7 @@ from sqlalchemy import create_engine, func, select
 from covertype.dataset import load_dataset
 from covertype.monitoring.evaluation import evaluate_batch
 from covertype.monitoring.profile import ReferenceProfile
+from covertype.processes import unused_port
 from covertype.registry.tags import MONITORING_RUN_TAG, PROFILE_TAG
 from covertype.registry.versions import download_version
 from covertype.schema import FEATURE_COLUMNS, TARGET_COLUMN
@@ -31,7 +32,6 @@ from covertype.store.quality import batch_quality_rows, latest_batch_quality, re
 from covertype.store.tables import batch_quality
 from support.data_api import data_api_server, data_api_settings
 from support.inference import registry_settings, train_version
-from support.services import free_port
 from support.store import STORES, count_rows
 from support.training import fill_store
 
@@ -242,7 +242,7 @@ def test_covertype_ingest_evaluates_the_batch_it_stored(
 ) -> None:
     store = f"sqlite:///{tmp_path / 'store.db'}"
     api_settings = data_api_settings(tmp_path, sample_csv, groups=1, batches=3)
-    with data_api_server(api_settings, port=free_port()) as url:
+    with data_api_server(api_settings, port=unused_port()) as url:
         ingested = _covertype(
             "ingest",
             COVERTYPE_DATABASE_URL=store,

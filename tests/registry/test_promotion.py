@@ -18,6 +18,7 @@ from covertype.cli import PROMOTED_NOT_RELOADED, PROMOTED_THEN_MOVED
 from covertype.dataset import load_dataset
 from covertype.inference import model_holder
 from covertype.inference.model_holder import ModelHolder
+from covertype.processes import unused_port
 from covertype.registry import aliases, tags
 from covertype.registry.aliases import (
     IncompleteVersion,
@@ -29,7 +30,6 @@ from covertype.registry.client import mlflow_client
 from covertype.registry.reader import registry_reader
 from covertype.settings import Settings
 from support.inference import inference_server, registry_settings, train_version
-from support.services import free_port
 
 COVERTYPE = str(Path(sys.executable).parent / "covertype")
 
@@ -60,7 +60,7 @@ def _cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
 
 def _nowhere(settings: Settings) -> Settings:
     """``settings`` with the inference API on a port nothing listens on."""
-    return settings.model_copy(update={"inference_api_url": f"http://127.0.0.1:{free_port()}"})
+    return settings.model_copy(update={"inference_api_url": f"http://127.0.0.1:{unused_port()}"})
 
 
 def test_rolling_back_moves_the_alias_and_records_the_decision(two_versions: Settings) -> None:

@@ -18,14 +18,13 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 
 from covertype.inference.app import create_app
-from covertype.processes import Service
+from covertype.processes import Service, unused_port
 from covertype.store.batches import RunStatus, record_run, utc_now
 from covertype.store.engine import create_store_engine
 from support.dockerfile import TARGETS, final_user
 from support.inference import registry_settings
 from support.mysql_init import TRICKY_PASSWORD, Names
 from support.paths import REPO_ROOT
-from support.services import free_port
 
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
 from audit_report import judge  # noqa: E402
@@ -143,7 +142,7 @@ def test_the_compose_mlflow_server_restricts_hosts_and_origins() -> None:
 
 @pytest.mark.slow
 def test_an_mlflow_server_refuses_a_foreign_host_header(tmp_path: Path) -> None:
-    port = free_port()
+    port = unused_port()
     url = f"http://127.0.0.1:{port}"
     bin_dir = Path(sys.executable).parent
     server = Service(
@@ -156,9 +155,7 @@ def test_an_mlflow_server_refuses_a_foreign_host_header(tmp_path: Path) -> None:
         env={"PATH": f"{bin_dir}:{os.environ['PATH']}"},
         log_path=tmp_path / "mlflow.log",
     )  # fmt: skip
-    server.start()
-    try:
-        server.wait_healthy(timeout=120)
+    with server:
         api = "/api/2.0/mlflow/experiments/search?max_results=1"
         # generous timeouts: the first requests of a fresh server are slow on a busy machine
         own = httpx.get(f"{url}{api}", timeout=60)
@@ -169,8 +166,6 @@ def test_an_mlflow_server_refuses_a_foreign_host_header(tmp_path: Path) -> None:
             headers={"Origin": "http://attacker.example", "Content-Type": "application/json"},
             timeout=60,
         )
-    finally:
-        server.stop()
     assert own.status_code == 200
     assert foreign.status_code in (400, 403), foreign.text
     assert cross_origin.status_code in (400, 403), cross_origin.text
@@ -191,7 +186,7 @@ def test_mlflow_basic_auth_lets_only_the_training_and_operator_users_move_the_al
     from covertype.registry.access import Account, provision
     from covertype.settings import Settings
 
-    port = free_port()
+    port = unused_port()
     url = f"http://127.0.0.1:{port}"
     ini = tmp_path / "basic_auth.ini"
     ini.write_text(
@@ -211,6 +206,7 @@ def test_mlflow_basic_auth_lets_only_the_training_and_operator_users_move_the_al
              "MLFLOW_AUTH_ADMIN_USERNAME": admin[0], "MLFLOW_AUTH_ADMIN_PASSWORD": admin[1],
              "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
         log_path=tmp_path / "mlflow.log",
+        start_timeout=180,
     )  # fmt: skip
     settings = Settings(mlflow_tracking_uri=url, data_dir=tmp_path)
     accounts = [
@@ -224,9 +220,7 @@ def test_mlflow_basic_auth_lets_only_the_training_and_operator_users_move_the_al
         monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", password)
         return MlflowClient(tracking_uri=url, registry_uri=url)
 
-    server.start()
-    try:
-        server.wait_healthy(timeout=180)
+    with server:
         as_user(*admin)
         experiment_id = provision(settings, accounts)
         # Again, with a new reader password: safe to re-run, and the password follows the environment.
@@ -279,8 +273,6 @@ def test_mlflow_basic_auth_lets_only_the_training_and_operator_users_move_the_al
             "admin": 200,
         }
         assert "mlflow_http_request_total" in metrics["admin"].text
-    finally:
-        server.stop()
 
 
 # -- the inference API's write operation needs the token when one is set --------------------------------

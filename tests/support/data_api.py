@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
+from covertype.processes import Service
 from covertype.settings import Settings
 
 
@@ -44,10 +40,21 @@ def data_api_settings(tmp_path: Path, sample_csv: Path, **overrides: object) -> 
     return Settings(**values)
 
 
+@dataclass
+class DataApiService(Service):
+    """``covertype data-api``: healthy once ``/health`` answers and each of its ``workers`` has started."""
+
+    workers: int = 1
+
+    def _answers(self) -> bool:
+        assert self.log_path is not None
+        started = self.log_path.read_text(errors="replace").count("Application startup complete")
+        return started >= self.workers and super()._answers()
+
+
 @contextmanager
 def data_api_server(settings: Settings, *, port: int, workers: int = 1) -> Iterator[str]:
-    """``covertype data-api`` in a subprocess on 127.0.0.1:port; yields its base URL, kills it after."""
-    env = settings.child_environ(os.environ)
+    """``covertype data-api`` in a subprocess on 127.0.0.1:port; yields its base URL, stops it after."""
     command = [
         str(Path(sys.executable).parent / "covertype"),
         "data-api",
@@ -55,43 +62,18 @@ def data_api_server(settings: Settings, *, port: int, workers: int = 1) -> Itera
         "--port", str(port),
         "--workers", str(workers),
     ]  # fmt: skip
-    log = settings.data_dir / f"data-api-{port}.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
     url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, process, log, workers=workers)
+    log = settings.data_dir / f"data-api-{port}.log"
+    log.unlink(missing_ok=True)  # the log holds this run only: a restart's workers count anew
+    service = DataApiService(
+        "data API",
+        command,
+        f"{url}/health",
+        port,
+        settings=settings,
+        log_path=log,
+        start_timeout=180,  # four workers importing pandas on two busy cores take a while
+        workers=workers,
+    )
+    with service:
         yield url
-    finally:
-        stop_server(process)
-
-
-def stop_server(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the server's process group (uvicorn and its workers), SIGKILL if it lingers."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
-
-
-def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path, *, workers: int) -> None:
-    deadline = time.monotonic() + 180  # four workers importing pandas on two busy cores take a while
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"data API exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200 and _workers_started(log) >= workers:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"data API not healthy within 180 s:\n{log.read_text()}")
-
-
-def _workers_started(log: Path) -> int:
-    return log.read_text(errors="replace").count("Application startup complete")

@@ -10,11 +10,10 @@ from typing import Any
 
 import pandas as pd
 
-from covertype.processes import Service
+from covertype.processes import Service, unused_port
 from covertype.schema import EXAMPLE_RECORD
 from covertype.settings import Settings
 from covertype.training.pipeline import run_training
-from support.services import free_port, running
 from support.training import fill_store
 
 #: A valid record (the first row of the UCI file).
@@ -47,7 +46,7 @@ def train_version(settings: Settings, frame: pd.DataFrame, *, candidates: str) -
 @contextmanager
 def inference_server(settings: Settings) -> Iterator[str]:
     """``covertype inference-api`` on a free port with ``settings``, ready (a model loaded); its URL."""
-    port = free_port()
+    port = unused_port()
     url = f"http://127.0.0.1:{port}"
     service = Service(
         name="inference-api",
@@ -57,5 +56,5 @@ def inference_server(settings: Settings) -> Iterator[str]:
         settings=settings,
         log_path=settings.data_dir / f"inference-api-{port}.log",
     )
-    with running(service, timeout=120):
+    with service:
         yield url

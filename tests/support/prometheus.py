@@ -19,9 +19,8 @@ import httpx
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from covertype.processes import Service
+from covertype.processes import Service, unused_port
 from support.paths import REPO_ROOT
-from support.services import free_port, running
 
 PROMETHEUS = Path("/usr/bin/prometheus")
 PROMTOOL = Path("/usr/bin/promtool")
@@ -59,7 +58,7 @@ def pushgateway_command(port: int) -> list[str]:
 @contextmanager
 def pushgateway(workdir: Path) -> Iterator[str]:
     """A Pushgateway on a free port of 127.0.0.1, no persistence; yields its URL."""
-    port = free_port()
+    port = unused_port()
     url = f"http://127.0.0.1:{port}"
     service = Service(
         "pushgateway",
@@ -67,8 +66,9 @@ def pushgateway(workdir: Path) -> Iterator[str]:
         f"{url}/-/healthy",
         port,
         log_path=workdir / "pushgateway.log",
+        start_timeout=30,
     )
-    with running(service, timeout=30):
+    with service:
         yield url
 
 
@@ -146,11 +146,11 @@ def prometheus_command(config: Mapping[str, Any], workdir: Path, port: int) -> l
 @contextmanager
 def prometheus(config: Mapping[str, Any], workdir: Path) -> Iterator[str]:
     """Prometheus with the parsed ``config`` (see :func:`localized_config`) on a free port; its URL."""
-    port = free_port()
+    port = unused_port()
     url = f"http://127.0.0.1:{port}"
     command = prometheus_command(config, workdir, port)
-    service = Service("prometheus", command, f"{url}/-/ready", port, log_path=workdir / "prometheus.log")
-    with running(service, timeout=60):
+    log = workdir / "prometheus.log"
+    with Service("prometheus", command, f"{url}/-/ready", port, log_path=log, start_timeout=60):
         yield url
 
 

@@ -55,7 +55,7 @@ import yaml
 from cryptography.fernet import Fernet
 
 from covertype.dataset import load_dataset
-from covertype.processes import Service, descendants, stop_all
+from covertype.processes import Service, descendants, stop_all, unused_port
 from covertype.schema import FEATURE_COLUMNS
 from covertype.store.migrate import head_revision
 from support import nginx, prometheus
@@ -66,7 +66,6 @@ from support.dockerfile import cmd as image_cmd
 from support.mysql_init import Names, apply_mysql_init, run_as_root, unique_names
 from support.paths import REPO_ROOT, SAMPLE_CSV
 from support.pauses import PausePoints
-from support.services import free_port
 from support.training import boto_keys
 
 BIN = Path(sys.executable).parent
@@ -493,7 +492,7 @@ def replica_addresses() -> dict[str, str]:
 def start_topology(tmp: Path, stack: ExitStack, stages: Stages) -> Topology:
     """Start everything, in compose's order; every part is stopped when ``stack`` closes."""
     ports = {
-        name: free_port()
+        name: unused_port()
         for name in (
             "moto",
             "mlflow",

@@ -66,14 +66,11 @@ def moto_server(port: int, log_path: Path) -> Iterator[str]:
         f"{url}/moto-api/",
         port,
         log_path=log_path,
+        start_timeout=60,
     )
-    service.start()
-    try:
-        service.wait_healthy(60)
+    with service:
         boto3.client("s3", endpoint_url=url, **boto_keys()).create_bucket(Bucket=S3_BUCKET)
         yield url
-    finally:
-        service.stop()
 
 
 def boto_keys() -> dict[str, str]:
@@ -107,10 +104,5 @@ def mlflow_server(port: int, folder: Path, s3_url: str) -> Iterator[str]:
         "MLFLOW_S3_ENDPOINT_URL": s3_url,
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
     }
-    service = Service("mlflow", command, f"{url}/health", port, env=env, log_path=folder / "mlflow.log")
-    service.start()
-    try:
-        service.wait_healthy(120)
+    with Service("mlflow", command, f"{url}/health", port, env=env, log_path=folder / "mlflow.log"):
         yield url
-    finally:
-        service.stop()

@@ -19,12 +19,11 @@ import orjson
 from covertype.ingestion import ingest_once
 from covertype.ingestion.pipeline import IngestionFailed
 from covertype.monitoring.evaluation import evaluate_batch
-from covertype.processes import Service
+from covertype.processes import Service, unused_port
 from covertype.settings import Settings
 from covertype.training.pipeline import run_training
 from covertype.ui import streamlit_command
 from support.airflow import airflow_env
-from support.services import free_port
 
 COVERTYPE = str(Path(sys.executable).parent / "covertype")
 
@@ -112,9 +111,16 @@ def stack_settings(
 
 
 def _service(
-    name: str, command: list[str], health: str, port: int, env: dict[str, str], logs: Path
+    name: str,
+    command: list[str],
+    health: str,
+    port: int,
+    env: dict[str, str],
+    logs: Path,
+    start_timeout: float = 120,
 ) -> Service:
-    return Service(name, command, health, port, env=env, log_path=logs / f"{name}.log")
+    log = logs / f"{name}.log"
+    return Service(name, command, health, port, env=env, log_path=log, start_timeout=start_timeout)
 
 
 def fill_registry_and_store(settings: Settings) -> None:
@@ -144,14 +150,14 @@ def _evaluated(settings: Settings, batch_number: int | None) -> None:
 @contextmanager
 def ui_stack(tmp_path: Path, sample_csv: Path) -> Iterator[UiStack]:
     """Start everything, fill store and registry, yield the URLs; stop every process on exit."""
-    data_port, inference_port, ui_port, airflow_port = free_port(), free_port(), free_port(), free_port()
+    data_port, inference_port, ui_port, airflow_port = (unused_port() for _ in range(4))
     ports = {"data_api_port": data_port, "inference_port": inference_port, "airflow_port": airflow_port}
     settings = stack_settings(tmp_path, sample_csv, **ports)
     env = settings.child_environ(os.environ)
     logs = tmp_path / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
-        services = [
+        stack.enter_context(
             _service(
                 "data-api",
                 [COVERTYPE, "data-api", "--port", str(data_port)],
@@ -159,13 +165,11 @@ def ui_stack(tmp_path: Path, sample_csv: Path) -> Iterator[UiStack]:
                 data_port,
                 env,
                 logs,
-            ),
-        ]
-        services[0].start()
-        stack.callback(services[0].stop)
-        services[0].wait_healthy(90)
+                start_timeout=90,
+            )
+        )
         fill_registry_and_store(settings)
-        later = [
+        stack.enter_context(
             _service(
                 "inference-api",
                 [COVERTYPE, "inference-api", "--port", str(inference_port)],
@@ -173,7 +177,9 @@ def ui_stack(tmp_path: Path, sample_csv: Path) -> Iterator[UiStack]:
                 inference_port,
                 env,
                 logs,
-            ),
+            )
+        )
+        stack.enter_context(
             _service(
                 "ui",
                 streamlit_command(host="127.0.0.1", port=ui_port),
@@ -181,13 +187,8 @@ def ui_stack(tmp_path: Path, sample_csv: Path) -> Iterator[UiStack]:
                 ui_port,
                 env,
                 logs,
-            ),
-        ]
-        for service in later:
-            service.start()
-            stack.callback(service.stop)
-        for service in later:
-            service.wait_healthy(120)
+            )
+        )
         yield UiStack(
             settings,
             env,
@@ -234,13 +235,10 @@ def airflow_api_server(home: Path, port: int) -> Iterator[str]:
         port,
         env=env,
         log_path=home / "api-server.log",
+        start_timeout=180,
     )
-    server.start()
-    try:
-        server.wait_healthy(180)
+    with server:
         yield url
-    finally:
-        server.stop()
 
 
 def add_dag_run(url: str, dag_id: str, state: str | None) -> str:

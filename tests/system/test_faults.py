@@ -36,7 +36,7 @@ from sqlalchemy.engine import make_url
 from covertype.dataset import load_dataset
 from covertype.ingestion import PollStatus, ingest_once
 from covertype.ingestion.pipeline import STORE_ATTEMPTS
-from covertype.processes import Service
+from covertype.processes import Service, unused_port
 from covertype.registry.client import mlflow_client
 from covertype.settings import Settings
 from covertype.store.batches import DEFAULT_CHUNK_ROWS
@@ -44,7 +44,6 @@ from covertype.store.tables import forest_cover_data, ingestion_runs, metadata
 from support.data_api import data_api_server, data_api_settings
 from support.inference import GOOD, registry_settings, train_version
 from support.paths import REPO_ROOT
-from support.services import free_port, running
 from support.store import batch_rows, count_rows, data_api_answer, fixed_client
 from support.training import fill_store
 
@@ -84,7 +83,7 @@ class CuttableProxy:
 
     def __init__(self, target: int) -> None:
         self.target = target
-        self.port = free_port()
+        self.port = unused_port()
         self.cuts = 0
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -236,7 +235,7 @@ def test_a_killed_and_restarted_data_api_neither_skips_nor_repeats_a_batch(
     deadline = time.monotonic() + 4 * api.batch_interval * 4
     while not polls or polls[-1][0] is not None:
         assert time.monotonic() < deadline, f"the schedule never ended: {polls}"
-        port = free_port()
+        port = unused_port()
         with data_api_server(api, port=port) as url:
             settings = api.model_copy(update={"data_api_url": url, "database_url": store, "group": 1})
             result = ingest_once(settings)
@@ -263,7 +262,7 @@ def test_a_killed_and_restarted_data_api_neither_skips_nor_repeats_a_batch(
 @contextmanager
 def inference_server(env: dict[str, str], log: Path) -> Iterator[str]:
     """``covertype inference-api`` on a free port, answering /health (not necessarily ready)."""
-    port = free_port()
+    port = unused_port()
     url = f"http://127.0.0.1:{port}"
     service = Service(
         "inference-api",
@@ -273,7 +272,7 @@ def inference_server(env: dict[str, str], log: Path) -> Iterator[str]:
         env={**env, "PATH": os.environ["PATH"]},
         log_path=log,
     )
-    with running(service, timeout=120):
+    with service:
         yield url
 
 
@@ -290,7 +289,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory, frame: pd.DataFrame) -> S
 def test_the_inference_api_started_without_mlflow_serves_503_then_recovers_by_itself(
     tmp_path: Path, registry: Settings
 ) -> None:
-    mlflow_port = free_port()
+    mlflow_port = unused_port()
     env = {
         "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{mlflow_port}",
         "COVERTYPE_DATA_DIR": str(tmp_path),
@@ -315,13 +314,9 @@ def test_the_inference_api_started_without_mlflow_serves_503_then_recovers_by_it
             env={"PATH": f"{BIN}:{os.environ['PATH']}"},
             log_path=tmp_path / "mlflow.log",
         )  # fmt: skip
-        mlflow.start()
-        try:
-            mlflow.wait_healthy(timeout=120)
+        with mlflow:
             recovered = wait_for(lambda: httpx.get(f"{url}/ready").status_code == 200, 60, "ready again")
             answer = httpx.post(f"{url}/predict", json=GOOD)
-        finally:
-            mlflow.stop()
     print(f"ready {recovered:.1f} s after MLflow answered")
     assert answer.status_code == 200
     assert answer.json()["model_version"] == "1"

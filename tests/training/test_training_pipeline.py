@@ -16,6 +16,7 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from covertype.dataset import load_dataset
+from covertype.processes import unused_port
 from covertype.registry.client import mlflow_client
 from covertype.registry.evidence import HoldoutComparison
 from covertype.schema import FEATURE_COLUMNS
@@ -25,7 +26,6 @@ from covertype.store.rows import read_stored_rows
 from covertype.training.pipeline import check_new_data, run_training
 from covertype.training.snapshot import content_digest, read_snapshot, take_snapshot
 from covertype.training.tracking import ensure_experiment
-from support.services import free_port
 from support.training import S3_KEYS, boto_keys, fill_store, mlflow_server, moto_server
 
 pytestmark = pytest.mark.slow
@@ -44,8 +44,8 @@ def sample(sample_csv: Path) -> pd.DataFrame:
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     folder = tmp_path_factory.mktemp("servers")
     with (
-        moto_server(free_port(), folder / "moto.log") as s3_url,
-        mlflow_server(free_port(), folder, s3_url) as tracking_url,
+        moto_server(unused_port(), folder / "moto.log") as s3_url,
+        mlflow_server(unused_port(), folder, s3_url) as tracking_url,
     ):
         yield {"s3": s3_url, "tracking": tracking_url}
 

@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from covertype.dataset import load_dataset
-from covertype.processes import Service
+from covertype.processes import Service, unused_port
 from covertype.registry.aliases import champion_version
 from covertype.registry.client import mlflow_client
 from covertype.registry.evidence import HoldoutComparison, accuracy_text
@@ -27,7 +27,6 @@ from covertype.store.engine import store_engine
 from covertype.store.quality import batch_quality_rows
 from covertype.ui import streamlit_command
 from covertype.ui.examples import BUILT_IN_EXAMPLE
-from support.services import free_port
 from support.ui import OPERATOR_TOKEN, UiStack, add_dag_run, airflow_api_server, ui_stack
 
 pytestmark = pytest.mark.slow
@@ -370,7 +369,7 @@ def test_roll_back_needs_the_operator_token_and_the_inference_api_follows(stack:
 
 
 def test_a_ui_without_the_operator_token_is_read_only(stack: UiStack, page: Page, tmp_path: Path) -> None:
-    port = free_port()
+    port = unused_port()
     env = {key: value for key, value in stack.env.items() if key != "COVERTYPE_API_TOKEN"}
     service = Service(
         "ui-read-only",
@@ -379,10 +378,9 @@ def test_a_ui_without_the_operator_token_is_read_only(stack: UiStack, page: Page
         port,
         env=env,
         log_path=tmp_path / "ui-read-only.log",
+        start_timeout=60,
     )
-    service.start()
-    try:
-        service.wait_healthy(60)
+    with service:
         champion = champion_version(stack.settings)
         _open(page, f"http://127.0.0.1:{port}/models", "Models")
         expect(page.get_by_test_id("stAlertContentInfo")).to_contain_text(
@@ -392,12 +390,10 @@ def test_a_ui_without_the_operator_token_is_read_only(stack: UiStack, page: Page
         expect(page.get_by_role("button", name="Make this version champion")).to_have_count(0)
         expect(page.get_by_role("button", name="Sign in")).to_have_count(0)
         assert champion_version(stack.settings) == champion
-    finally:
-        service.stop()
 
 
 def test_covertype_ui_serves_the_app_and_stops_on_sigterm(tmp_path: Path) -> None:
-    port = free_port()
+    port = unused_port()
     service = Service(
         "ui",
         [str(Path(sys.executable).parent / "covertype"), "ui", "--port", str(port)],
@@ -405,13 +401,10 @@ def test_covertype_ui_serves_the_app_and_stops_on_sigterm(tmp_path: Path) -> Non
         port,
         env={"COVERTYPE_DATA_DIR": str(tmp_path)},
         log_path=tmp_path / "ui.log",
+        start_timeout=60,
     )
-    service.start()
-    try:
-        service.wait_healthy(60)
+    with service:
         assert "<title>Streamlit</title>" in httpx.get(f"http://127.0.0.1:{port}/", timeout=10).text
-    finally:
         assert service.process is not None
         service.process.terminate()
         assert service.process.wait(timeout=20) == 0
-        service.stop()

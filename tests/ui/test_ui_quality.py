@@ -10,6 +10,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from covertype.processes import unused_port
 from covertype.schema import FEATURE_COLUMNS
 from covertype.settings import get_settings
 from covertype.store.engine import store_engine
@@ -28,7 +29,6 @@ from covertype.ui.quality import (
     level_labels,
     version_stints,
 )
-from support.services import free_port
 
 PIPELINE_PAGE = APP_PATH.with_name("views") / "pipeline.py"
 
@@ -158,7 +158,7 @@ def test_the_pipeline_page_says_what_is_missing_before_and_without_drift_figures
 ) -> None:
     """The page itself (Streamlit's AppTest, in process) on an empty store, then with one evaluation by a
     version without a reference profile; the data API and Airflow are not up, which the page says too."""
-    nowhere = f"http://127.0.0.1:{free_port()}"
+    nowhere = f"http://127.0.0.1:{unused_port()}"
     environment = {
         "COVERTYPE_DATA_DIR": str(tmp_path),
         "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
