@@ -93,7 +93,7 @@ def _first_line(source: str | Path, origin: str) -> str:
         return ",".join(map(str, pd.read_csv(source, nrows=0, header=0, compression="infer").columns))
     opener = gzip.open if str(source).endswith(".gz") else open
     try:
-        with opener(source, "rt", encoding="utf-8") as handle:  # type: ignore[operator]
+        with opener(source, "rt", encoding="utf-8") as handle:
             line = handle.readline().strip()
     except (OSError, UnicodeDecodeError) as exc:
         raise DatasetError(f"{origin}: cannot be read ({exc})") from exc
