@@ -1,6 +1,6 @@
 """Loading the cover-type dataset into the canonical 13-column frame.
 
-Accepted sources (DESIGN.md): the UCI raw file (55 columns, one-hot, with or without header, ``.csv`` or
+Accepted sources: the UCI raw file (55 columns, one-hot, with or without header, ``.csv`` or
 ``.data``, optionally gzipped), a course-format CSV (the 13 canonical columns), or scikit-learn's
 ``fetch_covtype`` when nothing is configured. Every problem is a :class:`DatasetError` naming the file,
 the row (1-based, as a person counts data rows) and what is wrong.
