@@ -64,7 +64,7 @@ ENV PATH=/opt/venv/bin:$PATH \
 WORKDIR /var/lib/covertype
 
 # ---- data API: `data-api` extra. The dataset comes from a mounted file named by COVERTYPE_DATA_SOURCE
-# (see api-data/README.md).
+# (see docs/data-api.md).
 FROM runtime AS data-api
 RUN mkdir -p /data/input
 COPY --from=build-data-api /opt/venv /opt/venv

@@ -2,7 +2,7 @@
 --
 -- Run once by the MySQL image on an empty data directory (mounted at /docker-entrypoint-initdb.d), before
 -- passwords.sh, which gives the two users their passwords from the compose environment and unlocks them.
--- The tables must agree with src/covertype/store/tables.py: tests/test_init_sql.py applies this file to a
+-- The tables must agree with src/covertype/store/tables.py: tests/store/test_init_sql.py applies this file to a
 -- real server and compares both, column by column.
 
 CREATE DATABASE IF NOT EXISTS `covertype` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;

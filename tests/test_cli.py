@@ -106,7 +106,7 @@ def test_train_with_nothing_to_register_fails_its_parent_run_as_the_dag_does(
     tmp_path: Path, sample_csv: Path
 ) -> None:
     """``covertype train`` with only a candidate that fails: one-line error, exit 1, and the MLflow parent
-    run closed FAILED with the tag the DAG's register task leaves (tests/test_dag_train.py)."""
+    run closed FAILED with the tag the DAG's register task leaves (tests/training/test_dag_train.py)."""
     fill_store(Settings(data_dir=tmp_path).database, load_dataset(sample_csv).head(1_000))
     with_broken = (sys.executable, "-c", f"{WITH_BROKEN_CANDIDATE}\nfrom covertype.cli import app\napp()")
 

@@ -1,6 +1,6 @@
 """Loading the cover-type dataset into the canonical 13-column frame.
 
-Accepted sources (DESIGN.md): the UCI raw file (55 columns, one-hot, with or without header, ``.csv`` or
+Accepted sources: the UCI raw file (55 columns, one-hot, with or without header, ``.csv`` or
 ``.data``, optionally gzipped), a course-format CSV (the 13 canonical columns), or scikit-learn's
 ``fetch_covtype`` when nothing is configured. Every problem is a :class:`DatasetError` naming the file,
 the row (1-based, as a person counts data rows) and what is wrong.
@@ -93,7 +93,7 @@ def _first_line(source: str | Path, origin: str) -> str:
         return ",".join(map(str, pd.read_csv(source, nrows=0, header=0, compression="infer").columns))
     opener = gzip.open if str(source).endswith(".gz") else open
     try:
-        with opener(source, "rt", encoding="utf-8") as handle:  # type: ignore[operator]
+        with opener(source, "rt", encoding="utf-8") as handle:
             line = handle.readline().strip()
     except (OSError, UnicodeDecodeError) as exc:
         raise DatasetError(f"{origin}: cannot be read ({exc})") from exc

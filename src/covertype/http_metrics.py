@@ -13,7 +13,9 @@ import time
 from collections.abc import Sequence
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from starlette.applications import Starlette
 from starlette.responses import Response
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -35,6 +37,11 @@ class HttpMetrics:
             buckets=tuple(buckets),
             registry=self.registry,
         )
+
+
+def endpoint_paths(app: Starlette) -> frozenset[str]:
+    """The app's endpoint paths (the label values of the request series; mounts and websockets are none)."""
+    return frozenset(route.path for route in app.routes if isinstance(route, Route))
 
 
 def metrics_response(registry: CollectorRegistry) -> Response:

@@ -1,6 +1,7 @@
 """One settings object for every part of covertype, read from the environment once.
 
-Variable names follow ``../shared/DESIGN.md``: ``COVERTYPE_*`` plus MLflow's own ``MLFLOW_TRACKING_URI``.
+Variable names are ``COVERTYPE_*`` plus MLflow's own ``MLFLOW_TRACKING_URI``; the README's settings table
+(Configuration) lists them all.
 Tests build their own ``Settings(...)`` instead of patching the environment.
 
 Settings reach a child process one way: the parent writes them out with :meth:`Settings.to_env` (or a

@@ -10,7 +10,7 @@ import pytest
 from support.dockerfile import all_instructions, stage
 from support.paths import REPO_ROOT
 
-README = REPO_ROOT / "api-data" / "README.md"
+README = REPO_ROOT / "docs" / "data-api.md"
 
 
 @pytest.fixture(scope="module")

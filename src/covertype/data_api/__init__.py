@@ -1,4 +1,4 @@
-"""The data API: forest-cover samples handed out per group on a timed schedule (DESIGN.md "Data API").
+"""The data API: forest-cover samples handed out per group on a timed schedule (docs/data-api.md).
 
 ``create_app(settings)`` builds the FastAPI app; ``covertype data-api`` serves it through
 :mod:`covertype.serving`.

@@ -17,7 +17,7 @@ from covertype.data_api.models import ErrorDetail, ErrorReason
 from covertype.data_api.routes import data, groups, health, status
 from covertype.data_api.service import AllBatchesDelivered, Clock, DataService, GroupOutOfRange
 from covertype.dataset import load_dataset
-from covertype.http_metrics import RequestMetricsMiddleware
+from covertype.http_metrics import RequestMetricsMiddleware, endpoint_paths
 from covertype.settings import Settings
 from covertype.validation_errors import BodySizeLimit, unprocessable
 
@@ -45,10 +45,10 @@ def create_app(settings: Settings, *, clock: Clock = time.time, frame: pd.DataFr
     app.state.data_service = DataService(settings, dataset, clock=clock, metrics=metrics)
     for router in (data.router, health.router, groups.router, status.router):
         app.include_router(router)
-    endpoints = frozenset(route.path for route in app.routes if hasattr(route, "methods"))
+    endpoints = endpoint_paths(app)
     app.add_exception_handler(GroupOutOfRange, _bad_request(ErrorReason.GROUP_OUT_OF_RANGE))
     app.add_exception_handler(AllBatchesDelivered, _bad_request(ErrorReason.ALL_BATCHES_DELIVERED))
-    app.add_exception_handler(RequestValidationError, unprocessable)
+    app.add_exception_handler(RequestValidationError, unprocessable)  # type: ignore[arg-type]  # Starlette types a handler's exception as Exception; it gets the class it is registered for
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # added last, so outermost: the 413s of the body limit are counted too
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics, endpoints=endpoints)

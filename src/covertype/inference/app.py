@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from http import HTTPStatus
 
@@ -14,7 +14,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from covertype import __version__
-from covertype.http_metrics import RequestMetricsMiddleware
+from covertype.http_metrics import RequestMetricsMiddleware, endpoint_paths
 from covertype.inference.batch_quality import ChampionBatchQuality
 from covertype.inference.metrics import ServiceMetrics
 from covertype.inference.model_holder import ModelHolder, ModelUnavailable, ReloadFailed, ServedModel
@@ -79,20 +79,20 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.service = service
     for router in (predictions.router, model.router, status_routes.router):
         app.include_router(router)
-    endpoints = frozenset(route.path for route in app.routes if hasattr(route, "methods"))
+    endpoints = endpoint_paths(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # added last, so outermost: the 413s of the body limit are counted too
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics, endpoints=endpoints)
     app.add_exception_handler(ModelUnavailable, _answer(status.HTTP_503_SERVICE_UNAVAILABLE))
     app.add_exception_handler(ReloadFailed, _answer(status.HTTP_503_SERVICE_UNAVAILABLE))
     app.add_exception_handler(BatchTooLarge, _answer(status.HTTP_413_CONTENT_TOO_LARGE))
-    app.add_exception_handler(RequestValidationError, unprocessable)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, unprocessable)  # type: ignore[arg-type]  # Starlette types a handler's exception as Exception; it gets the class it is registered for
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]  # Starlette types a handler's exception as Exception; it gets the class it is registered for
     app.add_exception_handler(Exception, _unexpected)
     return app
 
 
-def _answer(status_code: int):  # noqa: ANN202 - an exception handler
+def _answer(status_code: int) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
     async def handler(_: Request, exc: Exception) -> JSONResponse:
         return _status_answer(status_code, str(exc))
 

@@ -8,7 +8,7 @@ pool, a thread hop per dependency per request.
 from __future__ import annotations
 
 import secrets
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -22,23 +22,23 @@ from covertype.settings import Settings
 
 async def app_settings(request: Request) -> Settings:
     """The settings the app was built with (process-wide ones are :func:`covertype.settings.get_settings`)."""
-    return request.app.state.settings
+    return cast(Settings, request.app.state.settings)
 
 
 async def get_service(request: Request) -> PredictionService:
-    return request.app.state.service
+    return cast(PredictionService, request.app.state.service)
 
 
 async def get_holder(request: Request) -> ModelHolder:
-    return request.app.state.holder
+    return cast(ModelHolder, request.app.state.holder)
 
 
 async def get_metrics(request: Request) -> ServiceMetrics:
-    return request.app.state.metrics
+    return cast(ServiceMetrics, request.app.state.metrics)
 
 
 async def get_batch_quality(request: Request) -> ChampionBatchQuality:
-    return request.app.state.batch_quality
+    return cast(ChampionBatchQuality, request.app.state.batch_quality)
 
 
 SettingsDep = Annotated[Settings, Depends(app_settings)]

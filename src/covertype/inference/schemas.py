@@ -63,14 +63,15 @@ class BatchRequest(BaseModel):
     records: list[CoverFeatures] = Field(min_length=1, description="the records to classify, at least one")
 
 
+_PROBABILITY_FIELDS: dict[str, Any] = {
+    f"cover_type_{code}": (float, Field(alias=name, description=f"Cover_Type {code}"))
+    for code, name in COVER_TYPES.items()
+}
 ClassProbabilities = create_model(
     "ClassProbabilities",
     __doc__="Every cover type's probability, by name, in Cover_Type order 1..7 (summing to 1); 0.0 for a "
     "class the served version never saw in training.",
-    **{
-        f"cover_type_{code}": (float, Field(alias=name, description=f"Cover_Type {code}"))
-        for code, name in COVER_TYPES.items()
-    },
+    **_PROBABILITY_FIELDS,
 )
 
 
@@ -79,7 +80,7 @@ class Prediction(BaseModel):
 
     cover_type: int = Field(ge=1, le=7, description="Cover_Type 1..7")
     cover_type_name: str = Field(description="the cover type's name, e.g. 'Lodgepole Pine'")
-    probabilities: ClassProbabilities = Field(  # type: ignore[valid-type]
+    probabilities: ClassProbabilities = Field(
         description="probability per cover-type name: always all seven, 0.0 for a class the served version "
         "never saw"
     )

@@ -24,6 +24,7 @@ from tenacity import (
     stop_all,
     wait_exponential,
 )
+from tenacity.stop import stop_base
 
 from covertype.settings import Settings
 
@@ -102,7 +103,7 @@ def poll_retrying(settings: Settings, *, wait_for_api: bool = False) -> Retrying
     to Airflow's retry, whose back-off stored the batch 110 s after its window opened (the topology's data
     API fault, 60 s interval). A person running ``covertype ingest`` gets the answer at once instead.
     """
-    stop = stop_after_attempt(settings.http_retries)
+    stop: stop_base = stop_after_attempt(settings.http_retries)
     longest_wait = 60.0
     if wait_for_api:
         stop = stop_all(stop, stop_after_delay(settings.batch_interval / 2))

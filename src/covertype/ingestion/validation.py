@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
+from typing import cast
 
 import numpy as np
 import orjson
@@ -98,16 +100,12 @@ def _check(cells: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], list[_P
         numbers[name], integral = _integers(cells[name])
         outside = integral & ((numbers[name] < low) | (numbers[name] > high))
         problems += [
-            _Problem(name, ~integral, lambda v, name=name: _not_an_integer(name, v)),
-            _Problem(
-                name, outside, lambda v, name=name, low=low, high=high: f"{name} {v} is outside {low}..{high}"
-            ),
+            _Problem(name, ~integral, partial(_not_an_integer, name)),
+            _Problem(name, outside, partial(_outside_range, name, low, high)),
         ]
     for name, (domain, wanted) in _DOMAINS.items():
         unknown = ~pd.Series(cells[name], dtype=object).isin(domain).to_numpy()
-        problems.append(
-            _Problem(name, unknown, lambda v, name=name, wanted=wanted: f"{name} {v!r} is not {wanted}")
-        )
+        problems.append(_Problem(name, unknown, partial(_not_in_domain, name, wanted)))
     return numbers, problems
 
 
@@ -144,7 +142,7 @@ def _object_matrix(rows: Sequence[object], width: int) -> np.ndarray:
         matrix[:] = rows
     except ValueError:  # nested sequences that numpy would broadcast: fill cell by cell
         for i, row in enumerate(rows):
-            for j, value in enumerate(row):
+            for j, value in enumerate(cast(Sequence[object], row)):
                 matrix[i, j] = value
     return matrix
 
@@ -166,6 +164,14 @@ def _is_integer(value: object) -> bool:
     if type(value) is int:
         return abs(value) < 2**53
     return type(value) is float and value.is_integer()
+
+
+def _outside_range(name: str, low: int, high: int, value: object) -> str:
+    return f"{name} {value} is outside {low}..{high}"
+
+
+def _not_in_domain(name: str, wanted: str, value: object) -> str:
+    return f"{name} {value!r} is not {wanted}"
 
 
 def _not_an_integer(name: str, value: object) -> str:

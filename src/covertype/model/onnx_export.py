@@ -196,7 +196,8 @@ def export_pipeline(pipeline: Pipeline) -> bytes:
     graph = _prepend_terrain_features(tail, numeric, TensorProto.FLOAT if float32 else TensorProto.DOUBLE)
     helper.set_model_props(graph, {CLASSES_METADATA: ",".join(str(int(c)) for c in pipeline.classes_)})
     onnx.checker.check_model(graph)
-    return graph.SerializeToString()
+    serialized: bytes = graph.SerializeToString()
+    return serialized
 
 
 def _feature_name(column: str) -> str:
@@ -258,7 +259,7 @@ def _terrain_nodes(dtype: int) -> tuple[list[onnx.NodeProto], list[onnx.TensorPr
         numpy_helper.from_array(ASPECT_COS, "terrain/aspect_cos"),
     ]
 
-    def op(kind: str, inputs: list[str], output: str, **attributes: object) -> str:
+    def op(kind: str, inputs: list[str], output: str, **attributes: Any) -> str:
         nodes.append(helper.make_node(kind, inputs, [output], **attributes))
         return output
 

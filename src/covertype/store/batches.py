@@ -307,4 +307,5 @@ def _values_text(rows: pd.DataFrame, *, group_number: int, batch_number: int, in
     hashes = pa.array(row_hashes(rows), type=pa.string())
     parts.append(pc.binary_join_element_wise(constants, hashes, "'", ""))
     joined = pc.binary_join_element_wise(*parts, ",")
-    return pc.binary_join_element_wise("(", joined, ")", "").to_pylist()
+    values: list[str] = pc.binary_join_element_wise("(", joined, ")", "").to_pylist()
+    return values

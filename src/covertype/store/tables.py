@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -40,7 +41,7 @@ class RunStatus(StrEnum):
 _Id = BigInteger().with_variant(Integer(), "sqlite")
 
 
-def _feature_columns() -> list[Column]:
+def _feature_columns() -> list[Column[Any]]:
     return [
         *(Column(name, Integer, nullable=False) for name in NUMERIC_COLUMNS),
         Column("Wilderness_Area", String(16), nullable=False),

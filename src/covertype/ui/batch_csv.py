@@ -56,7 +56,8 @@ def read_records(data: bytes) -> pd.DataFrame:
     if count:
         raise BadUpload(_listed(first, count))
     integers = [column for column in keep if column in _INTEGER_DOMAINS]
-    return frame.assign(**{column: pd.to_numeric(frame[column]).astype("int64") for column in integers})
+    typed: pd.DataFrame = frame.assign(**{c: pd.to_numeric(frame[c]).astype("int64") for c in integers})
+    return typed
 
 
 #: The integer columns with their inclusive range.
@@ -90,7 +91,10 @@ def _problems(frame: pd.DataFrame) -> tuple[list[_Problem], int]:
             numbers = pd.to_numeric(values, errors="coerce")
             not_integer = numbers.isna() | (numbers % 1 != 0)
             outside = ~not_integer & ((numbers < low) | (numbers > high))
-            checks = ((not_integer, "is not an integer"), (outside, f"is outside {low}..{high}"))
+            checks: tuple[tuple[pd.Series[bool], str], ...] = (
+                (not_integer, "is not an integer"),
+                (outside, f"is outside {low}..{high}"),
+            )
         else:
             known, called = _TEXT_DOMAINS[column]
             checks = ((~values.isin(known), f"is not {called}"),)

@@ -7,6 +7,9 @@ import pandas as pd
 
 from covertype.ui import quality
 
+#: What ``alt.layer(...).properties(...)`` returns, as altair types it.
+Layered = alt.LayerChart | alt.FacetChart
+
 _SERIES = {"rows_inserted": "stored", "duplicates": "duplicates", "rejected": "rejected"}
 
 
@@ -29,7 +32,7 @@ def ingestion_chart(runs: pd.DataFrame) -> alt.Chart:
     frame["poll"] = label + repeat.map(lambda n: f" ({n + 1})" if n else "")
     long = frame.melt(id_vars=["poll"], value_vars=list(_SERIES), var_name="rows", value_name="count")
     long["rows"] = long["rows"].map(_SERIES)
-    return (
+    chart: alt.Chart = (
         alt.Chart(long, height=260)
         .mark_bar()
         .encode(
@@ -48,9 +51,10 @@ def ingestion_chart(runs: pd.DataFrame) -> alt.Chart:
             tooltip=["poll", "rows", "count"],
         )
     )
+    return chart
 
 
-def area_chart(slices: pd.DataFrame) -> alt.LayerChart:
+def area_chart(slices: pd.DataFrame) -> Layered:
     """Accuracy per wilderness area, one bar per version side by side, each with its 95 % interval;
     ``slices`` is :func:`covertype.registry.queries.slice_accuracy` (every version on the same rows)."""
     x = alt.X(
@@ -80,7 +84,7 @@ def area_chart(slices: pd.DataFrame) -> alt.LayerChart:
     return alt.layer(bars, intervals).properties(height=300)
 
 
-def batch_accuracy_chart(accuracy: pd.DataFrame, stints: pd.DataFrame) -> alt.LayerChart:
+def batch_accuracy_chart(accuracy: pd.DataFrame, stints: pd.DataFrame) -> Layered:
     """The champion's accuracy on each batch (solid, points, a vertical bar for its 95 % interval)
     against its holdout accuracy (dashed), one colour per version, with a labelled vertical rule where
     another version took over.
@@ -138,7 +142,7 @@ def batch_accuracy_chart(accuracy: pd.DataFrame, stints: pd.DataFrame) -> alt.La
     return alt.layer(per_batch, intervals, holdout, rules, labels).properties(height=300)
 
 
-def drift_map(cells: pd.DataFrame, *, threshold: float, features: list[str]) -> alt.LayerChart:
+def drift_map(cells: pd.DataFrame, *, threshold: float, features: list[str]) -> Layered:
     """Features x batches, each cell coloured by its verdict (drifted ones red) with the PSI written in it
     while the batches fit; ``cells`` is :func:`covertype.ui.quality.drift_cells`."""
     labels = quality.level_labels(threshold)

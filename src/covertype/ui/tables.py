@@ -12,7 +12,7 @@ def readable(frame: pd.DataFrame, *, keep: tuple[str, ...] = ()) -> pd.DataFrame
     value as :data:`MISSING`; numbers stay numbers in columns that have no missing value. Columns named in
     ``keep`` (links, say, where an empty cell is right) stay as they are."""
     shown = frame.copy()
-    for name in shown.columns.difference(keep, sort=False):
+    for name in shown.columns.difference(list(keep), sort=False):
         column = shown[name]
         if pd.api.types.is_datetime64_any_dtype(column):
             text = column.dt.strftime("%Y-%m-%d %H:%M:%S").astype(object)

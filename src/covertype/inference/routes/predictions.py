@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Response
 
 from covertype.inference.deps import ServiceDep
@@ -10,7 +12,9 @@ from covertype.inference.schemas import BatchRequest, BatchResponse, CoverFeatur
 
 router = APIRouter(prefix="/predict", tags=["predictions"])
 
-_UNAVAILABLE = {503: {"model": ServiceStatus, "description": "no model is loaded yet"}}
+_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {"model": ServiceStatus, "description": "no model is loaded yet"}
+}
 _BODY_TOO_LARGE = "a body over COVERTYPE_MAX_BODY_BYTES (refused before it is read)"
 
 

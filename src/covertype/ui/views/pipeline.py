@@ -22,8 +22,8 @@ st.title("Pipeline")
 DAG_IDS = ("covertype_ingest", "covertype_train")
 
 
-def _when(moment: object, batch_number: object) -> str:
-    if pd.isna(batch_number):
+def _when(moment: object, batch_number: float | None) -> str:
+    if batch_number is None or pd.isna(batch_number):
         return "batch 1 on the first poll"
     if not isinstance(moment, str):
         return "never (last batch)"
@@ -73,9 +73,11 @@ except api_client.ServiceError as exc:
     st.warning(f"Airflow's DAG runs cannot be shown: {exc}", icon=":material/cloud_off:")
 else:
     states = st.columns(len(DAG_IDS))
-    for column, dag_id in zip(states, DAG_IDS, strict=True):
-        latest = dag_runs[dag_runs["dag_id"] == dag_id] if not dag_runs.empty else dag_runs
-        column.metric(f"{dag_id}: latest run", latest["state"].iloc[0] if not latest.empty else "no run yet")
+    for card, dag_id in zip(states, DAG_IDS, strict=True):
+        runs_of_dag = dag_runs[dag_runs["dag_id"] == dag_id] if not dag_runs.empty else dag_runs
+        card.metric(
+            f"{dag_id}: latest run", runs_of_dag["state"].iloc[0] if not runs_of_dag.empty else "no run yet"
+        )
     if not dag_runs.empty:
         failed = dag_runs[dag_runs["state"] == "failed"]
         if not failed.empty:

@@ -10,6 +10,8 @@ Create Date: 2026-11-30
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -24,11 +26,11 @@ depends_on = None
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
-def _id() -> sa.Column:
+def _id() -> sa.Column[int]:
     return sa.Column("id", _ID, primary_key=True, autoincrement=True)
 
 
-def _features() -> list[sa.Column]:
+def _features() -> list[sa.Column[Any]]:
     return [
         *(sa.Column(name, sa.Integer, nullable=False) for name in NUMERIC_COLUMNS),
         sa.Column("Wilderness_Area", sa.String(16), nullable=False),
