@@ -208,7 +208,8 @@ def drift_report(
 
 
 def _shares(counts: np.ndarray) -> np.ndarray:
-    return counts / max(counts.sum(), 1)
+    shares: np.ndarray = counts / max(counts.sum(), 1)
+    return shares
 
 
 def _reference_counts(profile: ReferenceProfile, shares: list[float] | np.ndarray) -> np.ndarray:

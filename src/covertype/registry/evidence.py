@@ -60,7 +60,7 @@ def mcnemar_p_value(only_first: int, only_second: int) -> float:
     if discordant == 0:
         return 1.0
     tail = sum(math.comb(discordant, k) for k in range(min(only_first, only_second) + 1))
-    return min(1.0, 2 * tail / 2**discordant)
+    return min(1.0, 2 * tail / (1 << discordant))
 
 
 def gain_verdict(p_value: float) -> str:
