@@ -1,8 +1,8 @@
 """The covertype package as its source says it is: modules, what they import, and the graph between its parts.
 
 Everything comes from an ``ast`` scan of ``src/covertype`` (nothing is imported or run), so the drawing
-(:mod:`architecture_diagram`) and the architecture rules (``tests/test_architecture.py``) stay true as the
-code changes. A *part* is a top-level package or module of covertype (``store``, ``settings``, ...); part
+(:mod:`architecture_diagram`) and the architecture rules (``tests/architecture/test_architecture.py``) stay
+true as the code changes. A *part* is a top-level package or module of covertype (``store``, ``settings``, ...); part
 A imports part B when any module of A imports anything from B, at module level or inside a function.
 """
 
@@ -161,6 +161,16 @@ def package_graph(source: Path = DEFAULT_SOURCE) -> dict[str, set[str]]:
         importer, target = part_of(found.importer), part_of(found.target)
         if importer in graph and target in graph and importer != target:
             graph[importer].add(target)
+    return graph
+
+
+def module_graph(source: Path = DEFAULT_SOURCE) -> dict[str, set[str]]:
+    """Module -> the other covertype modules it imports (a package is its ``__init__``), at module level or
+    inside a function: every module is a key, also those that import nothing."""
+    graph: dict[str, set[str]] = {module.name: set() for module in modules(source)}
+    for found in imports(source):
+        if found.target in graph and found.target != found.importer:
+            graph[found.importer].add(found.target)
     return graph
 
 

@@ -113,6 +113,7 @@ def run_demo(
     """Run every step on at most ``max_rows`` rows; raise on the first failure (services stop either way)."""
     from covertype.dataset import load_dataset
     from covertype.ingestion import ingest_once
+    from covertype.registry.core import Registry
     from covertype.training.pipeline import run_training
     from covertype.training.snapshot import read_snapshot
     from covertype.training.split import split_by_hash
@@ -152,12 +153,12 @@ def run_demo(
                 result = ingest_once(settings, run_id=f"demo__{len(summary.batches) + 1}")
                 if result.status == "exhausted":
                     break
-                summary.batches.append(result.as_dict())
+                summary.batches.append(result.to_dict())
                 progress.update(step, advance=1)
                 time.sleep(settings.batch_interval)
 
             step = progress.add_task(f"training {', '.join(settings.candidate_names)}", total=1)
-            summary.training = run_training(settings)
+            summary.training = run_training(settings, Registry.from_settings(settings))
             progress.update(step, completed=1)
 
             step = progress.add_task("starting the inference API", total=1)

@@ -24,7 +24,7 @@ from covertype.training.candidates import (
     validation_split,
 )
 from covertype.training.evaluation import evaluate, operational_metrics, save_confusion_matrix
-from covertype.training.registry import wins
+from covertype.training.promotion import wins
 from covertype.training.snapshot import content_digest, read_snapshot, take_snapshot
 from covertype.training.split import holdout_mask, split_by_hash
 from support.training import fill_store

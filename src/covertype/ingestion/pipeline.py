@@ -69,7 +69,7 @@ class IngestionResult:
         """All batches of the group were delivered: this poll stored nothing."""
         return self.status is PollStatus.EXHAUSTED
 
-    def as_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, object]:
         return asdict(self) | {"status": str(self.status)}
 
 
