@@ -12,8 +12,7 @@ from typing import Annotated
 import orjson
 import typer
 
-from covertype.settings import get_settings
-from covertype.training import CANDIDATE_NAMES
+from covertype.settings import CANDIDATE_NAMES, get_settings
 
 app = typer.Typer(
     name="covertype",
