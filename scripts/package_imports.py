@@ -2,8 +2,9 @@
 
 Everything comes from an ``ast`` scan of ``src/covertype`` (nothing is imported or run), so the drawing
 (:mod:`architecture_diagram`) and the architecture rules (``tests/architecture/test_architecture.py``) stay
-true as the code changes. A *part* is a top-level package or module of covertype (``store``, ``settings``, ...); part
-A imports part B when any module of A imports anything from B, at module level or inside a function.
+true as the code changes. A *part* is a top-level package or module of covertype (``store``, ``settings``,
+...); part A imports part B when any module of A imports anything from B, at module level or inside a
+function.
 """
 
 from __future__ import annotations

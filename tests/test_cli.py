@@ -11,8 +11,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from covertype.dataset import load_dataset
-from covertype.settings import Settings
-from covertype.settings import CANDIDATE_NAMES
+from covertype.settings import CANDIDATE_NAMES, Settings
 from support.services import free_port
 from support.training import NOTHING_TO_REGISTER, WITH_BROKEN_CANDIDATE, fill_store
 

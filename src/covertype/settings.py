@@ -17,7 +17,6 @@ from pathlib import Path
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
 #: The candidate model families training knows, by name, in the order they are trained by default: the one
 #: list (settings is the foundation, so training's :data:`covertype.training.candidates.CANDIDATES` defines
 #: one candidate per name here, and a test checks it); light to import, for ``covertype train --help``.
