@@ -180,6 +180,7 @@ def train_candidate(
     """
     tracking.close_abandoned_candidates(registry, prepared.parent_run_id, name=name, reason=RETRIED_REASON)
     budget = settings.train_time_budget if time_budget is None else time_budget
+    params: dict[str, object] = {"candidate": name, "time_budget": budget, "seed": settings.seed}
     train, holdout = _load_split(settings, prepared)
     try:
         result = search_candidate(
@@ -198,7 +199,7 @@ def train_candidate(
             snapshot=prepared.snapshot,
             name=name,
             error=error,
-            params={"candidate": name, "time_budget": budget, "seed": settings.seed},
+            params=params,
             train_rows=len(train),
             holdout_rows=len(holdout),
         )
@@ -214,7 +215,7 @@ def train_candidate(
         operational=operational,
         export=export,
         graph=graph,
-        params={"candidate": name, "time_budget": budget, "seed": settings.seed, **result.params},
+        params=params | result.params,
         train=train,
         holdout_rows=len(holdout),
     )
