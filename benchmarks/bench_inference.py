@@ -177,6 +177,7 @@ def measure(
 
 def _train_champion(workdir: Path, candidates: str | None, time_budget: float) -> dict[str, Any]:
     """Store the shared sample and run the training pipeline on it; its summary (champion = version 1)."""
+    from covertype.registry.core import Registry
     from covertype.store.batches import insert_rows
     from covertype.store.engine import create_store_engine
     from covertype.training.pipeline import run_training
@@ -188,7 +189,9 @@ def _train_champion(workdir: Path, candidates: str | None, time_budget: float) -
             conn, load_dataset(SAMPLE_CSV), group_number=1, batch_number=1, ingested_at=datetime.now()
         )
     engine.dispose()
-    return run_training(settings, candidates=candidates, time_budget=time_budget)
+    return run_training(
+        settings, Registry.from_settings(settings), candidates=candidates, time_budget=time_budget
+    )
 
 
 def _settings(workdir: Path, tracking_uri: str) -> Any:

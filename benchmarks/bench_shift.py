@@ -54,6 +54,7 @@ import pandas as pd
 from covertype.dataset import load_dataset
 from covertype.ingestion.validation import validate_batch
 from covertype.monitoring.evaluation import evaluate_batch
+from covertype.registry.core import Registry
 from covertype.schema import COLUMNS, TARGET_COLUMN
 from covertype.settings import Settings
 from covertype.store.batches import store_batch, utc_now
@@ -245,7 +246,7 @@ def _retrain(
     The decision is read first (``check_new_data``, which ``run_training`` takes again) so that a training
     that registers nothing still says why it ran.
     """
-    decision = check_new_data(settings, candidates=config.candidates)
+    decision = check_new_data(settings, Registry.from_settings(settings), candidates=config.candidates)
     outcome: dict[str, Any] = {
         "trained": decision.train,
         "signal": decision.signal,
@@ -255,7 +256,12 @@ def _retrain(
         return outcome
     began = time.monotonic()
     try:
-        summary = run_training(settings, candidates=config.candidates, time_budget=config.time_budget)
+        summary = run_training(
+            settings,
+            Registry.from_settings(settings),
+            candidates=config.candidates,
+            time_budget=config.time_budget,
+        )
     except NoCandidateTrained as exc:  # as `covertype train` fails: the champion stays, the rows stay new
         return outcome | {"failed": str(exc), "seconds": round(time.monotonic() - began, 1)}
     registered, promotion = summary["registered"], summary["promotion"]

@@ -75,7 +75,7 @@ def covertype_ingest() -> None:
         result = ingest_once(get_settings(), run_id=get_current_context()["run_id"], wait_for_api=True)
         if result.nothing_new is not None:
             raise AirflowSkipException(result.nothing_new)
-        return result.as_dict()
+        return result.to_dict()
 
     @task(outlets=[covertype_raw])
     def evaluate_batch(ingested: dict[str, Any]) -> Generator[Metadata, None, dict[str, object]]:
@@ -90,7 +90,7 @@ def covertype_ingest() -> None:
         print(f"{evaluation.status}: {evaluation.detail}")
         counts = ("group_number", "batch_number", "rows_inserted", "rejected")
         yield Metadata(covertype_raw, {key: ingested[key] for key in counts})
-        return evaluation.as_dict()
+        return evaluation.to_dict()
 
     evaluate_batch(ingest_batch(WaitForBatchWindow(task_id="wait_for_window").output))
 

@@ -39,7 +39,7 @@ time of each success), which the alert `CovertypeTrainingFailed` reads.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Param, dag, get_current_context, task
 
@@ -47,10 +47,20 @@ from covertype.orchestration import covertype_raw
 from covertype.registry.task_logging import route_mlflow_logging_to_task_log
 from covertype.settings import get_settings
 
+if TYPE_CHECKING:
+    from covertype.registry.core import Registry
+
 route_mlflow_logging_to_task_log()  # MLflow's INFO lines at info in the task log, not as errors
 
 #: Key of check_new_data's XCom holding the whole decision (signal, reason, row counts, candidates).
 DECISION_XCOM = "decision"
+
+
+def _registry() -> Registry:
+    """The task's registry (MLflow is imported in the task, never when the scheduler parses this file)."""
+    from covertype.registry.core import Registry
+
+    return Registry.from_settings(get_settings())
 
 
 def _fail_parent_run(context: Any) -> None:
@@ -70,7 +80,7 @@ def _fail_parent_run(context: Any) -> None:
         error = context.get("exception")
         if isinstance(error, AirflowFailException) and error.__cause__:  # raised only to skip the retries
             error = error.__cause__
-        fail_training(get_settings(), PreparedTraining.from_dict(prepared), step=ti.task_id, error=error)
+        fail_training(_registry(), PreparedTraining.from_dict(prepared), step=ti.task_id, error=error)
 
 
 @dag(
@@ -107,7 +117,9 @@ def covertype_train() -> None:
 
         context = get_current_context()
         params = context["params"]
-        decision = check_new_data(get_settings(), candidates=params["candidates"], force=params["force"])
+        decision = check_new_data(
+            get_settings(), _registry(), candidates=params["candidates"], force=params["force"]
+        )
         if not decision.train:
             raise AirflowSkipException(decision.reason)
         print(
@@ -128,7 +140,7 @@ def covertype_train() -> None:
         run = RunContext(context["dag"].dag_id, context["run_id"])
         decision = context["ti"].xcom_pull(task_ids="check_new_data", key=DECISION_XCOM)
         return prepare_training(
-            get_settings(), context=run, decision=TrainingDecision.from_dict(decision)
+            get_settings(), _registry(), context=run, decision=TrainingDecision.from_dict(decision)
         ).to_dict()
 
     @task
@@ -140,7 +152,11 @@ def covertype_train() -> None:
         print(f"training at CPU niceness {yield_cpu_to_ingestion(get_settings())}")
         budget = get_current_context()["params"]["time_budget"]
         return train_candidate(
-            get_settings(), name=name, prepared=PreparedTraining.from_dict(prepared), time_budget=budget
+            get_settings(),
+            _registry(),
+            name=name,
+            prepared=PreparedTraining.from_dict(prepared),
+            time_budget=budget,
         ).to_dict()
 
     @task
@@ -154,6 +170,7 @@ def covertype_train() -> None:
         try:
             registered = register_best_candidate(
                 get_settings(),
+                _registry(),
                 prepared=PreparedTraining.from_dict(prepared),
                 results=[CandidateResult.from_dict(result) for result in results],
             )
@@ -169,6 +186,7 @@ def covertype_train() -> None:
 
         return promote(
             get_settings(),
+            _registry(),
             prepared=PreparedTraining.from_dict(prepared),
             registered=Registered.from_dict(registered),
         ).to_dict()

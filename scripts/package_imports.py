@@ -165,6 +165,16 @@ def package_graph(source: Path = DEFAULT_SOURCE) -> dict[str, set[str]]:
     return graph
 
 
+def module_graph(source: Path = DEFAULT_SOURCE) -> dict[str, set[str]]:
+    """Module -> the other covertype modules it imports (a package is its ``__init__``), at module level or
+    inside a function: every module is a key, also those that import nothing."""
+    graph: dict[str, set[str]] = {module.name: set() for module in modules(source)}
+    for found in imports(source):
+        if found.target in graph and found.target != found.importer:
+            graph[found.importer].add(found.target)
+    return graph
+
+
 def describe(graph: dict[str, set[str]]) -> str:
     """The graph as sorted text, one ``part -> imported, parts`` line per part (stored in the picture)."""
     return "\n".join(f"{part} -> {', '.join(sorted(graph[part]))}" for part in sorted(graph))

@@ -36,6 +36,7 @@ from playwright.sync_api import Page, sync_playwright
 from covertype.dataset import load_dataset
 from covertype.monitoring.evaluation import evaluate_batch
 from covertype.processes import Service, unused_port
+from covertype.registry.core import Registry
 from covertype.settings import Settings
 from covertype.store.batches import insert_rows
 from covertype.store.engine import create_store_engine
@@ -149,7 +150,9 @@ def replay_monitoring(data_dir: Path, sample: Path) -> Settings:
 
     try:
         store(1, rows.head(TRAIN_ROWS))
-        run_training(settings, candidates="random_forest", time_budget=5, force=True)
+        run_training(
+            settings, Registry.from_settings(settings), candidates="random_forest", time_budget=5, force=True
+        )
         for number in range(2, LAST_BATCH + 1):
             start = TRAIN_ROWS + (number - 2) * BATCH_ROWS
             batch = rows.iloc[start : start + BATCH_ROWS]
@@ -157,7 +160,13 @@ def replay_monitoring(data_dir: Path, sample: Path) -> Settings:
             print(evaluate_batch(settings, 1, number).detail)
             if number == RETRAIN_AFTER:
                 print(
-                    run_training(settings, candidates="random_forest", time_budget=5, force=True)["promotion"]
+                    run_training(
+                        settings,
+                        Registry.from_settings(settings),
+                        candidates="random_forest",
+                        time_budget=5,
+                        force=True,
+                    )["promotion"]
                 )
     finally:
         engine.dispose()

@@ -13,8 +13,8 @@ from mlflow.tracking import MlflowClient
 
 from covertype.dataset import load_dataset
 from covertype.processes import unused_port
+from covertype.schema import CANDIDATE_NAMES
 from covertype.settings import Settings
-from covertype.training import CANDIDATE_NAMES
 from support.data_api import data_api_server, data_api_settings
 from support.training import NOTHING_TO_REGISTER, WITH_BROKEN_CANDIDATE, fill_store
 

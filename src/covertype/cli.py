@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import orjson
 import typer
 
-from covertype.training import CANDIDATE_NAMES
+from covertype.schema import CANDIDATE_NAMES
 
 if TYPE_CHECKING:
     from covertype.settings import Settings
@@ -100,10 +100,10 @@ def ingest(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
     except NotEvaluated as exc:
-        _print_json(exc.ingestion.as_dict() | {"evaluation": {"status": "failed", "detail": str(exc)}})
+        _print_json(exc.ingestion.to_dict() | {"evaluation": {"status": "failed", "detail": str(exc)}})
         typer.echo(f"error: batch stored, but its evaluation failed: {exc}", err=True)
         raise typer.Exit(1) from exc
-    _print_json(done.as_dict())
+    _print_json(done.to_dict())
 
 
 @app.command()
@@ -122,7 +122,7 @@ def monitor(
     finally:
         engine.dispose()
     if as_json:
-        _print_json([row.as_dict() for row in rows])
+        _print_json([row.to_dict() for row in rows])
         return
     from rich.console import Console
 
@@ -155,7 +155,7 @@ def db_upgrade(
     except (StoreError, ValueError) as exc:
         typer.echo(f"error: cannot migrate the store: {exc}", err=True)
         raise typer.Exit(1) from exc
-    _print_json({"database": engine.url.render_as_string(hide_password=True), **result.as_dict()})
+    _print_json({"database": engine.url.render_as_string(hide_password=True), **result.to_dict()})
 
 
 @app.command()
@@ -170,6 +170,7 @@ def train(
     force: Annotated[bool, typer.Option(help="train whatever the retraining signals say")] = False,
 ) -> None:
     """Train for a reason (new rows, accuracy drop, drift): snapshot, train candidates, register, promote."""
+    from covertype.registry.core import Registry
     from covertype.training.pipeline import NoCandidateTrained, candidate_names, run_training
 
     settings = get_settings()
@@ -179,7 +180,13 @@ def train(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     try:
-        summary = run_training(settings, candidates=candidates, time_budget=time_budget, force=force)
+        summary = run_training(
+            settings,
+            Registry.from_settings(settings),
+            candidates=candidates,
+            time_budget=time_budget,
+            force=force,
+        )
     except NoCandidateTrained as exc:  # each failure is recorded in its MLflow run
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
@@ -201,11 +208,12 @@ def promote(
     COVERTYPE_INFERENCE_API_URL reload it: returns once the API serves it. Exit 3: the alias moved but
     the API could not be reached (it follows on its next poll); exit 4: the alias moved again meanwhile."""
     from covertype.registry.aliases import RefusedVersion, promote_version
+    from covertype.registry.core import Registry
     from covertype.ui import ServiceError, reload_model
 
     settings = get_settings()
     try:
-        result = promote_version(settings, version, reason=reason)
+        result = promote_version(Registry.from_settings(settings), version, reason=reason)
     except RefusedVersion as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc

@@ -117,6 +117,7 @@ def run_demo(
 ) -> DemoSummary:
     """Run every step on at most ``max_rows`` rows; raise on the first failure (services stop either way)."""
     from covertype.dataset import load_dataset
+    from covertype.registry.core import Registry
     from covertype.training.pipeline import run_training
     from covertype.training.snapshot import read_snapshot
     from covertype.training.split import split_by_hash
@@ -155,7 +156,7 @@ def run_demo(
             summary.batches = ingest_every_batch(settings, lambda _: progress.update(step, advance=1))
 
             step = progress.add_task(f"training {', '.join(settings.candidate_names)}", total=1)
-            summary.training = run_training(settings)
+            summary.training = run_training(settings, Registry.from_settings(settings))
             progress.update(step, completed=1)
 
             step = progress.add_task("starting the inference API", total=1)

@@ -1,6 +1,7 @@
-"""The canonical cover-type schema: columns, domains, ranges and class names.
+"""The canonical cover-type schema: columns, domains, ranges, class names and the model candidates' names.
 
-Everything that names a column, a wilderness area, a soil code or a class imports it from here.
+Everything that names a column, a wilderness area, a soil code, a class or a candidate imports it from here
+(no dependency: ``covertype train --help`` reads the candidates' names without importing pydantic).
 """
 
 from __future__ import annotations
@@ -128,3 +129,8 @@ UCI_SOIL_COLUMNS: Final[tuple[str, ...]] = tuple(f"Soil_Type{i}" for i in range(
 UCI_COLUMNS: Final[tuple[str, ...]] = (
     NUMERIC_COLUMNS + UCI_WILDERNESS_COLUMNS + UCI_SOIL_COLUMNS + (TARGET_COLUMN,)
 )
+
+#: The candidate model families training knows, by name, in the order they are trained by default: the one
+#: list (training's :data:`covertype.training.candidates.CANDIDATES` defines one candidate per name here, and
+#: a test checks it; ``COVERTYPE_CANDIDATES`` defaults to all of them).
+CANDIDATE_NAMES: Final[tuple[str, ...]] = ("hgb", "lightgbm", "random_forest", "extra_trees", "logreg")

@@ -18,6 +18,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from covertype.schema import CANDIDATE_NAMES
+
 
 def _default_data_dir() -> Path:
     return Path.cwd() / ".covertype"
@@ -76,9 +78,7 @@ class Settings(BaseSettings):
     train_time_budget: float = Field(
         120.0, gt=0, description="seconds of hyper-parameter search per candidate"
     )
-    candidates: str = Field(
-        "hgb,lightgbm,random_forest,extra_trees,logreg", description="comma-separated candidates"
-    )
+    candidates: str = Field(",".join(CANDIDATE_NAMES), description="comma-separated candidates")
     min_new_rows: int = Field(1, ge=0, description="train only when at least this many rows are new")
     promotion_margin: float = Field(0.0, ge=0, description="accuracy a challenger must gain to be promoted")
     max_model_mb: float = Field(50.0, gt=0, description="largest ONNX graph (MB) promotion accepts")

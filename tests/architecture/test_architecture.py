@@ -1,14 +1,15 @@
 """The package's architecture rules, checked on its source by an ast scan (scripts/package_imports.py).
 
-A *part* is a top-level package or module of covertype. The rules: the parts import each other without a
-cycle and the foundation imports nothing above it; a part reaches into another package only through the
-modules that package declares public (the table below); one module builds the MLflow client; and only
-``covertype.store`` runs SQL on the store (SQLAlchemy; the data API's own window state is a separate
-sqlite3 file and out of scope).
+A *part* is a top-level package or module of covertype. The rules: neither the parts nor the modules import
+each other in a cycle, and the foundation imports nothing above it; a part reaches into another package only
+through the modules that package declares public (the table below), each of which exists; one module builds
+the MLflow client, and only ``covertype.registry`` calls its methods; and only ``covertype.store`` runs SQL
+on the store (SQLAlchemy; the data API's own window state is a separate sqlite3 file and out of scope).
 """
 
 from __future__ import annotations
 
+import ast
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +19,16 @@ import pytest
 from support.paths import REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
-from package_imports import DEFAULT_SOURCE, Module, find_cycle, imports, modules, package_graph, part_of  # noqa: E402
+from package_imports import (  # noqa: E402
+    DEFAULT_SOURCE,
+    Module,
+    find_cycle,
+    imports,
+    module_graph,
+    modules,
+    package_graph,
+    part_of,
+)
 
 #: Rules today's main breaks on purpose (issue 15); the marks go when the registry and store branches are in.
 
@@ -43,8 +53,8 @@ class Boundary:
 
 BOUNDARIES: dict[str, Boundary] = {
     # The three services are leaves: only the composition roots start them (app factory or runner).
-    "data_api": Boundary(frozenset({"", "app", "server"}), COMPOSITION_ROOTS),
-    "inference": Boundary(frozenset({"", "app", "server"}), COMPOSITION_ROOTS),
+    "data_api": Boundary(frozenset({"", "app"}), COMPOSITION_ROOTS),
+    "inference": Boundary(frozenset({"", "app"}), COMPOSITION_ROOTS),
     "ui": Boundary(frozenset({""}), COMPOSITION_ROOTS),
     # The pipeline: what the CLI, the demo and the services call.
     "ingestion": Boundary(frozenset({""})),
@@ -71,9 +81,10 @@ BOUNDARIES: dict[str, Boundary] = {
             }
         )
     ),
-    # The registry's modules each serve one user; its local reader and the users-and-grants tool stay inside.
+    # The registry's modules each serve one user; its client factory and the users-and-grants tool stay
+    # inside (others get a ``Registry``, built by ``Registry.from_settings``).
     "registry": Boundary(
-        frozenset({"", "client", "tags", "versions", "aliases", "queries", "reader", "evidence"})
+        frozenset({"", "core", "runs", "tags", "types", "aliases", "queries", "reader", "evidence"})
     ),
 }
 
@@ -120,6 +131,26 @@ def test_package_imports_have_no_cycle() -> None:
     cycle = find_cycle(GRAPH)
 
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+def test_module_imports_have_no_cycle() -> None:
+    """Within a part too: two modules importing each other (even inside a function) are one module in two
+    files, and whichever is imported first sees the other half-initialised."""
+    cycle = find_cycle(module_graph(DEFAULT_SOURCE))
+
+    assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+def test_every_public_module_in_boundaries_exists() -> None:
+    names = {module.name for module in SCANNED}
+    missing = sorted(
+        f"covertype.{package}.{public}".rstrip(".")
+        for package, boundary in BOUNDARIES.items()
+        for public in boundary.public
+        if f"covertype.{package}.{public}".rstrip(".") not in names
+    )
+
+    assert missing == [], "BOUNDARIES names modules that do not exist"
 
 
 def test_the_foundation_imports_nothing_above_it() -> None:
@@ -181,6 +212,41 @@ def test_one_module_builds_the_client(constructor: str, owner: str) -> None:
 
     assert len(builders) == 1, f"{short} is built in {builders}"
     assert part_of(builders[0]) == owner
+
+
+#: What reaches the MLflow client itself: its class, the modules defining it, the registry's factory of it.
+MLFLOW_CLIENT_NAMES = ("mlflow.MlflowClient", "mlflow.tracking", "mlflow.client", "covertype.registry.client")
+#: Attributes that hold a client (``Registry._client``, ``Runs.client``): a call through one is a client call.
+CLIENT_ATTRIBUTES = frozenset({"client", "_client"})
+
+
+def mlflow_client_calls(module: Module) -> list[str]:
+    """References to the client (:data:`MLFLOW_CLIENT_NAMES`), and calls of a method through an attribute
+    holding one (``registry.runs.client.get_run(...)``)."""
+    references = [
+        f"{module.name}:{reference.line} uses {reference.name}"
+        for reference in module.references()
+        if reference.name.startswith(MLFLOW_CLIENT_NAMES)
+    ]
+    through_attribute = [
+        f"{module.name}:{node.lineno} calls .{node.func.value.attr}.{node.func.attr}()"
+        for node in ast.walk(module.tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and isinstance(node.func.value, ast.Attribute)
+        and node.func.value.attr in CLIENT_ATTRIBUTES
+    ]
+    return references + through_attribute
+
+
+def test_only_the_registry_calls_the_mlflow_client() -> None:
+    """Everything else asks a ``Registry`` (one client, the model's name and aliases). MLflow's fluent API
+    (``mlflow.start_run``, ``mlflow.sklearn.log_model``) is no client: training logs a candidate with it
+    (MLflow 3 logs a model only that way), and sets the process-wide tracking URI for it, in
+    ``training/tracking.py`` alone (``tests/registry/test_registry_boundary.py``)."""
+    found = sorted({hit for module in outside("registry") for hit in mlflow_client_calls(module)})
+
+    assert not found, "MLflow client used outside covertype.registry:\n" + "\n".join(found)
 
 
 def sql_constructs(module: Module) -> list[str]:

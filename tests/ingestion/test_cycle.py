@@ -31,8 +31,8 @@ def test_new_rows_are_scored_and_a_poll_without_any_is_not(data_api_url: str, tm
     assert first.ingestion.group_number == 2 and first.ingestion.rows_inserted > 0
     assert first.evaluation is not None and first.evaluation.status == "skipped"
     assert first.evaluation.detail == "no champion (covertype@champion) to evaluate yet"
-    assert first.as_dict()["evaluation"] == {"status": "skipped", "detail": first.evaluation.detail}
-    assert again.evaluation is None and "evaluation" not in again.as_dict()
+    assert first.to_dict()["evaluation"] == {"status": "skipped", "detail": first.evaluation.detail}
+    assert again.evaluation is None and "evaluation" not in again.to_dict()
     assert again.ingestion.nothing_new == f"batch 1: no new rows ({first.ingestion.rows_inserted} duplicates)"
     # No champion can be in a local MLflow store that does not exist: it was not opened, hence not created.
     assert not (tmp_path / "mlflow.db").exists()
@@ -53,6 +53,6 @@ def test_a_result_comes_back_from_its_xcom_dict() -> None:
     stored = IngestionResult("run", 2, 5, PollStatus.SUCCESS, rows_received=9, rows_inserted=7, duplicates=2)
     delivered = IngestionResult("run", 2, None, PollStatus.EXHAUSTED, detail="group 2: all delivered")
 
-    assert [IngestionResult.from_dict(r.as_dict()) for r in (stored, delivered)] == [stored, delivered]
+    assert [IngestionResult.from_dict(r.to_dict()) for r in (stored, delivered)] == [stored, delivered]
     assert stored.nothing_new is None
     assert delivered.nothing_new == "all batches were delivered: group 2: all delivered"

@@ -232,7 +232,7 @@ def test_the_same_poll_twice_stores_the_rows_once(tmp_path: Path, store_url: str
     first = ingest_once(settings, run_id="run-1", client=client)
     second = ingest_once(settings, run_id="run-2", client=client)
 
-    assert first.as_dict() | {"run_id": "-"} == {
+    assert first.to_dict() | {"run_id": "-"} == {
         "run_id": "-", "group_number": 1, "batch_number": 2, "status": "success", "rows_received": 400,
         "rows_inserted": 400, "duplicates": 0, "rejected": 0, "detail": None,
     }  # fmt: skip

@@ -27,7 +27,7 @@ from covertype.monitoring import evaluate_stored_batch
 from covertype.settings import get_settings
 result = evaluate_stored_batch(get_settings(), 1, 1)
 heavy = ("mlflow", "onnxruntime", "pandas", "sklearn")
-print(json.dumps({"result": result.as_dict(), "imported": [m for m in heavy if m in sys.modules]}))
+print(json.dumps({"result": result.to_dict(), "imported": [m for m in heavy if m in sys.modules]}))
 """
 
 

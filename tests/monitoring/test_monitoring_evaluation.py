@@ -23,8 +23,8 @@ from covertype.dataset import load_dataset
 from covertype.monitoring.evaluation import evaluate_batch
 from covertype.monitoring.profile import ReferenceProfile
 from covertype.processes import unused_port
+from covertype.registry.core import Registry
 from covertype.registry.tags import MONITORING_RUN_TAG, PROFILE_TAG
-from covertype.registry.versions import download_version
 from covertype.schema import FEATURE_COLUMNS, TARGET_COLUMN
 from covertype.settings import Settings
 from covertype.store.engine import create_store_engine
@@ -92,7 +92,7 @@ def test_the_champions_accuracy_on_a_batch_is_the_one_computed_independently(
     settings: Settings, evaluated: dict[int, Any], sample: pd.DataFrame, tmp_path: Path
 ) -> None:
     version = _champion(settings)
-    folder = download_version(settings, str(version.version), tmp_path)
+    folder = Registry.from_settings(settings).download_version(str(version.version), tmp_path)
     rows = batch(sample, CLEAN)
     predicted = mlflow.sklearn.load_model(folder).predict(rows[list(FEATURE_COLUMNS)])
 

@@ -23,10 +23,10 @@ from covertype.registry import aliases, tags
 from covertype.registry.aliases import (
     IncompleteVersion,
     UnknownVersion,
-    champion_version,
     promote_version,
 )
 from covertype.registry.client import mlflow_client
+from covertype.registry.core import Registry
 from covertype.registry.reader import registry_reader
 from covertype.settings import Settings
 from support.inference import inference_server, registry_settings, train_version
@@ -65,8 +65,8 @@ def _nowhere(settings: Settings) -> Settings:
 
 def test_rolling_back_moves_the_alias_and_records_the_decision(two_versions: Settings) -> None:
     settings = two_versions
-    assert champion_version(settings) == "2"
-    result = promote_version(settings, "1", reason="v2 looks worse on Cache")
+    assert Registry.from_settings(settings).champion_version() == "2"
+    result = promote_version(Registry.from_settings(settings), "1", reason="v2 looks worse on Cache")
     assert result == {
         "version": "1",
         "alias": "champion",
@@ -74,47 +74,49 @@ def test_rolling_back_moves_the_alias_and_records_the_decision(two_versions: Set
         "decision": "rollback",
         "reason": "v2 looks worse on Cache",
     }
-    assert champion_version(settings) == "1"
+    assert Registry.from_settings(settings).champion_version() == "1"
     tags = mlflow_client(settings).get_model_version(settings.model_name, "1").tags
     assert tags["covertype.promotion_decision"] == "rollback"
     assert tags["covertype.promotion_reason"] == "v2 looks worse on Cache"
     assert tags["covertype.training_decision"] == "promoted"  # what training decided is kept
     assert tags["covertype.champion_version"] == "2"
 
-    forward = promote_version(settings, "2")
+    forward = promote_version(Registry.from_settings(settings), "2")
     assert forward["decision"] == "manual" and forward["previous"] == "1"
     assert forward["reason"] == "manual: champion moved by hand from v1 to v2"
-    assert champion_version(settings) == "2"
+    assert Registry.from_settings(settings).champion_version() == "2"
 
 
 def test_a_challenger_made_champion_is_no_longer_the_challenger(two_versions: Settings) -> None:
     settings = two_versions
     client = mlflow_client(settings)
     client.set_registered_model_alias(settings.model_name, "challenger", "1")
-    promote_version(settings, "1")
+    promote_version(Registry.from_settings(settings), "1")
     assert client.get_model_version(settings.model_name, "1").aliases == ["champion"]
-    promote_version(settings, "2")  # leave the module's registry as the other tests expect it
+    promote_version(
+        Registry.from_settings(settings), "2"
+    )  # leave the module's registry as the other tests expect it
 
 
 @pytest.mark.parametrize("version", ["7", "abc", ""])
 def test_an_unknown_version_is_refused_and_the_champion_stays(two_versions: Settings, version: str) -> None:
-    before = champion_version(two_versions)
+    before = Registry.from_settings(two_versions).champion_version()
     with pytest.raises(UnknownVersion, match=r"is not registered \(registered: 1, 2\)"):
-        promote_version(two_versions, version)
-    assert champion_version(two_versions) == before
+        promote_version(Registry.from_settings(two_versions), version)
+    assert Registry.from_settings(two_versions).champion_version() == before
 
 
 def test_a_half_registered_version_is_never_made_champion_by_hand(two_versions: Settings) -> None:
     settings = two_versions
     client = mlflow_client(settings)
-    before = champion_version(settings)
+    before = Registry.from_settings(settings).champion_version()
     client.set_model_version_tag(
         settings.model_name, "1", tags.REGISTRATION_TAG, tags.REGISTRATION_INCOMPLETE
     )
     try:
         with pytest.raises(IncompleteVersion, match="version 1 of model .* was left half-registered"):
-            promote_version(settings, "1")
-        assert champion_version(settings) == before
+            promote_version(Registry.from_settings(settings), "1")
+        assert Registry.from_settings(settings).champion_version() == before
         refused = _cli(settings, "--version", "1")
         assert refused.returncode == 1 and "half-registered" in refused.stderr, refused.stderr
     finally:
@@ -122,12 +124,12 @@ def test_a_half_registered_version_is_never_made_champion_by_hand(two_versions: 
 
 
 def test_cli_promote_prints_the_decision_and_refuses_a_missing_version(two_versions: Settings) -> None:
-    before = champion_version(two_versions)
+    before = Registry.from_settings(two_versions).champion_version()
     target = "1" if before == "2" else "2"
     settings = _nowhere(two_versions)
     done = _cli(settings, "--version", target, "--reason", "from the shell")
     assert f'"version": "{target}"' in done.stdout and '"reason": "from the shell"' in done.stdout
-    assert champion_version(two_versions) == target
+    assert Registry.from_settings(two_versions).champion_version() == target
     # No inference API answers: the alias moved, and the command says the API will follow on its own.
     assert done.returncode == PROMOTED_NOT_RELOADED, done.stderr
     assert done.stderr.startswith(
@@ -141,7 +143,7 @@ def test_cli_promote_prints_the_decision_and_refuses_a_missing_version(two_versi
     assert refused.returncode == 1
     assert "error: version '42' of model 'covertype' is not registered (registered: 1, 2)" in refused.stderr
     assert "Traceback" not in refused.stderr + refused.stdout
-    assert champion_version(two_versions) == target
+    assert Registry.from_settings(two_versions).champion_version() == target
 
 
 def test_cli_promote_returns_once_the_inference_api_serves_the_version(two_versions: Settings) -> None:
@@ -175,9 +177,9 @@ def test_cli_promote_says_so_when_the_alias_moved_again_before_the_api_reloaded(
     settings = two_versions.model_copy(update={"model_poll_interval": 3600.0})
     real_promote = aliases.promote_version
 
-    def then_training_promotes_v2(settings: Settings, version: str, **options: str | None) -> dict[str, str]:
-        result = real_promote(settings, version, **options)
-        client.set_registered_model_alias(settings.model_name, settings.model_alias, "2")
+    def then_training_promotes_v2(registry: Registry, version: str, **options: str | None) -> dict[str, str]:
+        result = real_promote(registry, version, **options)
+        registry.set_alias(registry.serving_alias, "2")
         return result
 
     with inference_server(settings) as url:
@@ -194,7 +196,7 @@ def test_cli_promote_says_so_when_the_alias_moved_again_before_the_api_reloaded(
             "again before it reloaded (a training run promoted?)\n"
         )
         assert httpx.get(f"{url}/ready").json()["detail"] == "serving covertype version 2"
-    assert champion_version(two_versions) == "2"
+    assert Registry.from_settings(two_versions).champion_version() == "2"
 
 
 def test_a_poll_that_read_the_alias_before_a_roll_back_does_not_serve_the_version_rolled_back(
@@ -215,8 +217,8 @@ def test_a_poll_that_read_the_alias_before_a_roll_back_does_not_serve_the_versio
 
         def run_artifact(self, run_id: str, path: str) -> bytes:
             graph = registry.run_artifact(run_id, path)
-            if champion_version(settings) == "2":
-                promote_version(settings, "1", reason="v2 misclassifies Cache stands")
+            if Registry.from_settings(settings).champion_version() == "2":
+                promote_version(Registry.from_settings(settings), "1", reason="v2 misclassifies Cache stands")
             return graph
 
     monkeypatch.setattr(model_holder, "registry_reader", lambda _: RollBackDuringDownload())
@@ -225,5 +227,5 @@ def test_a_poll_that_read_the_alias_before_a_roll_back_does_not_serve_the_versio
     client.set_registered_model_alias(settings.model_name, settings.model_alias, "2")  # training promotes v2
 
     assert holder.refresh() is False  # the poll that read v2 before the roll back
-    assert champion_version(settings) == "1"
+    assert Registry.from_settings(settings).champion_version() == "1"
     assert holder.require().version == "1"

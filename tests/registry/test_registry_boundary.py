@@ -9,7 +9,8 @@ import sys
 from support.paths import REPO_ROOT
 
 ROOT = REPO_ROOT
-#: The one module that logs runs with MLflow's fluent API, which only knows the process-wide tracking URI.
+#: The one module that logs runs with MLflow's fluent API, which only knows the process-wide tracking URI
+#: (MLflow 3 logs a model, as a logged model, only through it): it sets that URI while it logs a candidate.
 FLUENT_RUN_LOGGING = ROOT / "src" / "covertype" / "training" / "tracking.py"
 
 

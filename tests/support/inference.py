@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from covertype.processes import Service, unused_port
+from covertype.registry.core import Registry
 from covertype.schema import EXAMPLE_RECORD
 from covertype.settings import Settings
 from covertype.training.pipeline import run_training
@@ -40,7 +41,9 @@ def train_version(settings: Settings, frame: pd.DataFrame, *, candidates: str) -
     """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     fill_store(settings.database, frame)
-    return run_training(settings, candidates=candidates, time_budget=0.5, force=True)
+    return run_training(
+        settings, Registry.from_settings(settings), candidates=candidates, time_budget=0.5, force=True
+    )
 
 
 @contextmanager

@@ -20,6 +20,7 @@ from covertype.ingestion import ingest_once
 from covertype.ingestion.pipeline import IngestionFailed
 from covertype.monitoring.evaluation import evaluate_batch
 from covertype.processes import Service, unused_port
+from covertype.registry.core import Registry
 from covertype.settings import Settings
 from covertype.training.pipeline import run_training
 from covertype.ui import streamlit_command
@@ -130,14 +131,14 @@ def fill_registry_and_store(settings: Settings) -> None:
     with httpx.Client(base_url=settings.data_api_url, transport=_CorruptingTransport()) as spoiled:
         ingest_once(settings, client=spoiled)
     ingest_once(settings)
-    run_training(settings, candidates="logreg", time_budget=2, force=True)
+    run_training(settings, Registry.from_settings(settings), candidates="logreg", time_budget=2, force=True)
     with httpx.Client(base_url=settings.data_api_url, transport=_ReplayingTransport()) as replaying:
         _evaluated(settings, ingest_once(settings, client=replaying).batch_number)  # batch 3, stored
         ingest_once(settings, client=replaying)  # batch 3 again: no new rows
     unreachable = httpx.Client(base_url=settings.data_api_url, transport=_UnreachableTransport())
     with unreachable, suppress(IngestionFailed):
         ingest_once(settings, client=unreachable)
-    run_training(settings, candidates="logreg", time_budget=2, force=True)
+    run_training(settings, Registry.from_settings(settings), candidates="logreg", time_budget=2, force=True)
     _evaluated(settings, ingest_once(settings).batch_number)  # batch 4, by the champion after the training
 
 

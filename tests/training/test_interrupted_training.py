@@ -15,11 +15,10 @@ import pytest
 
 from covertype.dataset import load_dataset
 from covertype.registry import tags
-from covertype.registry.aliases import champion_version
 from covertype.registry.client import mlflow_client
-from covertype.registry.versions import registered_version_numbers, version_tags
+from covertype.registry.core import Registry
 from covertype.settings import Settings
-from covertype.training import pipeline, registry, tracking
+from covertype.training import pipeline, promotion, tracking
 from covertype.training.snapshot import read_snapshot
 from covertype.training.split import split_by_hash
 from covertype.training.steps import CandidateResult, PreparedTraining
@@ -35,9 +34,16 @@ def settings(tmp_path: Path, sample_csv: Path) -> Settings:
 
 
 @pytest.fixture
-def prepared(settings: Settings) -> PreparedTraining:
-    decision = pipeline.check_new_data(settings, candidates="logreg", force=True)
-    return pipeline.prepare_training(settings, context=tracking.RunContext("test", "run"), decision=decision)
+def registry(settings: Settings) -> Registry:
+    return Registry.from_settings(settings)
+
+
+@pytest.fixture
+def prepared(settings: Settings, registry: Registry) -> PreparedTraining:
+    decision = pipeline.check_new_data(settings, registry, candidates="logreg", force=True)
+    return pipeline.prepare_training(
+        settings, registry, context=tracking.RunContext("test", "run"), decision=decision
+    )
 
 
 def left_running(settings: Settings, prepared: PreparedTraining, name: str) -> str:
@@ -52,12 +58,12 @@ def left_running(settings: Settings, prepared: PreparedTraining, name: str) -> s
 
 
 def test_a_retried_candidate_closes_the_run_its_killed_attempt_left(
-    settings: Settings, prepared: PreparedTraining
+    settings: Settings, registry: Registry, prepared: PreparedTraining
 ) -> None:
     abandoned = left_running(settings, prepared, "logreg")
     other = left_running(settings, prepared, "hgb")  # another candidate's task, maybe still at work
 
-    result = pipeline.train_candidate(settings, name="logreg", prepared=prepared, time_budget=0.5)
+    result = pipeline.train_candidate(settings, registry, name="logreg", prepared=prepared, time_budget=0.5)
 
     client = mlflow_client(settings)
     closed = client.get_run(abandoned)
@@ -69,12 +75,14 @@ def test_a_retried_candidate_closes_the_run_its_killed_attempt_left(
 
 
 def test_a_failed_training_closes_every_candidate_run_left_running(
-    settings: Settings, prepared: PreparedTraining
+    settings: Settings, registry: Registry, prepared: PreparedTraining
 ) -> None:
-    finished = pipeline.train_candidate(settings, name="logreg", prepared=prepared, time_budget=0.5).run_id
+    finished = pipeline.train_candidate(
+        settings, registry, name="logreg", prepared=prepared, time_budget=0.5
+    ).run_id
     abandoned = left_running(settings, prepared, "hgb")
 
-    pipeline.fail_training(settings, prepared, step="register", error=RuntimeError("MLflow went away"))
+    pipeline.fail_training(registry, prepared, step="register", error=RuntimeError("MLflow went away"))
 
     client = mlflow_client(settings)
     closed = client.get_run(abandoned)
@@ -88,32 +96,36 @@ def test_a_failed_training_closes_every_candidate_run_left_running(
 
 
 @pytest.fixture
-def trained(settings: Settings, prepared: PreparedTraining) -> CandidateResult:
-    return pipeline.train_candidate(settings, name="logreg", prepared=prepared, time_budget=0.5)
+def trained(settings: Settings, registry: Registry, prepared: PreparedTraining) -> CandidateResult:
+    return pipeline.train_candidate(settings, registry, name="logreg", prepared=prepared, time_budget=0.5)
 
 
-def created_then_killed(settings: Settings, prepared: PreparedTraining, trained: CandidateResult) -> str:
+def created_then_killed(registry: Registry, prepared: PreparedTraining, trained: CandidateResult) -> str:
     """What a register task killed right after creating the version leaves (no reason tags, no profile)."""
-    servable = registry.servable_only([trained.to_dict()])
-    return str(
-        registry.register_best(settings, servable=servable, snapshot_digest=prepared.snapshot.digest)[
-            "version"
-        ]
-    )
+    servable = promotion.servable_only([trained])
+    return promotion.register_best(
+        registry, servable=servable, snapshot_digest=prepared.snapshot.digest
+    ).version
 
 
 def test_a_retried_registration_completes_the_version_it_created(
-    settings: Settings, prepared: PreparedTraining, trained: CandidateResult, caplog: pytest.LogCaptureFixture
+    settings: Settings,
+    registry: Registry,
+    prepared: PreparedTraining,
+    trained: CandidateResult,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    created = created_then_killed(settings, prepared, trained)
-    assert version_tags(settings, created)[tags.REGISTRATION_TAG] == tags.REGISTRATION_INCOMPLETE  # marked
+    created = created_then_killed(registry, prepared, trained)
+    assert registry.version_tags(created)[tags.REGISTRATION_TAG] == tags.REGISTRATION_INCOMPLETE  # marked
 
-    with caplog.at_level(logging.WARNING, logger="covertype.registry.versions"):
-        registered = pipeline.register_best_candidate(settings, prepared=prepared, results=[trained])
+    with caplog.at_level(logging.WARNING, logger="covertype.registry.core"):
+        registered = pipeline.register_best_candidate(
+            settings, registry, prepared=prepared, results=[trained]
+        )
 
     assert registered.version == created
-    assert registered_version_numbers(settings) == {created}
-    labels = version_tags(settings, created)
+    assert registry.registered_version_numbers() == {created}
+    labels = registry.version_tags(created)
     assert labels[tags.REGISTRATION_TAG] == tags.REGISTRATION_COMPLETE
     assert labels[tags.CANDIDATE_TAG] == "logreg"
     assert labels[tags.TRAINING_SIGNAL_TAG] == prepared.signal
@@ -122,19 +134,19 @@ def test_a_retried_registration_completes_the_version_it_created(
 
 
 def test_a_half_registered_version_is_refused_and_no_alias_moves(
-    settings: Settings, prepared: PreparedTraining, trained: CandidateResult
+    settings: Settings, registry: Registry, prepared: PreparedTraining, trained: CandidateResult
 ) -> None:
-    created = created_then_killed(settings, prepared, trained)
+    created = created_then_killed(registry, prepared, trained)
     holdout = split_by_hash(read_snapshot(prepared.snapshot.uri, settings), settings.holdout_fraction)[1]
 
-    outcome = registry.promote_if_better(
-        settings, version=created, holdout_accuracy=trained.holdout_accuracy or 0.0, holdout=holdout
+    outcome = promotion.promote_if_better(
+        settings, registry, version=created, holdout_accuracy=trained.holdout_accuracy or 0.0, holdout=holdout
     )
 
-    assert outcome["decision"] == tags.REJECTED and not outcome["promoted"] and outcome["alias"] is None
-    assert outcome["reason"].startswith("refused: registration incomplete")
-    assert champion_version(settings) is None  # a first model would have become champion
-    assert mlflow_client(settings).get_model_version(settings.model_name, created).aliases == []
-    labels = version_tags(settings, created)
+    assert outcome.decision == tags.REJECTED and not outcome.promoted and outcome.alias is None
+    assert outcome.reason.startswith("refused: registration incomplete")
+    assert registry.champion_version() is None  # a first model would have become champion
+    assert registry.version(created).aliases == []
+    labels = registry.version_tags(created)
     assert labels[tags.DECISION_TAG] == tags.REJECTED
-    assert labels[tags.REASON_TAG] == outcome["reason"]
+    assert labels[tags.REASON_TAG] == outcome.reason

@@ -15,6 +15,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from covertype.monitoring.retrain import ACCURACY_DROP, DRIFT, FORCED, NEW_ROWS, NONE
+from covertype.registry.core import Registry
 from covertype.registry.tags import HOLDOUT_ACCURACY_TAG, TRAINING_REASON_TAG, TRAINING_SIGNAL_TAG
 from covertype.settings import Settings
 from covertype.training.pipeline import run_training
@@ -52,7 +53,7 @@ def client(settings: Settings) -> MlflowClient:
 
 def retrain(settings: Settings) -> dict[str, Any]:
     """``covertype train --candidates logreg`` with half a second of search."""
-    return run_training(settings, candidates="logreg", time_budget=0.5)
+    return run_training(settings, Registry.from_settings(settings), candidates="logreg", time_budget=0.5)
 
 
 def assert_recorded(settings: Settings, result: dict[str, Any], signal: str) -> None:

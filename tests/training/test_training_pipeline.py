@@ -18,6 +18,7 @@ from playwright.sync_api import expect, sync_playwright
 from covertype.dataset import load_dataset
 from covertype.processes import unused_port
 from covertype.registry.client import mlflow_client
+from covertype.registry.core import Registry
 from covertype.registry.evidence import HoldoutComparison
 from covertype.schema import FEATURE_COLUMNS
 from covertype.settings import Settings
@@ -25,7 +26,6 @@ from covertype.store.engine import create_store_engine
 from covertype.store.rows import read_stored_rows
 from covertype.training.pipeline import check_new_data, run_training
 from covertype.training.snapshot import content_digest, read_snapshot, take_snapshot
-from covertype.training.tracking import ensure_experiment
 from support.training import S3_KEYS, boto_keys, fill_store, mlflow_server, moto_server
 
 pytestmark = pytest.mark.slow
@@ -70,7 +70,7 @@ def settings(
 @pytest.fixture(scope="module")
 def first_training(settings: Settings) -> dict[str, Any]:
     """Every candidate trained once on the stored sample (budget: 1 s of search each)."""
-    return run_training(settings)
+    return run_training(settings, Registry.from_settings(settings))
 
 
 def test_full_training_registers_a_champion_that_loads_and_predicts(
@@ -123,7 +123,7 @@ def test_the_experiment_is_a_model_training_one_and_opens_on_its_runs(
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     old = settings.model_copy(update={"experiment_name": "covertype-before-the-tag"})
     old_id = client.create_experiment(old.experiment_name)
-    assert ensure_experiment(old, client) == old_id
+    assert Registry.from_settings(old).runs.ensure_experiment() == old_id
     assert client.get_experiment(old_id).tags["mlflow.experimentKind"] == "custom_model_development"
 
     parent = client.get_run(first_training["parent_run_id"]).info.run_name
@@ -139,13 +139,13 @@ def test_the_experiment_is_a_model_training_one_and_opens_on_its_runs(
 
 
 def test_unchanged_data_is_skipped(first_training: dict[str, Any], settings: Settings) -> None:
-    result = run_training(settings)
+    result = run_training(settings, Registry.from_settings(settings))
     assert result["status"] == "skipped" and result["new_rows"] == 0
 
 
 def test_worse_candidate_becomes_challenger(first_training: dict[str, Any], settings: Settings) -> None:
     champion = first_training["registered"]["version"]
-    result = run_training(settings, candidates="logreg", force=True)
+    result = run_training(settings, Registry.from_settings(settings), candidates="logreg", force=True)
     promotion = result["promotion"]
     assert not promotion["promoted"] and promotion["alias"] == "challenger"
     client = mlflow_client(settings)
@@ -165,8 +165,8 @@ def test_worse_candidate_becomes_challenger(first_training: dict[str, Any], sett
 def test_a_tie_keeps_the_champion_and_says_so(first_training: dict[str, Any], settings: Settings) -> None:
     """Two trainings of the same candidate on the same rows give two versions with the same accuracy."""
     tie = settings.model_copy(update={"model_name": "covertype-tie", "promotion_margin": 0.0})
-    first = run_training(tie, candidates="logreg", time_budget=0.01, force=True)
-    second = run_training(tie, candidates="logreg", time_budget=0.01, force=True)
+    first = run_training(tie, Registry.from_settings(tie), candidates="logreg", time_budget=0.01, force=True)
+    second = run_training(tie, Registry.from_settings(tie), candidates="logreg", time_budget=0.01, force=True)
     assert first["promotion"]["promoted"]
     promotion = second["promotion"]
     assert promotion["challenger_accuracy"] == promotion["champion_accuracy"]
@@ -199,9 +199,9 @@ def test_new_rows_make_training_due(
     shutil.copy(settings.database.removeprefix("sqlite:///"), copy)
     grown = settings.model_copy(update={"database_url": f"sqlite:///{copy}", "min_new_rows": 500})
     fill_store(grown.database, sample.iloc[FIRST_ROWS : FIRST_ROWS + 499])
-    assert not check_new_data(grown).train
+    assert not check_new_data(grown, Registry.from_settings(grown)).train
     fill_store(grown.database, sample.iloc[FIRST_ROWS + 499 :])
-    decision = check_new_data(grown)
+    decision = check_new_data(grown, Registry.from_settings(grown))
     assert decision.train and decision.new_rows == len(sample) - FIRST_ROWS
 
 

@@ -24,7 +24,7 @@ from covertype.training.candidates import (
     validation_split,
 )
 from covertype.training.evaluation import evaluate, operational_metrics, save_confusion_matrix
-from covertype.training.registry import wins
+from covertype.training.promotion import wins
 from covertype.training.snapshot import content_digest, read_snapshot, take_snapshot
 from covertype.training.split import holdout_mask, split_by_hash
 from support.training import fill_store
@@ -191,7 +191,11 @@ def test_hgb_trains_when_the_single_row_of_a_class_falls_in_the_search_validatio
     assert set(result.model.predict(features)) <= {1, 2, 4}
 
 
-def test_the_names_the_cli_lists_are_the_candidates() -> None:
-    from covertype.training import CANDIDATE_NAMES
+def test_every_candidate_name_has_a_candidate_and_is_trained_by_default() -> None:
+    """settings.CANDIDATE_NAMES is the one list: the CLI's help, the default COVERTYPE_CANDIDATES, and
+    training's CANDIDATES (one candidate per name, in that order)."""
+    from covertype.settings import CANDIDATE_NAMES
 
-    assert list(CANDIDATE_NAMES) == list(CANDIDATES)
+    assert list(CANDIDATES) == list(CANDIDATE_NAMES)
+    assert all(CANDIDATES[name].name == name for name in CANDIDATE_NAMES)
+    assert Settings().candidate_names == list(CANDIDATE_NAMES)

@@ -19,8 +19,8 @@ from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from covertype.dataset import load_dataset
 from covertype.processes import Service, unused_port
-from covertype.registry.aliases import champion_version
 from covertype.registry.client import mlflow_client
+from covertype.registry.core import Registry
 from covertype.registry.evidence import HoldoutComparison, accuracy_text
 from covertype.schema import COLUMNS, COVER_TYPES, FEATURE_COLUMNS
 from covertype.store.engine import store_engine
@@ -301,7 +301,7 @@ def test_the_models_page_compares_versions_on_the_same_rows_with_their_intervals
     labels = mlflow_client(stack.settings).get_model_version(stack.settings.model_name, "2").tags
     latest = HoldoutComparison.from_tag(labels["covertype.holdout_comparison"])
     assert latest.version == "2" and set(latest.correct) == {"1", "2"}
-    champion = champion_version(stack.settings)
+    champion = Registry.from_settings(stack.settings).champion_version()
     assert champion is not None
 
     expect(_metric_value(page, f"Champion on the latest holdout ({latest.rows:,} rows)")).to_have_text(
@@ -332,14 +332,14 @@ def test_the_models_page_compares_versions_on_the_same_rows_with_their_intervals
 def _rolled_back_to(stack: UiStack, page: Page) -> str:
     """Sign in as operator on the Models page and roll back to the other version; that version."""
     settings = stack.settings
-    before = champion_version(settings)
+    before = Registry.from_settings(settings).champion_version()
     assert httpx.get(f"{stack.inference_url}/model", timeout=30).json()["version"] == before
     target = "1" if before == "2" else "2"
     page.get_by_label("Why (recorded on the version)").fill("checked by the UI test")
     page.get_by_role("button", name="Make this version champion").click()
     expect(page.get_by_text(f"v{target} is now champion")).to_be_visible()
     expect(page.get_by_text(f"The inference API serves v{target}.")).to_be_visible()  # reloaded at once
-    assert champion_version(settings) == target
+    assert Registry.from_settings(settings).champion_version() == target
     return target
 
 
@@ -381,7 +381,7 @@ def test_a_ui_without_the_operator_token_is_read_only(stack: UiStack, page: Page
         start_timeout=60,
     )
     with service:
-        champion = champion_version(stack.settings)
+        champion = Registry.from_settings(stack.settings).champion_version()
         _open(page, f"http://127.0.0.1:{port}/models", "Models")
         expect(page.get_by_test_id("stAlertContentInfo")).to_contain_text(
             "Roll back is off: this UI is read-only"
@@ -389,7 +389,7 @@ def test_a_ui_without_the_operator_token_is_read_only(stack: UiStack, page: Page
         expect(page.get_by_test_id("stAlertContentInfo")).to_contain_text("COVERTYPE_API_TOKEN")
         expect(page.get_by_role("button", name="Make this version champion")).to_have_count(0)
         expect(page.get_by_role("button", name="Sign in")).to_have_count(0)
-        assert champion_version(stack.settings) == champion
+        assert Registry.from_settings(stack.settings).champion_version() == champion
 
 
 def test_covertype_ui_serves_the_app_and_stops_on_sigterm(tmp_path: Path) -> None:

@@ -41,7 +41,7 @@ class PollPlan:
     reason: str
     finished: bool = False
 
-    def as_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, object]:
         return {
             "group_number": self.group_number,
             "poll_at": self.poll_at.isoformat(),

@@ -31,10 +31,10 @@ class IngestedBatch:
     ingestion: IngestionResult
     evaluation: BatchEvaluation | None = None
 
-    def as_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, object]:
         """The poll's summary, with the evaluation's under ``evaluation`` when there is one."""
-        scored = {} if self.evaluation is None else {"evaluation": self.evaluation.as_dict()}
-        return self.ingestion.as_dict() | scored
+        scored = {} if self.evaluation is None else {"evaluation": self.evaluation.to_dict()}
+        return self.ingestion.to_dict() | scored
 
 
 def evaluate_ingested(settings: Settings, ingestion: IngestionResult) -> BatchEvaluation:

@@ -80,12 +80,12 @@ class IngestionResult:
             return f"batch {self.batch_number}: no new rows ({self.duplicates} duplicates)"
         return None
 
-    def as_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, object]:
         return asdict(self) | {"status": str(self.status)}
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> IngestionResult:
-        """The result back from :meth:`as_dict` (an XCom)."""
+        """The result back from :meth:`to_dict` (an XCom)."""
         return cls(**{**values, "status": PollStatus(values["status"])})
 
 

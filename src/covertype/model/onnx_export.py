@@ -163,9 +163,22 @@ class ExportCheck:
         }
         return {key: float(value) for key, value in figures.items() if value is not None}
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """Small and JSON-safe (an XCom): the verdict, its reason and the figures."""
         return {"onnx_faithful": self.faithful, "onnx_reason": self.reason, **self.metrics()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ExportCheck:
+        """The inverse of :meth:`to_dict` (which leaves out the figures it could not measure)."""
+        size = data.get("onnx_size_bytes")
+        return cls(
+            faithful=bool(data["onnx_faithful"]),
+            reason=data["onnx_reason"],
+            size_bytes=None if size is None else int(size),
+            label_agreement=data.get("onnx_label_agreement"),
+            max_probability_diff=data.get("onnx_max_probability_diff"),
+            latency_ms=data.get("onnx_latency_ms"),
+        )
 
 
 def export_pipeline(pipeline: Pipeline) -> bytes:

@@ -9,47 +9,13 @@ and with it the next batch. So it asks the registry for the serving alias over R
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
 import httpx
 
+from covertype.monitoring.outcome import BatchEvaluation, EvaluationFailed, no_champion
 from covertype.registry.reader import RegistryError, serving_alias_version
 from covertype.settings import Settings
 
-if TYPE_CHECKING:
-    from covertype.store.quality import BatchQuality
-
-log = logging.getLogger(__name__)
-
-
-class EvaluationFailed(RuntimeError):
-    """The registry, the champion's artifacts or the store could not be read or written."""
-
-
-@dataclass(frozen=True)
-class BatchEvaluation:
-    """What an evaluation did: ``evaluated``, ``unchanged`` (stored before) or ``skipped``."""
-
-    status: str
-    detail: str
-    quality: BatchQuality | None = None
-
-    def as_dict(self) -> dict[str, object]:
-        return {"status": self.status, "detail": self.detail} | (
-            self.quality.as_dict() if self.quality else {}
-        )
-
-
-def skipped(reason: str) -> BatchEvaluation:
-    """Nothing evaluated nor recorded, for ``reason`` (logged)."""
-    log.info("batch evaluation skipped: %s", reason)
-    return BatchEvaluation("skipped", reason)
-
-
-def no_champion(settings: Settings) -> BatchEvaluation:
-    return skipped(f"no champion ({settings.model_name}@{settings.model_alias}) to evaluate yet")
+__all__ = ["BatchEvaluation", "EvaluationFailed", "evaluate_stored_batch"]
 
 
 def evaluate_stored_batch(settings: Settings, group_number: int, batch_number: int) -> BatchEvaluation:

@@ -19,10 +19,11 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from covertype.model.runtime import GraphPredictor
-from covertype.monitoring.batch_evaluation import BatchEvaluation, EvaluationFailed, no_champion, skipped
 from covertype.monitoring.drift import drift_report
+from covertype.monitoring.outcome import BatchEvaluation, EvaluationFailed, no_champion, skipped
 from covertype.monitoring.profile import ReferenceProfile
-from covertype.monitoring.tracking import champion, log_batch_metrics, run_artifact
+from covertype.monitoring.tracking import log_batch_metrics
+from covertype.registry.core import Registry
 from covertype.registry.tags import ONNX_ARTIFACT_TAG, PROFILE_TAG
 from covertype.schema import FEATURE_COLUMNS, TARGET_COLUMN
 from covertype.settings import Settings
@@ -79,15 +80,17 @@ def evaluate_batch(settings: Settings, group_number: int, batch_number: int) -> 
     Raises :class:`EvaluationFailed` when MLflow, the champion's graph or the store fail.
     """
     try:
-        return _evaluate(settings, group_number, batch_number)
+        return _evaluate(settings, Registry.from_settings(settings), group_number, batch_number)
     except (MlflowException, StoreError, httpx.HTTPError, OSError, ValueError) as exc:
         raise EvaluationFailed(
             f"group {group_number} batch {batch_number}: {type(exc).__name__}: {exc}"
         ) from exc
 
 
-def _evaluate(settings: Settings, group_number: int, batch_number: int) -> BatchEvaluation:
-    version = champion(settings)
+def _evaluate(
+    settings: Settings, registry: Registry, group_number: int, batch_number: int
+) -> BatchEvaluation:
+    version = registry.champion()
     if version is None:
         return no_champion(settings)
     engine = store_engine(settings)
@@ -96,7 +99,7 @@ def _evaluate(settings: Settings, group_number: int, batch_number: int) -> Batch
             engine, group_number=group_number, batch_number=batch_number, model_version=str(version.version)
         )
         if stored is not None:  # a re-run: the row stays; MLflow gets the figures if they did not land
-            log_batch_metrics(settings, stored)
+            log_batch_metrics(registry, stored)
             return BatchEvaluation(
                 "unchanged",
                 f"v{version.version} on group {group_number} batch {batch_number} was recorded before",
@@ -109,8 +112,8 @@ def _evaluate(settings: Settings, group_number: int, batch_number: int) -> Batch
         quality = _score(
             settings,
             version,
-            _graph(settings, version),
-            _profile(settings, version),
+            _graph(settings, registry, version),
+            _profile(registry, version),
             batch,
             group_number,
             batch_number,
@@ -120,7 +123,7 @@ def _evaluate(settings: Settings, group_number: int, batch_number: int) -> Batch
         )  # a concurrent run may have won: its row stays, equal but in time
     finally:
         engine.dispose()
-    log_batch_metrics(settings, quality)
+    log_batch_metrics(registry, quality)
     return BatchEvaluation(
         "evaluated",
         f"v{version.version}: accuracy {quality.accuracy:.4f} on {quality.rows} rows, "
@@ -129,22 +132,22 @@ def _evaluate(settings: Settings, group_number: int, batch_number: int) -> Batch
     )
 
 
-def _graph(settings: Settings, version: ModelVersion) -> GraphPredictor:
+def _graph(settings: Settings, registry: Registry, version: ModelVersion) -> GraphPredictor:
     """The champion's ONNX graph in ONNX Runtime, as the inference API serves it (no pickle loaded)."""
     path = version.tags.get(ONNX_ARTIFACT_TAG)
     if not path or not version.run_id:
         raise NoOnnxGraph(
-            f"{settings.model_name} v{version.version} has no ONNX graph: retrain or promote another"
+            f"{registry.model_name} v{version.version} has no ONNX graph: retrain or promote another"
         )
-    return GraphPredictor(run_artifact(settings, version.run_id, path), threads=settings.onnx_threads)
+    return GraphPredictor(registry.run_artifact(version.run_id, path), threads=settings.onnx_threads)
 
 
-def _profile(settings: Settings, version: ModelVersion) -> ReferenceProfile | None:
+def _profile(registry: Registry, version: ModelVersion) -> ReferenceProfile | None:
     """The version's reference profile, None for a version trained before profiles were logged."""
     path = version.tags.get(PROFILE_TAG)
     if not path or not version.run_id:
         return None
-    return ReferenceProfile.from_json(run_artifact(settings, version.run_id, path).decode())
+    return ReferenceProfile.from_json(registry.run_artifact(version.run_id, path).decode())
 
 
 def _score(

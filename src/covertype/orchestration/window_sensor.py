@@ -52,4 +52,4 @@ class WaitForBatchWindow(BaseOperator):
 
         plan = plan_next_poll(get_settings())
         self.log.info("next poll of group %s at %s: %s", plan.group_number, plan.poll_at, plan.reason)
-        return plan.as_dict()
+        return plan.to_dict()

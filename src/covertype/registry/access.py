@@ -31,7 +31,8 @@ from dataclasses import dataclass
 from mlflow.exceptions import MlflowException
 from mlflow.server.auth.client import AuthServiceClient
 
-from covertype.registry.client import already_exists, mlflow_client
+from covertype.registry.client import already_exists
+from covertype.registry.core import Registry
 from covertype.settings import Settings
 
 
@@ -70,19 +71,11 @@ def accounts_from_env(env: Mapping[str, str]) -> list[Account]:
     return accounts
 
 
-def ensure_resources(settings: Settings) -> str:
+def ensure_resources(registry: Registry) -> str:
     """The experiment and the registered model, created by the caller (the admin) when missing."""
-    client = mlflow_client(settings)
-    experiment = client.get_experiment_by_name(settings.experiment_name)
-    experiment_id = (
-        experiment.experiment_id if experiment else client.create_experiment(settings.experiment_name)
-    )
-    try:
-        client.create_registered_model(settings.model_name)
-    except MlflowException as exc:
-        if not already_exists(exc):
-            raise
-    return str(experiment_id)
+    experiment_id = registry.runs.ensure_experiment()
+    registry.ensure_model()
+    return experiment_id
 
 
 def _grant(auth: AuthServiceClient, username: str, kind: str, resource: str, permission: str) -> None:
@@ -97,7 +90,7 @@ def _grant(auth: AuthServiceClient, username: str, kind: str, resource: str, per
 
 def provision(settings: Settings, accounts: Sequence[Account]) -> str:
     """Create the resources, the users and their grants; returns the experiment id."""
-    experiment_id = ensure_resources(settings)
+    experiment_id = ensure_resources(Registry.from_settings(settings))
     auth = AuthServiceClient(settings.tracking_uri)
     for account in accounts:
         try:

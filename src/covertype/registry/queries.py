@@ -9,33 +9,31 @@ from typing import Any
 import pandas as pd
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
-from mlflow.tracking import MlflowClient
 
 from covertype.registry import tags
-from covertype.registry.client import mlflow_client
+from covertype.registry.core import Registry
 from covertype.registry.evidence import HoldoutComparison, accuracy_text, latest_comparison, wilson_interval
 from covertype.schema import WILDERNESS_AREAS
-from covertype.settings import Settings
 
 
-def registered_versions(settings: Settings) -> pd.DataFrame:
+def registered_versions(registry: Registry, *, mlflow_ui_url: str | None = None) -> pd.DataFrame:
     """One row per registered version, newest first: scores of its run, aliases, promotion evidence.
 
     Scores come from the version's run metrics (``holdout_accuracy`` on ``holdout_rows``, written as
     ``holdout`` with its interval) and its tags (validation accuracy, promotion evidence, the holdout
-    comparison); a version whose run is gone keeps empty scores rather than failing.
+    comparison); a version whose run is gone keeps empty scores rather than failing. ``mlflow_ui_url``:
+    where the MLflow UI links go (:func:`run_link`).
     """
-    client = mlflow_client(settings)
     try:
-        aliases = client.get_registered_model(settings.model_name).aliases
-        versions = client.search_model_versions(f"name = '{settings.model_name}'")
+        aliases = registry.aliases()
+        versions = registry.versions()
     except MlflowException:
         return pd.DataFrame(columns=_version_columns())
     by_version: dict[str, list[str]] = {}
     for alias, version in aliases.items():
-        by_version.setdefault(str(version), []).append(alias)
+        by_version.setdefault(version, []).append(alias)
     rows = [
-        _version_row(settings, client, version, by_version.get(str(version.version), []))
+        _version_row(registry, mlflow_ui_url, version, by_version.get(str(version.version), []))
         for version in versions
     ]
     frame = pd.DataFrame(rows, columns=_version_columns())
@@ -88,11 +86,11 @@ def slice_accuracy(comparison: HoldoutComparison) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["version", "area", "accuracy", "low", "high", "text"])
 
 
-def run_link(settings: Settings, experiment_id: str | None, run_id: str | None) -> str | None:
-    """The run's page in the MLflow UI, when there is a UI to link to."""
-    base = settings.mlflow_ui_url or (
-        settings.tracking_uri if settings.tracking_uri.startswith(("http://", "https://")) else None
-    )
+def run_link(
+    mlflow_ui_url: str | None, tracking_uri: str, experiment_id: str | None, run_id: str | None
+) -> str | None:
+    """The run's page in the MLflow UI (``mlflow_ui_url``, else an http(s) tracking server's own)."""
+    base = mlflow_ui_url or (tracking_uri if tracking_uri.startswith(("http://", "https://")) else None)
     if base is None or not experiment_id or not run_id:
         return None
     return f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
@@ -120,21 +118,21 @@ def _version_columns() -> list[str]:
 
 
 def _version_row(
-    settings: Settings, client: MlflowClient, version: ModelVersion, aliases: list[str]
+    registry: Registry, mlflow_ui_url: str | None, version: ModelVersion, aliases: list[str]
 ) -> dict[str, Any]:
     labels = version.tags or {}
     metrics: dict[str, float] = {}
     experiment_id = None
     if version.run_id:
         try:
-            run = client.get_run(version.run_id)
+            run = registry.runs.get(version.run_id)
             metrics, experiment_id = run.data.metrics, run.info.experiment_id
         except MlflowException:
             pass
     holdout_accuracy = metrics.get("holdout_accuracy", _float(labels.get(tags.HOLDOUT_ACCURACY_TAG)))
     return {
         "version": str(version.version),
-        "champion": settings.model_alias in aliases,
+        "champion": registry.serving_alias in aliases,
         "aliases": ", ".join(sorted(aliases)),
         "candidate": labels.get(tags.CANDIDATE_TAG, ""),
         "validation_accuracy": _float(labels.get(tags.VALIDATION_ACCURACY_TAG)),
@@ -148,7 +146,7 @@ def _version_row(
         "holdout_comparison": labels.get(tags.HOLDOUT_COMPARISON_TAG),
         "created": pd.Timestamp(version.creation_timestamp, unit="ms", tz="UTC"),
         "run_id": version.run_id,
-        "mlflow": run_link(settings, experiment_id, version.run_id),
+        "mlflow": run_link(mlflow_ui_url, registry.tracking_uri, experiment_id, version.run_id),
     }
 
 

@@ -3,51 +3,38 @@
 Over HTTP (every deployment: compose, ``covertype up``) it speaks MLflow's REST API with httpx, so the
 service installs no MLflow client (which would bring cloudpickle): this module must not import ``mlflow``.
 A local tracking URI (the embedded SQLite store of development and tests) is read by
-:class:`~covertype.registry.local_reader.LocalRegistryReader` through the ``mlflow`` package where it is
-installed.
+:class:`~covertype.registry.core.Registry` through the ``mlflow`` package where it is installed;
+:func:`registry_reader` picks one. The shared types are :mod:`covertype.registry.types` (re-exported here).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from covertype.registry.types import (
+    RegistryError,
+    RegistryNotFound,
+    RegistryReader,
+    RegistryUnreachable,
+    VersionRef,
+)
 from covertype.settings import Settings
 
-
-@dataclass(frozen=True)
-class VersionRef:
-    """One registered model version as the service needs it."""
-
-    name: str
-    version: str
-    run_id: str | None
-    tags: dict[str, str] = field(default_factory=dict)
-
-
-class RegistryError(RuntimeError):
-    """The registry answered with an error (the message carries MLflow's code and text)."""
-
-
-class RegistryNotFound(RegistryError):
-    """The registry has no such model, version or alias (MLflow's ``RESOURCE_DOES_NOT_EXIST``)."""
-
-
-class RegistryUnreachable(RegistryError):
-    """No answer from the registry's address (refused, unknown host, timeout); the message names it."""
-
-
-class RegistryReader(Protocol):
-    def version_by_alias(self, name: str, alias: str) -> VersionRef: ...
-
-    def run_metrics(self, run_id: str) -> dict[str, float]: ...
-
-    def run_artifact(self, run_id: str, path: str) -> bytes: ...
+__all__ = [
+    "RegistryError",
+    "RegistryNotFound",
+    "RegistryReader",
+    "RegistryUnreachable",
+    "RestRegistryReader",
+    "VersionRef",
+    "registry_reader",
+    "serving_alias_version",
+    "shown_uri",
+]
 
 
 class RestRegistryReader:
@@ -152,9 +139,9 @@ def serving_alias_version(settings: Settings) -> str | None:
         )
     if not local_store_exists(uri):
         return None
-    from covertype.registry.aliases import champion_version
+    from covertype.registry.core import Registry
 
-    return champion_version(settings)
+    return Registry.from_settings(settings).champion_version()
 
 
 def local_store_exists(uri: str) -> bool:
@@ -177,10 +164,10 @@ def registry_reader(settings: Settings) -> RegistryReader:
     if uri.startswith(("http://", "https://")):
         return RestRegistryReader(uri, timeout=settings.http_timeout)
     try:
-        from covertype.registry.local_reader import LocalRegistryReader
+        from covertype.registry.core import Registry
     except ImportError as exc:
         raise RegistryError(
             f"MLFLOW_TRACKING_URI {uri!r} is a local store, which only the mlflow package reads "
             "(the inference extra installs no MLflow client): point it at an MLflow server"
         ) from exc
-    return LocalRegistryReader(settings)
+    return Registry.from_settings(settings)

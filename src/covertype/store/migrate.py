@@ -38,7 +38,7 @@ class UpgradeResult:
     stamped: bool
     after: str | None
 
-    def as_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, object]:
         return {"before": self.before, "stamped_baseline": self.stamped, "after": self.after}
 
 

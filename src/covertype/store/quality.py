@@ -76,7 +76,7 @@ class BatchQuality:
             return NO_VERDICT[self.drift_status]
         return f"drift {self.drift_score:.3f}, drifted: {', '.join(self.drifted_features) or 'none'}"
 
-    def as_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, object]:
         """JSON-ready: ``evaluated_at`` as ISO text."""
         return asdict(self) | {"evaluated_at": self.evaluated_at.isoformat()}
 

@@ -14,6 +14,7 @@ import logging
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,14 +26,13 @@ from covertype.monitoring import RetrainSignals, decide_retraining, log_profile
 from covertype.pause_points import VERSION_CREATED, pause_point
 from covertype.pushgateway import push_training_outcome
 from covertype.registry import tags
-from covertype.registry.aliases import champion_version
-from covertype.registry.versions import set_version_tags, version_tags
+from covertype.registry.core import Registry
 from covertype.schema import FEATURE_COLUMNS, TARGET_COLUMN
 from covertype.settings import Settings
 from covertype.store.engine import store_engine
 from covertype.store.quality import latest_batch_quality
 from covertype.store.reads import count_stored_rows
-from covertype.training import registry, tracking
+from covertype.training import promotion, tracking
 from covertype.training.candidates import resolve_candidates, search_candidate
 from covertype.training.evaluation import evaluate, operational_metrics
 from covertype.training.snapshot import read_snapshot, take_snapshot
@@ -61,7 +61,7 @@ RETRIED_REASON = (
 
 
 def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:5000]
+    return tracking.tag_text(f"{type(exc).__name__}: {exc}")
 
 
 def candidate_names(settings: Settings, candidates: str | None = None) -> list[str]:
@@ -71,7 +71,7 @@ def candidate_names(settings: Settings, candidates: str | None = None) -> list[s
 
 
 def check_new_data(
-    settings: Settings, *, candidates: str | None = None, force: bool = False
+    settings: Settings, registry: Registry, *, candidates: str | None = None, force: bool = False
 ) -> TrainingDecision:
     """Decide whether to train, and why (:func:`covertype.monitoring.decide_retraining`).
 
@@ -81,7 +81,7 @@ def check_new_data(
     candidates to train (validated here, so a typo fails before any work).
     """
     names = candidate_names(settings, candidates)
-    signals = _retrain_signals(settings)
+    signals = _retrain_signals(settings, registry)
     decision = decide_retraining(signals, settings, force=force)
     return TrainingDecision(
         train=decision.train,
@@ -94,30 +94,30 @@ def check_new_data(
     )
 
 
-def _retrain_signals(settings: Settings) -> RetrainSignals:
+def _retrain_signals(settings: Settings, registry: Registry) -> RetrainSignals:
     """The store's row counts and the champion's latest ``batch_quality`` row and holdout accuracy."""
-    current = champion_version(settings)
+    current = registry.champion_version()
     engine = store_engine(settings)
     try:
         stored_rows = count_stored_rows(engine)
         latest = None if current is None else latest_batch_quality(engine, model_version=current)
     finally:
         engine.dispose()
-    holdout = None if current is None else version_tags(settings, current).get(tags.HOLDOUT_ACCURACY_TAG)
+    holdout = None if current is None else registry.version_tags(current).get(tags.HOLDOUT_ACCURACY_TAG)
     return RetrainSignals(
         stored_rows=stored_rows,
-        last_trained_rows=registry.last_trained_rows(settings),
+        last_trained_rows=promotion.last_trained_rows(registry),
         latest=latest,
         holdout_accuracy=None if holdout is None else float(holdout),
     )
 
 
 def _reason_tags(signal: str, reason: str) -> dict[str, str]:
-    return {tags.TRAINING_SIGNAL_TAG: signal, tags.TRAINING_REASON_TAG: reason[:5000]}
+    return {tags.TRAINING_SIGNAL_TAG: signal, tags.TRAINING_REASON_TAG: tracking.tag_text(reason)}
 
 
 def prepare_training(
-    settings: Settings, *, context: tracking.RunContext, decision: TrainingDecision
+    settings: Settings, registry: Registry, *, context: tracking.RunContext, decision: TrainingDecision
 ) -> PreparedTraining:
     """Snapshot the store and open the parent MLflow run the candidates nest under, tagged with the reason."""
     snapshot = take_snapshot(settings)
@@ -127,12 +127,13 @@ def prepare_training(
             f"snapshot {snapshot.uri} ({snapshot.rows} rows) is too small to split into train and holdout"
         )
     parent_run_id = tracking.start_parent_run(
-        settings,
+        registry,
         snapshot=snapshot,
         context=context,
         train_rows=len(train),
         holdout_rows=len(holdout),
         tags=_reason_tags(decision.signal, decision.reason),
+        params={"holdout_fraction": settings.holdout_fraction},
     )
     return PreparedTraining(
         snapshot=snapshot,
@@ -160,7 +161,12 @@ def yield_cpu_to_ingestion(settings: Settings) -> int:
 
 
 def train_candidate(
-    settings: Settings, *, name: str, prepared: PreparedTraining, time_budget: float | None = None
+    settings: Settings,
+    registry: Registry,
+    *,
+    name: str,
+    prepared: PreparedTraining,
+    time_budget: float | None = None,
 ) -> CandidateResult:
     """Search, fit, evaluate and export one candidate on the prepared snapshot; log it as a nested run.
 
@@ -172,8 +178,9 @@ def train_candidate(
     still compete. Errors reaching MLflow are not caught (a retry may help those). A retry first closes
     the nested run a killed attempt left ``RUNNING`` (:func:`tracking.close_abandoned_candidates`).
     """
-    tracking.close_abandoned_candidates(settings, prepared.parent_run_id, name=name, reason=RETRIED_REASON)
+    tracking.close_abandoned_candidates(registry, prepared.parent_run_id, name=name, reason=RETRIED_REASON)
     budget = settings.train_time_budget if time_budget is None else time_budget
+    params: dict[str, object] = {"candidate": name, "time_budget": budget, "seed": settings.seed}
     train, holdout = _load_split(settings, prepared)
     try:
         result = search_candidate(
@@ -186,20 +193,20 @@ def train_candidate(
     except Exception as exc:  # noqa: BLE001 - any training error is this candidate's alone; recorded
         error = _describe(exc)
         run_id = tracking.log_failed_candidate(
-            settings,
+            registry,
             parent_run_id=prepared.parent_run_id,
             context=prepared.context,
             snapshot=prepared.snapshot,
             name=name,
             error=error,
-            time_budget=budget,
+            params=params,
             train_rows=len(train),
             holdout_rows=len(holdout),
         )
         log.error("candidate %s failed on %s rows: %s", name, len(train), error)
         return CandidateResult(name=name, status=FAILED, run_id=run_id, error=error)
     logged = tracking.log_candidate(
-        settings,
+        registry,
         parent_run_id=prepared.parent_run_id,
         context=prepared.context,
         snapshot=prepared.snapshot,
@@ -208,15 +215,15 @@ def train_candidate(
         operational=operational,
         export=export,
         graph=graph,
-        time_budget=budget,
+        params=params | result.params,
         train=train,
         holdout_rows=len(holdout),
     )
     return CandidateResult(
         name=name,
         status=TRAINED,
-        run_id=logged["run_id"],
-        model_uri=logged["model_uri"],
+        run_id=logged.run_id,
+        model_uri=logged.model_uri,
         validation_accuracy=result.validation_accuracy,
         holdout_accuracy=evaluation.metrics["holdout_accuracy"],
         holdout_macro_f1=evaluation.metrics["holdout_macro_f1"],
@@ -226,7 +233,7 @@ def train_candidate(
 
 
 def register_best_candidate(
-    settings: Settings, *, prepared: PreparedTraining, results: Iterable[CandidateResult]
+    settings: Settings, registry: Registry, *, prepared: PreparedTraining, results: Iterable[CandidateResult]
 ) -> Registered:
     """Register the best of the candidates that trained as a new model version; fail if none did.
 
@@ -236,8 +243,7 @@ def register_best_candidate(
     ``covertype.registration`` = ``complete``, written last, is what promotion requires.
     """
     results = list(results)
-    trained = [result.to_dict() for result in results if result.trained]
-    servable = registry.servable_only(trained)
+    servable = promotion.servable_only(results)
     if not servable:
         failures = "; ".join(
             f"{result.name}: {result.error or (result.export.reason if result.export else 'not exported')}"
@@ -246,38 +252,40 @@ def register_best_candidate(
         raise NoCandidateTrained(
             f"no candidate trained with a faithful ONNX export ({failures or 'none was given'})"
         )
-    registered = registry.register_best(settings, servable=servable, snapshot_digest=prepared.snapshot.digest)
+    registered = promotion.register_best(
+        registry, servable=servable, snapshot_digest=prepared.snapshot.digest
+    )
     pause_point(VERSION_CREATED)
-    set_version_tags(settings, registered["version"], _reason_tags(prepared.signal, prepared.reason))
+    registry.set_version_tags(registered.version, _reason_tags(prepared.signal, prepared.reason))
     log_profile(
-        settings,
-        run_id=registered["run_id"],
-        version=registered["version"],
+        registry,
+        run_id=registered.run_id,
+        version=registered.version,
         train=_load_split(settings, prepared)[0],
     )
-    set_version_tags(settings, registered["version"], {tags.REGISTRATION_TAG: tags.REGISTRATION_COMPLETE})
+    registry.set_version_tags(registered.version, {tags.REGISTRATION_TAG: tags.REGISTRATION_COMPLETE})
     failed = sorted(result.name for result in results if not result.trained)
-    return Registered(**registered, failed_candidates=tuple(failed))
+    return replace(registered, failed_candidates=tuple(failed))
 
 
-def promote(settings: Settings, *, prepared: PreparedTraining, registered: Registered) -> PromotionOutcome:
+def promote(
+    settings: Settings, registry: Registry, *, prepared: PreparedTraining, registered: Registered
+) -> PromotionOutcome:
     """Promote the new version if it beats the champion, remember the data, close the parent run (and
     first any candidate run still ``RUNNING`` under it, ``KILLED``: a killed task that was never retried)."""
     _, holdout = _load_split(settings, prepared)
-    outcome = PromotionOutcome(
-        **registry.promote_if_better(
-            settings,
-            version=registered.version,
-            holdout_accuracy=registered.holdout_accuracy,
-            holdout=holdout,
-        )
-    )
-    registry.record_trained_data(settings, rows=prepared.snapshot.rows, digest=prepared.snapshot.digest)
-    tracking.close_abandoned_candidates(
-        settings, prepared.parent_run_id, reason="abandoned: still running when the training finished"
-    )
-    tracking.finish_parent_run(
+    outcome = promotion.promote_if_better(
         settings,
+        registry,
+        version=registered.version,
+        holdout_accuracy=registered.holdout_accuracy,
+        holdout=holdout,
+    )
+    promotion.record_trained_data(registry, rows=prepared.snapshot.rows, digest=prepared.snapshot.digest)
+    tracking.close_abandoned_candidates(
+        registry, prepared.parent_run_id, reason="abandoned: still running when the training finished"
+    )
+    registry.runs.finish(
         prepared.parent_run_id,
         tags={
             "covertype.registered_version": registered.version,
@@ -292,7 +300,7 @@ def promote(settings: Settings, *, prepared: PreparedTraining, registered: Regis
 
 
 def fail_training(
-    settings: Settings, prepared: PreparedTraining, *, step: str, error: BaseException | None
+    registry: Registry, prepared: PreparedTraining, *, step: str, error: BaseException | None
 ) -> None:
     """Close the training's MLflow parent run ``FAILED``, tagged ``<step>: <error type>: <message>``.
 
@@ -304,21 +312,17 @@ def fail_training(
     """
     reason = f"{step}: {_describe(error)}" if error is not None else f"{step} failed"
     tracking.close_abandoned_candidates(
-        settings,
+        registry,
         prepared.parent_run_id,
         reason=f"abandoned: still running when the training failed ({reason})",
     )
-    tracking.finish_parent_run(
-        settings,
-        prepared.parent_run_id,
-        tags={tracking.ERROR_TAG: reason[:5000]},
-        metrics={},
-        status="FAILED",
+    registry.runs.finish(
+        prepared.parent_run_id, tags={tracking.ERROR_TAG: tracking.tag_text(reason)}, status="FAILED"
     )
 
 
 @contextmanager
-def failing_step(settings: Settings, prepared: PreparedTraining, step: str) -> Iterator[None]:
+def failing_step(registry: Registry, prepared: PreparedTraining, step: str) -> Iterator[None]:
     """Run one step of :func:`run_training`: when it raises, :func:`fail_training`, then re-raise.
 
     ``step`` is the name of the DAG task doing the same work, so the parent run reads the same either way.
@@ -326,12 +330,13 @@ def failing_step(settings: Settings, prepared: PreparedTraining, step: str) -> I
     try:
         yield
     except Exception as exc:
-        fail_training(settings, prepared, step=step, error=exc)
+        fail_training(registry, prepared, step=step, error=exc)
         raise
 
 
 def run_training(
     settings: Settings,
+    registry: Registry,
     *,
     candidates: str | None = None,
     time_budget: float | None = None,
@@ -343,24 +348,24 @@ def run_training(
     (``candidates``), the registered version and the promotion decision. A step failing after the
     snapshot closes the MLflow parent run ``FAILED`` (:func:`fail_training`) and re-raises.
     """
-    decision = check_new_data(settings, candidates=candidates, force=force)
+    decision = check_new_data(settings, registry, candidates=candidates, force=force)
     if not decision.train:
         return {"status": "skipped", **decision.to_dict()}
     context = tracking.RunContext("cli", f"cli__{datetime.now(UTC).strftime('%Y-%m-%dT%H:%M:%S.%fZ')}")
-    prepared = prepare_training(settings, context=context, decision=decision)
-    with failing_step(settings, prepared, "train_candidate"):
+    prepared = prepare_training(settings, registry, context=context, decision=decision)
+    with failing_step(registry, prepared, "train_candidate"):
         results = [
-            train_candidate(settings, name=name, prepared=prepared, time_budget=time_budget)
+            train_candidate(settings, registry, name=name, prepared=prepared, time_budget=time_budget)
             for name in decision.candidates
         ]
-    with failing_step(settings, prepared, "register"):
-        registered = register_best_candidate(settings, prepared=prepared, results=results)
-    with failing_step(settings, prepared, "promote"):
-        outcome = promote(settings, prepared=prepared, registered=registered)
+    with failing_step(registry, prepared, "register"):
+        registered = register_best_candidate(settings, registry, prepared=prepared, results=results)
+    with failing_step(registry, prepared, "promote"):
+        outcome = promote(settings, registry, prepared=prepared, registered=registered)
     return {
         "status": "trained",
         **decision.to_dict(),
-        "snapshot": prepared.snapshot.as_dict(),
+        "snapshot": prepared.snapshot.to_dict(),
         "parent_run_id": prepared.parent_run_id,
         "candidates": [result.to_dict() for result in results],
         "registered": registered.to_dict(),

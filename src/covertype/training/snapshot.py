@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import pandas as pd
@@ -34,8 +35,12 @@ class SnapshotInfo:
     digest: str
     rows: int
 
-    def as_dict(self) -> dict[str, str | int]:
+    def to_dict(self) -> dict[str, str | int]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SnapshotInfo:
+        return cls(uri=str(data["uri"]), digest=str(data["digest"]), rows=int(data["rows"]))
 
 
 def content_digest(frame: pd.DataFrame) -> str:

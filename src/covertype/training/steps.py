@@ -69,7 +69,7 @@ class PreparedTraining:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            **self.snapshot.as_dict(),
+            **self.snapshot.to_dict(),
             "parent_run_id": self.parent_run_id,
             "dag_id": self.context.dag_id,
             "dag_run_id": self.context.dag_run_id,
@@ -80,7 +80,7 @@ class PreparedTraining:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PreparedTraining:
         return cls(
-            snapshot=SnapshotInfo(uri=data["uri"], digest=data["digest"], rows=int(data["rows"])),
+            snapshot=SnapshotInfo.from_dict(data),
             parent_run_id=data["parent_run_id"],
             context=RunContext(data["dag_id"], data["dag_run_id"]),
             signal=data["training_signal"],
@@ -122,7 +122,7 @@ class CandidateResult:
             "holdout_accuracy": self.holdout_accuracy,
             "holdout_macro_f1": self.holdout_macro_f1,
             "training_seconds": self.training_seconds,
-            **(self.export.as_dict() if self.export else {}),
+            **(self.export.to_dict() if self.export else {}),
         }
 
     @classmethod
@@ -132,21 +132,8 @@ class CandidateResult:
         return cls(
             **{key: data[key] for key in fields if key in data},
             **{key: float(data[key]) for key in scores if key in data},
-            export=_export_from_dict(data) if "onnx_faithful" in data else None,
+            export=ExportCheck.from_dict(data) if "onnx_faithful" in data else None,
         )
-
-
-def _export_from_dict(data: dict[str, Any]) -> ExportCheck:
-    """The inverse of :meth:`ExportCheck.as_dict` (which leaves out the figures it could not measure)."""
-    size = data.get("onnx_size_bytes")
-    return ExportCheck(
-        faithful=bool(data["onnx_faithful"]),
-        reason=data["onnx_reason"],
-        size_bytes=None if size is None else int(size),
-        label_agreement=data.get("onnx_label_agreement"),
-        max_probability_diff=data.get("onnx_max_probability_diff"),
-        latency_ms=data.get("onnx_latency_ms"),
-    )
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,9 @@ skops, which refuses on load any type not explicitly trusted (every tree ensembl
 ``skops_trusted_types`` everywhere. Cloudpickle loads anything, so only load models from this trusted
 registry; unpickling needs scikit-learn and the ``covertype`` package (for ``TerrainFeatures``).
 
-Runs are created and closed through the registry package's client (explicit URIs). Only a candidate's run
-is logged with MLflow's fluent API (``mlflow.start_run``, ``mlflow.sklearn.log_model``), which knows no
+Runs are created and closed through the :class:`~covertype.registry.core.Registry` (its client has
+explicit URIs). Only a candidate's run is logged with MLflow's fluent API (``mlflow.start_run``,
+``mlflow.sklearn.log_model``: MLflow 3 logs a model as a *logged model* only through it), which knows no
 other tracking URI than the process-wide one: :func:`log_candidate` sets it while it logs and restores it
 after, and is the only code that sets it.
 """
@@ -25,7 +26,7 @@ import os
 import subprocess
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,11 +37,11 @@ from mlflow.data.dataset_source_registry import resolve_dataset_source
 from mlflow.data.meta_dataset import MetaDataset
 from mlflow.entities import DatasetInput, InputTag
 from mlflow.models import infer_signature
-from mlflow.tracking import MlflowClient
 
 from covertype.model.onnx_export import ExportCheck
 from covertype.pause_points import CANDIDATE_LOGGING, pause_point
-from covertype.registry.client import mlflow_client
+from covertype.registry.core import Registry
+from covertype.registry.runs import PARENT_RUN_TAG
 from covertype.registry.tags import (
     CANDIDATE_TAG,
     ONNX_ARTIFACT_PATH,
@@ -49,7 +50,6 @@ from covertype.registry.tags import (
     SNAPSHOT_DIGEST_TAG,
 )
 from covertype.schema import FEATURE_COLUMNS, NUMERIC_COLUMNS
-from covertype.settings import Settings
 from covertype.training.candidates import SearchResult
 from covertype.training.evaluation import Evaluation, model_card, save_confusion_matrix
 from covertype.training.snapshot import SnapshotInfo
@@ -58,11 +58,24 @@ from covertype.training.snapshot import SnapshotInfo
 MODEL_ARTIFACT = "model"
 #: Run tag: why the run ended badly (a candidate that could not train or was abandoned, a failed training).
 ERROR_TAG = "covertype.error"
-#: Run tag MLflow sets on a nested run: the id of its parent.
-PARENT_RUN_TAG = "mlflow.parentRunId"
+#: The longest text a tag of a run or a version gets here (an error, a reason).
+TAG_TEXT_LIMIT = 5000
 _DATASET_NAME = "forest_cover_snapshot"
 
 log = logging.getLogger(__name__)
+
+
+def tag_text(text: str) -> str:
+    """``text`` cut to :data:`TAG_TEXT_LIMIT` characters, to be written as a tag."""
+    return text[:TAG_TEXT_LIMIT]
+
+
+@dataclass(frozen=True)
+class LoggedCandidate:
+    """A candidate's nested run and the model logged in it."""
+
+    run_id: str
+    model_uri: str
 
 
 @dataclass(frozen=True)
@@ -92,20 +105,21 @@ def git_commit() -> str:
 
 
 def start_parent_run(
-    settings: Settings,
+    registry: Registry,
     *,
     snapshot: SnapshotInfo,
     context: RunContext,
     train_rows: int,
     holdout_rows: int,
     tags: dict[str, str],
+    params: Mapping[str, object],
 ) -> str:
-    """Open (status RUNNING) the training's parent run with ``tags``; :func:`finish_parent_run` closes it."""
-    client = mlflow_client(settings)
-    experiment_id = ensure_experiment(settings, client)
-    run = client.create_run(
-        experiment_id,
-        run_name=f"training {snapshot.rows} rows",
+    """Open (status RUNNING) the training's parent run with ``tags`` and ``params``; ``registry.runs.finish``
+    closes it."""
+    runs = registry.runs
+    run_id = runs.create(
+        runs.ensure_experiment(),
+        name=f"training {snapshot.rows} rows",
         tags={
             **context.tags(),
             **_data_tags(snapshot, train_rows, holdout_rows),
@@ -114,32 +128,13 @@ def start_parent_run(
         },
     )
     dataset = _dataset(snapshot)._to_mlflow_entity()  # what mlflow.log_input does, without a fluent run
-    client.log_inputs(
-        run.info.run_id, datasets=[DatasetInput(dataset, tags=[InputTag("mlflow.data.context", "training")])]
-    )
-    client.log_param(run.info.run_id, "holdout_fraction", settings.holdout_fraction)
-    return str(run.info.run_id)
-
-
-def finish_parent_run(
-    settings: Settings,
-    run_id: str,
-    *,
-    tags: dict[str, str],
-    metrics: dict[str, float],
-    status: str = "FINISHED",
-) -> None:
-    """Record the training's outcome on its parent run and close it (``FINISHED`` or ``FAILED``)."""
-    client = mlflow_client(settings)
-    for key, value in tags.items():
-        client.set_tag(run_id, key, value)
-    for key, value in metrics.items():
-        client.log_metric(run_id, key, value)
-    client.set_terminated(run_id, status)
+    runs.log_inputs(run_id, [DatasetInput(dataset, tags=[InputTag("mlflow.data.context", "training")])])
+    runs.log_params(run_id, params)
+    return run_id
 
 
 def log_candidate(
-    settings: Settings,
+    registry: Registry,
     *,
     parent_run_id: str,
     context: RunContext,
@@ -149,18 +144,18 @@ def log_candidate(
     operational: dict[str, float],
     export: ExportCheck,
     graph: bytes | None,
-    time_budget: float,
+    params: Mapping[str, object],
     train: pd.DataFrame,
     holdout_rows: int,
-) -> dict[str, str]:
-    """Log one trained candidate as a run nested in ``parent_run_id``; returns its run id and model URI.
+) -> LoggedCandidate:
+    """Log one trained candidate (and its ``params``) as a run nested in ``parent_run_id``.
 
     ``graph`` (the ONNX export) is logged only when ``export`` found it faithful. The fluent API used
-    here logs to the process-wide tracking URI, so it is the settings' one while this runs (and what it
+    here logs to the process-wide tracking URI, so it is the registry's one while this runs (and what it
     was before afterwards: a later client in the same process must not inherit it by accident).
     """
-    with _process_tracking_uri(settings.tracking_uri):
-        experiment_id = ensure_experiment(settings, mlflow_client(settings))
+    with _process_tracking_uri(registry.tracking_uri):
+        experiment_id = registry.runs.ensure_experiment()
         metrics = {
             **evaluation.metrics,
             **operational,
@@ -183,9 +178,7 @@ def log_candidate(
             experiment_id=experiment_id, parent_run_id=parent_run_id, run_name=result.name, tags=tags
         ) as run:
             pause_point(CANDIDATE_LOGGING)
-            mlflow.log_params(
-                {"candidate": result.name, "time_budget": time_budget, "seed": settings.seed, **result.params}
-            )
+            mlflow.log_params(dict(params))
             mlflow.log_metrics(metrics)
             log_search_trials(result)
             mlflow.log_input(_dataset(snapshot), context="training")
@@ -203,7 +196,7 @@ def log_candidate(
                 candidate=result.name,
                 params=result.params,
                 metrics=metrics,
-                snapshot=snapshot.as_dict(),
+                snapshot=snapshot.to_dict(),
                 train_rows=len(train),
                 holdout_rows=holdout_rows,
             )
@@ -220,7 +213,7 @@ def log_candidate(
                     onnx_file = Path(folder) / Path(ONNX_ARTIFACT_PATH).name
                     onnx_file.write_bytes(graph)
                     mlflow.log_artifact(str(onnx_file), str(Path(ONNX_ARTIFACT_PATH).parent))
-        return {"run_id": run.info.run_id, "model_uri": info.model_uri}
+        return LoggedCandidate(run_id=run.info.run_id, model_uri=info.model_uri)
 
 
 @contextmanager
@@ -256,39 +249,39 @@ def log_search_trials(result: SearchResult) -> None:
 
 
 def log_failed_candidate(
-    settings: Settings,
+    registry: Registry,
     *,
     parent_run_id: str,
     context: RunContext,
     snapshot: SnapshotInfo,
     name: str,
     error: str,
-    time_budget: float,
+    params: Mapping[str, object],
     train_rows: int,
     holdout_rows: int,
 ) -> str:
-    """Record a candidate that could not train as a nested run closed ``FAILED``; returns its run id."""
-    client = mlflow_client(settings)
-    run = client.create_run(
-        ensure_experiment(settings, client),
-        run_name=name,
+    """Record a candidate that could not train (and its ``params``) as a nested run closed ``FAILED``;
+    returns its run id."""
+    runs = registry.runs
+    run_id = runs.create(
+        runs.ensure_experiment(),
+        name=name,
         tags={
             **context.tags(),
             **_data_tags(snapshot, train_rows, holdout_rows),
             PARENT_RUN_TAG: parent_run_id,
             CANDIDATE_TAG: name,
             "covertype.kind": "candidate",
-            ERROR_TAG: error[:5000],
+            ERROR_TAG: tag_text(error),
         },
     )
-    for key, value in {"candidate": name, "time_budget": time_budget, "seed": settings.seed}.items():
-        client.log_param(run.info.run_id, key, value)
-    client.set_terminated(run.info.run_id, "FAILED")
-    return str(run.info.run_id)
+    runs.log_params(run_id, params)
+    runs.finish(run_id, status="FAILED")
+    return run_id
 
 
 def close_abandoned_candidates(
-    settings: Settings, parent_run_id: str, *, name: str | None = None, reason: str
+    registry: Registry, parent_run_id: str, *, name: str | None = None, reason: str
 ) -> list[str]:
     """Close ``KILLED``, tagged :data:`ERROR_TAG` = ``reason``, every run nested in ``parent_run_id`` that is
     still ``RUNNING`` (only candidate ``name``'s when given); the ids of the runs closed.
@@ -296,16 +289,10 @@ def close_abandoned_candidates(
     A candidate's task killed while it logged (:func:`log_candidate`) leaves its nested run ``RUNNING``:
     nothing else would ever close it. Runs that ended (``FINISHED``, ``FAILED``) are left as they are.
     """
-    client = mlflow_client(settings)
-    experiment_id = client.get_run(parent_run_id).info.experiment_id
-    running = client.search_runs(
-        [experiment_id],
-        filter_string=f"tags.{PARENT_RUN_TAG} = '{parent_run_id}' and attributes.status = 'RUNNING'",
-    )
+    running = registry.runs.running_children(parent_run_id)
     closed = [run.info.run_id for run in running if name is None or run.data.tags.get(CANDIDATE_TAG) == name]
     for run_id in closed:
-        client.set_tag(run_id, ERROR_TAG, reason[:5000])
-        client.set_terminated(run_id, "KILLED")
+        registry.runs.finish(run_id, tags={ERROR_TAG: tag_text(reason)}, status="KILLED")
         log.warning(
             "closed the abandoned candidate run %s of training run %s: %s", run_id, parent_run_id, reason
         )
@@ -328,27 +315,6 @@ def _pip_requirements() -> list[str]:
     from importlib.metadata import version
 
     return [f"{name}=={version(name)}" for name in ("scikit-learn", "cloudpickle", "pandas", "numpy")]
-
-
-#: The MLflow UI opens an experiment with this tag on its runs, not on the GenAI view (traces, assistant).
-EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
-
-
-def ensure_experiment(settings: Settings, client: MlflowClient) -> str:
-    """The id of ``settings.experiment_name``, created with :data:`EXPERIMENT_KIND` when missing; an
-    existing experiment without that tag gets it."""
-    experiment = client.get_experiment_by_name(settings.experiment_name)
-    if experiment is not None:
-        for key, value in EXPERIMENT_KIND.items():
-            if experiment.tags.get(key) != value:
-                client.set_experiment_tag(experiment.experiment_id, key, value)
-        return str(experiment.experiment_id)
-    # A tracking server chooses its own artifact root; an embedded SQLite store would use ./mlruns of the cwd.
-    local = settings.tracking_uri.startswith("sqlite:")
-    artifacts = settings.mlflow_artifacts if local else None
-    return str(
-        client.create_experiment(settings.experiment_name, artifact_location=artifacts, tags=EXPERIMENT_KIND)
-    )
 
 
 def _data_tags(snapshot: SnapshotInfo, train_rows: int, holdout_rows: int) -> dict[str, str]:

@@ -13,7 +13,7 @@ from covertype.ui import api_client, charts, operator, quality, resources, table
 settings = resources.settings()
 st.title("Models")
 
-versions = queries.registered_versions(settings)
+versions = queries.registered_versions(resources.registry(), mlflow_ui_url=settings.mlflow_ui_url)
 if versions.empty:
     st.info(
         f"No version of model `{settings.model_name}` is registered yet: `covertype train` or the "
@@ -150,7 +150,7 @@ else:
         )
         if st.form_submit_button("Make this version champion", type="primary", icon=":material/history:"):
             try:
-                result = promote_version(settings, str(chosen), reason=reason or None)
+                result = promote_version(resources.registry(), str(chosen), reason=reason or None)
             except RefusedVersion as exc:
                 st.error(str(exc), icon=":material/error:")
             else:

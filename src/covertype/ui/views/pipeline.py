@@ -151,7 +151,7 @@ if not evaluations:
     )
 else:
     accuracy = quality.batch_accuracy(evaluations)
-    holdout = quality.holdout_by_version(queries.registered_versions(settings))
+    holdout = quality.holdout_by_version(queries.registered_versions(resources.registry()))
     latest = evaluations[-1]
     own = holdout.get(latest.model_version)
     cards = st.columns([1, 2, 2, 1])  # an accuracy with its interval needs the room

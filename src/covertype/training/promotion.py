@@ -5,8 +5,9 @@ on the same rows the new version was scored on, so the comparison is fair even a
 decision, both scores and a paired test of the gain (is it beyond the noise of these rows?) are written
 as tags on the new version, with the right answers of the newest versions on the same rows (the Models
 page compares the versions on them). Stages are not used (deprecated).
-The registry calls themselves are :mod:`covertype.registry`'s; the decision needs scikit-learn, so it
-stays here (the UI image has none).
+The registry calls themselves are :class:`~covertype.registry.core.Registry`'s; the decision needs
+scikit-learn, so it stays here (the UI image has none). Takes and returns the typed values of
+:mod:`covertype.training.steps`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from covertype.registry import tags
-from covertype.registry.aliases import champion_version, set_alias
+from covertype.registry.core import Registry
 from covertype.registry.evidence import (
     HoldoutComparison,
     accuracy_text,
@@ -30,41 +31,33 @@ from covertype.registry.evidence import (
     percent_decimals,
     wilson_interval,
 )
-from covertype.registry.versions import (
-    download_version,
-    model_tag,
-    register_logged_model,
-    registered_version_numbers,
-    set_model_tags,
-    set_version_tags,
-    version_tags,
-)
 from covertype.schema import FEATURE_COLUMNS, TARGET_COLUMN, WILDERNESS_AREAS
 from covertype.settings import Settings
+from covertype.training.steps import CandidateResult, PromotionOutcome, Registered
 
 _MB = 1_000_000
 #: How many of the newest versions each training re-scores on its holdout (the champion always is).
 COMPARED_VERSIONS = 10
 
 
-def servable_only(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The candidates whose ONNX export passed its faithfulness check: only these may become champion."""
-    return [result for result in results if result.get("onnx_faithful")]
+def servable_only(results: list[CandidateResult]) -> list[CandidateResult]:
+    """The trained candidates whose ONNX export passed its faithfulness check: only these may be champion."""
+    return [result for result in results if result.trained and result.export and result.export.faithful]
 
 
-def _onnx_tags(result: dict[str, Any]) -> dict[str, str]:
+def _onnx_tags(result: CandidateResult) -> dict[str, str]:
+    export = result.export
+    assert export is not None  # noqa: S101 - servable_only kept only exported candidates
     return {
         tags.ONNX_ARTIFACT_TAG: tags.ONNX_ARTIFACT_PATH,
-        tags.ONNX_SIZE_TAG: str(int(result["onnx_size_bytes"])),
-        tags.ONNX_AGREEMENT_TAG: f"{result['onnx_label_agreement']:.6f}",
-        tags.ONNX_MAX_DIFF_TAG: f"{result['onnx_max_probability_diff']:.3e}",
-        tags.ONNX_LATENCY_TAG: f"{result['onnx_latency_ms']:.4f}",
+        tags.ONNX_SIZE_TAG: str(export.size_bytes),
+        tags.ONNX_AGREEMENT_TAG: f"{export.label_agreement:.6f}",
+        tags.ONNX_MAX_DIFF_TAG: f"{export.max_probability_diff:.3e}",
+        tags.ONNX_LATENCY_TAG: f"{export.latency_ms:.4f}",
     }
 
 
-def register_best(
-    settings: Settings, *, servable: list[dict[str, Any]], snapshot_digest: str
-) -> dict[str, Any]:
+def register_best(registry: Registry, *, servable: list[CandidateResult], snapshot_digest: str) -> Registered:
     """Register the candidate with the best validation accuracy as a new version of the model.
 
     ``servable`` are the trained candidates :func:`servable_only` kept: only a faithful ONNX export can
@@ -74,30 +67,27 @@ def register_best(
     """
     if not servable:
         raise ValueError("no servable candidate to register")
-    best = max(servable, key=lambda result: result["validation_accuracy"])
-    version = register_logged_model(
-        settings,
-        model_uri=best["model_uri"],
+    best = max(servable, key=lambda result: result.validation_accuracy or 0.0)
+    assert best.model_uri is not None and best.holdout_accuracy is not None  # noqa: S101 - a trained one
+    version = registry.register_logged_model(
+        model_uri=best.model_uri,
         tags={
             tags.REGISTRATION_TAG: tags.REGISTRATION_INCOMPLETE,  # until register_best_candidate ends
-            tags.CANDIDATE_TAG: best["name"],
+            tags.CANDIDATE_TAG: best.name,
             tags.SNAPSHOT_DIGEST_TAG: snapshot_digest,
-            tags.HOLDOUT_ACCURACY_TAG: f"{best['holdout_accuracy']:.6f}",
-            tags.VALIDATION_ACCURACY_TAG: f"{best['validation_accuracy']:.6f}",
+            tags.HOLDOUT_ACCURACY_TAG: f"{best.holdout_accuracy:.6f}",
+            tags.VALIDATION_ACCURACY_TAG: f"{best.validation_accuracy:.6f}",
             **_onnx_tags(best),
         },
     )
-    return {
-        "version": version,
-        "run_id": best["run_id"],
-        "candidate": best["name"],
-        "holdout_accuracy": best["holdout_accuracy"],
-    }
+    return Registered(
+        version=version, run_id=best.run_id, candidate=best.name, holdout_accuracy=best.holdout_accuracy
+    )
 
 
 def promote_if_better(
-    settings: Settings, *, version: str, holdout_accuracy: float, holdout: pd.DataFrame
-) -> dict[str, Any]:
+    settings: Settings, registry: Registry, *, version: str, holdout_accuracy: float, holdout: pd.DataFrame
+) -> PromotionOutcome:
     """Give ``version`` the serving alias if it beats the champion by more than ``settings.promotion_margin``.
 
     The first registered model always wins. Otherwise the champion is loaded and scored on ``holdout``
@@ -112,15 +102,15 @@ def promote_if_better(
     A winner whose champion was replaced during the comparison (a user's roll back) is ``superseded``: it
     gets no alias, and the reason tag says what the champion became (:func:`_champion_change`).
     """
-    current = champion_version(settings)
+    current = registry.champion_version()
     champion_accuracy: float | None = None
-    labels = version_tags(settings, version)
+    labels = registry.version_tags(version)
     if labels.get(tags.REGISTRATION_TAG) != tags.REGISTRATION_COMPLETE:
         reason = (
             f"refused: registration incomplete (no {tags.REGISTRATION_TAG} = {tags.REGISTRATION_COMPLETE}: "
             "the registration stopped before finishing)"
         )
-        set_version_tags(settings, version, {tags.DECISION_TAG: tags.REJECTED, tags.REASON_TAG: reason})
+        registry.set_version_tags(version, {tags.DECISION_TAG: tags.REJECTED, tags.REASON_TAG: reason})
         return _outcome(
             version,
             alias=None,
@@ -131,8 +121,8 @@ def promote_if_better(
             champion=current,
         )
     size_refusal = _size_gate(settings, labels)
-    set_version_tags(settings, version, {tags.SIZE_GATE_TAG: size_refusal or "passed"})
-    right = _right_answers(settings, _compared_versions(settings, version, current), holdout)
+    registry.set_version_tags(version, {tags.SIZE_GATE_TAG: size_refusal or "passed"})
+    right = _right_answers(registry, _compared_versions(registry, version, current), holdout)
     evidence = {
         tags.GAIN_VERDICT_TAG: "no champion to compare",
         tags.GAIN_P_VALUE_TAG: "",
@@ -155,16 +145,15 @@ def promote_if_better(
         )
     alias: str | None
     if not promoted:
-        decision, alias = tags.REJECTED, tags.CHALLENGER_ALIAS
-        set_alias(settings, alias, version)
-    elif (change := _champion_change(settings, compared_with=current)) is None:
-        decision, alias = tags.PROMOTED, settings.model_alias
-        set_alias(settings, alias, version)  # right after the re-read: see _champion_change
+        decision, alias = tags.REJECTED, registry.challenger_alias
+        registry.set_alias(alias, version)
+    elif (change := _champion_change(registry, compared_with=current)) is None:
+        decision, alias = tags.PROMOTED, registry.serving_alias
+        registry.set_alias(alias, version)  # right after the re-read: see _champion_change
     else:
         decision, alias = tags.SUPERSEDED, None
         reason = f"{reason}; but the champion changed during the comparison ({change}); not promoted"
-    set_version_tags(
-        settings,
+    registry.set_version_tags(
         version,
         {
             tags.DECISION_TAG: decision,
@@ -197,32 +186,32 @@ def _outcome(
     challenger_accuracy: float,
     champion_accuracy: float | None,
     champion: str | None,
-) -> dict[str, Any]:
-    """What :func:`promote_if_better` answers (the fields of ``PromotionOutcome``)."""
-    return {
-        "version": version,
-        "alias": alias,
-        "promoted": decision == tags.PROMOTED,
-        "reason": reason,
-        "challenger_accuracy": challenger_accuracy,
-        "champion_accuracy": champion_accuracy,
-        "champion_version": champion,
-        "decision": decision,
-    }
+) -> PromotionOutcome:
+    """What :func:`promote_if_better` answers."""
+    return PromotionOutcome(
+        version=version,
+        alias=alias,
+        promoted=decision == tags.PROMOTED,
+        reason=reason,
+        challenger_accuracy=challenger_accuracy,
+        champion_accuracy=champion_accuracy,
+        champion_version=champion,
+        decision=decision,
+    )
 
 
-def _compared_versions(settings: Settings, version: str, champion: str | None) -> list[str]:
+def _compared_versions(registry: Registry, version: str, champion: str | None) -> list[str]:
     """The new version, the champion and the newest others, up to :data:`COMPARED_VERSIONS` in all."""
-    newest = sorted(registered_version_numbers(settings) | {version}, key=int, reverse=True)
+    newest = sorted(registry.registered_version_numbers() | {version}, key=int, reverse=True)
     chosen = [version, *([champion] if champion else [])]
     chosen += [number for number in newest if number not in chosen]
     return chosen[:COMPARED_VERSIONS]
 
 
-def _right_answers(settings: Settings, versions: list[str], holdout: pd.DataFrame) -> dict[str, np.ndarray]:
+def _right_answers(registry: Registry, versions: list[str], holdout: pd.DataFrame) -> dict[str, np.ndarray]:
     """Per version, which holdout rows it classifies right (one bool per row, in ``holdout``'s order)."""
     features, truth = holdout[list(FEATURE_COLUMNS)], holdout[TARGET_COLUMN].to_numpy()
-    return {number: _load_version(settings, number).predict(features) == truth for number in versions}
+    return {number: _load_version(registry, number).predict(features) == truth for number in versions}
 
 
 def compare_on_holdout(
@@ -277,7 +266,7 @@ def _gain_decimals(new: np.ndarray, champion: np.ndarray) -> int:
     )
 
 
-def _champion_change(settings: Settings, *, compared_with: str | None) -> str | None:
+def _champion_change(registry: Registry, *, compared_with: str | None) -> str | None:
     """How the serving alias moved since the comparison read it (``v2 -> v1, a roll back``), or None.
 
     Read again just before training moves the alias, so a roll back made while the champion was re-scored
@@ -285,7 +274,7 @@ def _champion_change(settings: Settings, *, compared_with: str | None) -> str | 
     no compare-and-set on aliases: this narrows the race to the gap between this read and the move (one
     registry round trip) without closing it; a roll back landing in that gap is still overwritten.
     """
-    now = champion_version(settings)
+    now = registry.champion_version()
     if now == compared_with:
         return None
     kind = ", a roll back" if now and compared_with and int(now) < int(compared_with) else ""
@@ -296,10 +285,10 @@ def _named(version: str | None) -> str:
     return f"v{version}" if version else "none"
 
 
-def _load_version(settings: Settings, version: str) -> Any:
+def _load_version(registry: Registry, version: str) -> Any:
     """The scikit-learn pipeline of one registered version (unpickled: only from this trusted registry)."""
     with tempfile.TemporaryDirectory(prefix="covertype-champion-") as folder:
-        return mlflow.sklearn.load_model(str(download_version(settings, version, Path(folder))))
+        return mlflow.sklearn.load_model(str(registry.download_version(version, Path(folder))))
 
 
 def _size_gate(settings: Settings, labels: dict[str, str]) -> str | None:
@@ -323,12 +312,12 @@ def wins(gain: float, margin: float) -> bool:
     return gain > margin and not math.isclose(gain, margin, rel_tol=0.0, abs_tol=1e-9)
 
 
-def record_trained_data(settings: Settings, *, rows: int, digest: str) -> None:
+def record_trained_data(registry: Registry, *, rows: int, digest: str) -> None:
     """Remember on the registered model which data the last completed training saw."""
-    set_model_tags(settings, {tags.LAST_TRAINED_ROWS_TAG: str(rows), tags.LAST_TRAINED_DIGEST_TAG: digest})
+    registry.set_model_tags({tags.LAST_TRAINED_ROWS_TAG: str(rows), tags.LAST_TRAINED_DIGEST_TAG: digest})
 
 
-def last_trained_rows(settings: Settings) -> int | None:
+def last_trained_rows(registry: Registry) -> int | None:
     """Rows the last completed training saw, or None when nothing was trained yet."""
-    value = model_tag(settings, tags.LAST_TRAINED_ROWS_TAG)
+    value = registry.model_tag(tags.LAST_TRAINED_ROWS_TAG)
     return None if value is None else int(value)
