@@ -92,7 +92,7 @@ def covertype_ingest() -> None:
         yield Metadata(covertype_raw, {key: ingested[key] for key in counts})
         return evaluation.to_dict()
 
-    evaluate_batch(ingest_batch(WaitForBatchWindow(task_id="wait_for_window").output))
+    evaluate_batch(ingest_batch(WaitForBatchWindow(task_id="wait_for_window").output))  # type: ignore[arg-type]  # TaskFlow: an XComArg, the value at run time
 
 
 covertype_ingest()

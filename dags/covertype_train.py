@@ -195,7 +195,7 @@ def covertype_train() -> None:
     prepared = snapshot()
     candidates >> prepared
     results = train_candidate.partial(prepared=prepared).expand(name=candidates)
-    promote(prepared, register(prepared, results))
+    promote(prepared, register(prepared, results))  # type: ignore[arg-type]  # TaskFlow: an XComArg, the value at run time
 
 
 covertype_train()

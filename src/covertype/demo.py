@@ -17,7 +17,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 from rich.console import Console
@@ -169,7 +169,7 @@ def run_demo(
             snapshot = read_snapshot(summary.training["snapshot"]["uri"], settings)
             _, holdout = split_by_hash(snapshot, settings.holdout_fraction)
             holdout = holdout.head(1000)
-            records = holdout[list(FEATURE_COLUMNS)].to_dict(orient="records")
+            records = cast(list[dict[str, Any]], holdout[list(FEATURE_COLUMNS)].to_dict(orient="records"))
             response = httpx.post(
                 f"http://127.0.0.1:{inference_port}/predict/batch", json={"records": records}, timeout=60
             )

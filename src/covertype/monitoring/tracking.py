@@ -31,6 +31,8 @@ def monitoring_run_id(registry: Registry, version: str) -> str:
     found = registry.version(version)
     if MONITORING_RUN_TAG in found.tags:
         return str(found.tags[MONITORING_RUN_TAG])
+    if not found.run_id:
+        raise LookupError(f"version {version} was registered without a run: no experiment to monitor it in")
     run_id = registry.runs.create(
         registry.runs.experiment_of(found.run_id),
         name=f"monitoring v{version}",

@@ -20,9 +20,9 @@ def mlflow_client(settings: Settings) -> MlflowClient:
 
 def does_not_exist(exc: MlflowException) -> bool:
     """Whether MLflow refused because the model (or version, or experiment) does not exist."""
-    return exc.error_code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST)
+    return bool(exc.error_code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST))
 
 
 def already_exists(exc: MlflowException) -> bool:
     """Whether MLflow refused to create something that exists already."""
-    return exc.error_code == ErrorCode.Name(RESOURCE_ALREADY_EXISTS)
+    return bool(exc.error_code == ErrorCode.Name(RESOURCE_ALREADY_EXISTS))

@@ -147,9 +147,10 @@ class Registry:
         )
         return str(version.version)
 
-    def _version_of_logged_model(self, model_id: str, run_id: str, source: str) -> str | None:
+    def _version_of_logged_model(self, model_id: str, run_id: str | None, source: str) -> str | None:
         """The (lowest) version registered from the logged model ``model_id`` (of run ``run_id``), or None."""
-        found = self._client.search_model_versions(f"name = '{self.model_name}' and run_id = '{run_id}'")
+        of_run = f" and run_id = '{run_id}'" if run_id else ""
+        found = self._client.search_model_versions(f"name = '{self.model_name}'{of_run}")
         numbers = [
             int(version.version)
             for version in found
@@ -185,7 +186,8 @@ class Registry:
             if does_not_exist(exc):
                 return None
             raise
-        return model.tags.get(key)
+        tag: str | None = model.tags.get(key)
+        return tag
 
     def set_model_tags(self, tags: Mapping[str, str]) -> None:
         for key, value in tags.items():

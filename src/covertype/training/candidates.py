@@ -258,7 +258,7 @@ def _search(
         name=name,
         model=model,
         params=best.user_attrs["params"],
-        validation_accuracy=float(best.value),
+        validation_accuracy=study.best_value,
         trials=len(study.trials),
         search_seconds=search_seconds,
         fit_seconds=time.monotonic() - refit_started,

@@ -129,11 +129,9 @@ class CandidateResult:
     def from_dict(cls, data: dict[str, Any]) -> CandidateResult:
         fields = ("name", "status", "run_id", "error", "model_uri")
         scores = ("validation_accuracy", "holdout_accuracy", "holdout_macro_f1", "training_seconds")
-        return cls(
-            **{key: data[key] for key in fields if key in data},
-            **{key: float(data[key]) for key in scores if key in data},
-            export=ExportCheck.from_dict(data) if "onnx_faithful" in data else None,
-        )
+        values: dict[str, Any] = {key: data[key] for key in fields if key in data}
+        values |= {key: float(data[key]) for key in scores if key in data}
+        return cls(**values, export=ExportCheck.from_dict(data) if "onnx_faithful" in data else None)
 
 
 @dataclass(frozen=True)

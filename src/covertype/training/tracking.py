@@ -224,7 +224,7 @@ def _process_tracking_uri(uri: str) -> Iterator[None]:
     try:
         yield
     finally:
-        mlflow.set_tracking_uri(previous)
+        mlflow.set_tracking_uri(previous)  # type: ignore[arg-type]  # None: back to MLflow's default
 
 
 #: Artifact of a candidate run listing every trial of its search (state, accuracy, seconds, parameters).
@@ -333,4 +333,5 @@ def _dataset(snapshot: SnapshotInfo) -> MetaDataset:
         # MLflow 3.17 registers its local-file source twice and warns that the path is ambiguous.
         warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted")
         source = resolve_dataset_source(location)
-    return MetaDataset(source=source, name=_DATASET_NAME, digest=snapshot.digest[:32])
+    # MLflow's own class for a dataset known by source and digest; its stub marks ``profile`` abstract.
+    return MetaDataset(source=source, name=_DATASET_NAME, digest=snapshot.digest[:32])  # type: ignore[abstract]
