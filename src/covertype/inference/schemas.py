@@ -12,8 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from covertype.schema import COVER_TYPES, EXAMPLE_RECORD, NUMERIC_RANGES, SOIL_TYPES, WILDERNESS_AREAS
 
-WildernessArea = Literal[WILDERNESS_AREAS]  # type: ignore[valid-type]
-SoilType = Literal[SOIL_TYPES]  # type: ignore[valid-type]
+# The schema's names as Literal types: built from its tuples at import, which a type checker cannot follow.
+WildernessArea = Literal[WILDERNESS_AREAS]  # type: ignore[valid-type]  # a Literal from a tuple
+SoilType = Literal[SOIL_TYPES]  # type: ignore[valid-type]  # a Literal from a tuple
 
 
 def _within(column: str, description: str) -> Any:

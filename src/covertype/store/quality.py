@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, RowMapping, insert, select
 
 from covertype.schema import COLUMNS
 from covertype.store.dialects import ignore_duplicates
@@ -151,8 +151,8 @@ def latest_batch_quality(engine: Engine, *, model_version: str) -> BatchQuality 
     return None if row is None else _from_row(row)
 
 
-def _from_row(row: object) -> BatchQuality:
-    values = dict(row)  # type: ignore[call-overload]
+def _from_row(row: RowMapping) -> BatchQuality:
+    values = dict(row)
     return BatchQuality(
         group_number=int(values["group_number"]),
         batch_number=int(values["batch_number"]),

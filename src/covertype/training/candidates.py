@@ -362,6 +362,7 @@ def validation_split(
     features: pd.DataFrame, target: pd.Series, seed: int
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series, pd.Series]:
     stratify = target if target.value_counts().min() >= 2 else None
-    return train_test_split(  # type: ignore[no-any-return]
+    fit_x, val_x, fit_y, val_y = train_test_split(
         features, target, test_size=VALIDATION_FRACTION, random_state=seed, stratify=stratify
     )
+    return fit_x, val_x, fit_y, val_y

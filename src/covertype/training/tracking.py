@@ -333,5 +333,6 @@ def _dataset(snapshot: SnapshotInfo) -> MetaDataset:
         # MLflow 3.17 registers its local-file source twice and warns that the path is ambiguous.
         warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted")
         source = resolve_dataset_source(location)
-    # MLflow's own class for a dataset known by source and digest; its stub marks ``profile`` abstract.
-    return MetaDataset(source=source, name=_DATASET_NAME, digest=snapshot.digest[:32])  # type: ignore[abstract]
+    return MetaDataset(  # type: ignore[abstract]  # MLflow's concrete class; its stub marks profile abstract
+        source=source, name=_DATASET_NAME, digest=snapshot.digest[:32]
+    )
