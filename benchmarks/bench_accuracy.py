@@ -5,8 +5,14 @@ anchors take the raw columns (categories as LightGBM's native categoricals); the
 Optuna search (seeded TPE, the defaults first, the same validation share, no pruning) for the same time
 budget as each candidate of the pipeline, over a practitioner's space without the pipeline's size and
 latency budgets (up to 1,000 rounds of 255 leaves).
-The champion is chosen exactly as ``covertype train`` chooses it: every candidate is searched within
-the time budget, the best validation accuracy wins, and only then is the held-out set scored.
+The champion is chosen exactly as ``covertype train`` chooses it: every candidate is searched for its
+share of the training's time budget on at most ``--search-rows`` rows, the best validation accuracy
+wins and is refit on every row, and only then is the held-out set scored. ``--per-candidate-budget S``
+measures the design before screening (S seconds for each candidate, on all rows) side by side:
+
+    uv run --frozen python benchmarks/bench_accuracy.py --no-anchors --results accuracy_screening
+    uv run --frozen python benchmarks/bench_accuracy.py --no-anchors --per-candidate-budget 120 \
+        --results accuracy_per_candidate
 
 Splits:
   --split hash      (default) the shared 15k sample, holdout = 20 % chosen by row_hash (as in training)
@@ -18,13 +24,15 @@ Splits:
     uv run --frozen python benchmarks/bench_accuracy.py --split standard    # full data (scikit-learn
         download, or --data /path/covtype.data.gz)
 
-Prints one JSON object. Native threads (OpenMP) are capped at --threads for both models.
+Prints one JSON object (and with ``--results`` writes it to ``benchmarks/results/``). Native threads (OpenMP) are capped at --threads for both models.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -39,9 +47,12 @@ from covertype.dataset import load_dataset
 from covertype.schema import CATEGORICAL_COLUMNS, FEATURE_COLUMNS, TARGET_COLUMN
 from covertype.settings import Settings
 from covertype.store.row_hash import row_hashes
-from covertype.training.candidates import CANDIDATES, search_candidate, validation_split
+from covertype.training.candidates import CANDIDATES, refit, search_candidate, validation_split
 from covertype.training.evaluation import evaluate
 from covertype.training.split import split_by_hash
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from results_file import write_results  # noqa: E402
 
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "covtype-sample-15k.csv"
 STANDARD_TRAIN_ROWS = 11_340 + 3_780
@@ -55,28 +66,44 @@ def split(frame: pd.DataFrame, how: str, holdout_fraction: float) -> tuple[pd.Da
 
 
 def champion(
-    train: pd.DataFrame, test: pd.DataFrame, names: list[str], budget: float, seed: int
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    names: list[str],
+    *,
+    budget: float,
+    search_rows: int | None,
+    seed: int,
 ) -> dict[str, Any]:
+    """The champion as ``covertype train`` makes it: every candidate searched for ``budget`` seconds on at
+    most ``search_rows`` rows, the best on validation refit on every row, and only it scored on ``test``."""
     features, target = train[list(FEATURE_COLUMNS)], train[TARGET_COLUMN]
-    results = []
-    for name in names:
-        result = search_candidate(name, features, target, time_budget=budget, seed=seed)
-        metrics = evaluate(result.model, test).metrics
-        results.append(
+    searched = [
+        search_candidate(name, features, target, time_budget=budget, search_rows=search_rows, seed=seed)
+        for name in names
+    ]
+    best = max(searched, key=lambda result: result.validation_accuracy)
+    fitted = refit(best.name, best.params, features, target, seed=seed, threads=1)
+    metrics = evaluate(fitted.model, test).metrics
+    return {
+        "champion": {
+            "candidate": best.name,
+            "holdout_accuracy": round(metrics["holdout_accuracy"], 4),
+            "holdout_macro_f1": round(metrics["holdout_macro_f1"], 4),
+            "training_seconds": round(fitted.seconds, 1),
+            "params": best.params,
+        },
+        "candidates": [
             {
-                "candidate": name,
+                "candidate": result.name,
                 "validation_accuracy": round(result.validation_accuracy, 4),
-                "holdout_accuracy": round(metrics["holdout_accuracy"], 4),
-                "holdout_macro_f1": round(metrics["holdout_macro_f1"], 4),
                 "trials": result.trials,
                 "pruned_trials": result.pruned_trials,
+                "search_rows": result.search_rows,
                 "search_seconds": round(result.search_seconds, 1),
-                "training_seconds": round(result.fit_seconds, 1),
-                "params": result.params,
             }
-        )
-    best = max(results, key=lambda row: row["validation_accuracy"])
-    return {"champion": best, "candidates": results}
+            for result in searched
+        ],
+    }
 
 
 #: LightGBM's defaults, the tuned anchor's first trial.
@@ -150,6 +177,7 @@ def lightgbm_anchor(
 
 
 def main() -> None:
+    settings = Settings()
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -157,36 +185,72 @@ def main() -> None:
     parser.add_argument(
         "--data", help="dataset file (default: the shared sample; --split standard: UCI download)"
     )
-    parser.add_argument("--time-budget", type=float, default=20.0, help="seconds of search per candidate")
+    parser.add_argument(
+        "--time-budget",
+        type=float,
+        default=settings.train_time_budget,
+        help="seconds of search per training, shared by the candidates (default COVERTYPE_TRAIN_TIME_BUDGET)",
+    )
+    parser.add_argument(
+        "--search-rows",
+        type=int,
+        default=settings.search_rows,
+        help="rows each search sees at most; 0: all (default COVERTYPE_SEARCH_ROWS)",
+    )
+    parser.add_argument(
+        "--per-candidate-budget",
+        type=float,
+        help="the design before screening: this many seconds for each candidate, on all rows",
+    )
     parser.add_argument("--candidates", default=",".join(CANDIDATES), help="comma-separated candidates")
     parser.add_argument("--threads", type=int, default=1, help="native threads for both models")
+    parser.add_argument("--seed", type=int, default=settings.seed)
+    parser.add_argument("--no-anchors", action="store_true", help="the champion alone, no LightGBM anchors")
+    parser.add_argument("--results", help="also write benchmarks/results/<RESULTS>.json")
     args = parser.parse_args()
 
-    settings = Settings()
+    names = args.candidates.split(",")
+    if args.per_candidate_budget is not None:
+        design = {"budget_per_candidate": args.per_candidate_budget, "search_rows": None}
+    else:
+        design = {
+            "budget_per_candidate": args.time_budget / len(names),
+            "search_rows": args.search_rows or None,
+        }
+    load_before = list(os.getloadavg())
     source = args.data or (None if args.split == "standard" else SAMPLE)
     frame = load_dataset(source)
     train, test = split(frame, args.split, settings.holdout_fraction)
     with threadpool_limits(limits=args.threads):
-        ours = champion(train, test, args.candidates.split(","), args.time_budget, settings.seed)
-        default = lightgbm_anchor(train, test, settings.seed, args.threads, None)
-        tuned = lightgbm_anchor(train, test, settings.seed, args.threads, args.time_budget)
-    print(
-        json.dumps(
-            {
-                "dataset": str(source or "scikit-learn fetch_covtype"),
-                "split": args.split,
-                "train_rows": len(train),
-                "test_rows": len(test),
-                "time_budget_per_candidate": args.time_budget,
-                **ours,
-                "lightgbm_default": default,
-                "lightgbm_tuned": tuned,
-                "champion_beats_tuned_lightgbm": ours["champion"]["holdout_accuracy"]
-                > tuned["holdout_accuracy"],
-            },
-            indent=2,
+        ours = champion(
+            train,
+            test,
+            names,
+            budget=design["budget_per_candidate"],
+            search_rows=design["search_rows"],
+            seed=args.seed,
         )
-    )
+        anchors = {}
+        if not args.no_anchors:
+            anchors["lightgbm_default"] = lightgbm_anchor(train, test, args.seed, args.threads, None)
+            tuned = lightgbm_anchor(train, test, args.seed, args.threads, design["budget_per_candidate"])
+            anchors["lightgbm_tuned"] = tuned
+            anchors["champion_beats_tuned_lightgbm"] = (
+                ours["champion"]["holdout_accuracy"] > tuned["holdout_accuracy"]
+            )
+    figures = {
+        "dataset": str(source or "scikit-learn fetch_covtype"),
+        "split": args.split,
+        "train_rows": len(train),
+        "test_rows": len(test),
+        "seed": args.seed,
+        **design,
+        **ours,
+        **anchors,
+    }
+    print(json.dumps(figures, indent=2))
+    if args.results:
+        print(write_results(args.results, figures, load_before=load_before))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@
 Retrains when new rows land (scheduled on the asset `covertype_raw`, which `covertype_ingest` updates) or
 when triggered by hand with the params `candidates` (comma-separated:
 `hgb,lightgbm,random_forest,extra_trees,logreg`),
-`time_budget` (seconds of hyper-parameter search per candidate) and `force`.
+`time_budget` (seconds of hyper-parameter search per training, shared equally by the candidates) and
+`force`.
 
 1. **check_new_data**: trains for a reason, else skips the run. The signals, each needing new rows to train
    on (the reason names the first that fires, in this order):
@@ -21,12 +22,18 @@ when triggered by hand with the params `candidates` (comma-separated:
    `covertype.training_signal` and `covertype.training_reason` of the MLflow parent run and of the version
    the run registers;
 2. **snapshot**: deduplicated Parquet snapshot of the store (MinIO or a local folder), MLflow parent run;
-3. **train_candidate**: one mapped task per candidate (search, fit, evaluate, log as a nested MLflow run);
-   a candidate that cannot train on the data fails alone (its nested run `FAILED`, with the reason); it runs
-   at CPU niceness `COVERTYPE_TRAINING_NICENESS` (10), so the ingest runs and the scheduler go first;
-4. **register**: the best candidate that trained (validation accuracy) becomes a new version of the
-   registered model; it fails when no candidate trained;
-5. **promote**: alias `champion` only if it beats the champion re-evaluated on the same holdout by more
+3. **search_candidate**: one mapped task per candidate: a hyper-parameter search on a stratified sample of
+   at most `COVERTYPE_SEARCH_ROWS` (20,000) training rows, for the candidate's equal share of
+   `COVERTYPE_TRAIN_TIME_BUDGET` (100 s per training); logged as a nested MLflow run. A candidate that
+   cannot train on the data fails alone (its nested run `FAILED`, with the reason). It runs at CPU
+   niceness `COVERTYPE_TRAINING_NICENESS` (10), so the ingest runs and the scheduler go first;
+4. **refit**: the best candidate on validation is fitted on every training row (on
+   `COVERTYPE_REFIT_THREADS` threads, default all CPUs), evaluated on the holdout, exported to ONNX and
+   checked, and logged in its search's run; the runner-up too when the winner cannot be served. A training
+   costs its search budget plus one fit on all rows, at any size;
+5. **register**: the refit candidate (the best on validation that could be served) becomes a new version
+   of the registered model; it fails when no candidate trained;
+6. **promote**: alias `champion` only if it beats the champion re-evaluated on the same holdout by more
    than `COVERTYPE_PROMOTION_MARGIN` (a tie keeps the champion), otherwise alias `challenger`.
 
 Every task calls one function of `covertype.training.pipeline` (the steps `covertype train` chains) with
@@ -93,7 +100,11 @@ def _fail_parent_run(context: Any) -> None:
         "candidates": Param(
             None, type=["null", "string"], description="comma-separated candidates; default: all"
         ),
-        "time_budget": Param(None, type=["null", "number"], description="seconds of search per candidate"),
+        "time_budget": Param(
+            None,
+            type=["null", "number"],
+            description="seconds of search per training, shared by the candidates",
+        ),
         "force": Param(False, type="boolean", description="train whatever the signals say"),
     },
     default_args={
@@ -144,20 +155,35 @@ def covertype_train() -> None:
         ).to_dict()
 
     @task
-    def train_candidate(name: str, prepared: dict[str, Any]) -> dict[str, Any]:
-        """Train, evaluate and log one candidate (mapped: one task instance per candidate)."""
-        from covertype.training.pipeline import train_candidate, yield_cpu_to_ingestion
+    def search_candidate(name: str, prepared: dict[str, Any]) -> dict[str, Any]:
+        """Search one candidate's parameters on a sample of the rows (mapped: one task per candidate)."""
+        from covertype.training.pipeline import search_candidate, yield_cpu_to_ingestion
         from covertype.training.steps import PreparedTraining
 
-        print(f"training at CPU niceness {yield_cpu_to_ingestion(get_settings())}")
+        print(f"searching at CPU niceness {yield_cpu_to_ingestion(get_settings())}")
         budget = get_current_context()["params"]["time_budget"]
-        return train_candidate(
+        return search_candidate(
             get_settings(),
             _registry(),
             name=name,
             prepared=PreparedTraining.from_dict(prepared),
             time_budget=budget,
         ).to_dict()
+
+    @task
+    def refit(prepared: dict[str, Any], results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Fit the best searched candidate on every row, evaluate, export and log it."""
+        from covertype.training.pipeline import refit_best, yield_cpu_to_ingestion
+        from covertype.training.steps import CandidateResult, PreparedTraining
+
+        print(f"refitting at CPU niceness {yield_cpu_to_ingestion(get_settings())}")
+        refitted = refit_best(
+            get_settings(),
+            _registry(),
+            prepared=PreparedTraining.from_dict(prepared),
+            results=[CandidateResult.from_dict(result) for result in results],
+        )
+        return [result.to_dict() for result in refitted]
 
     @task
     def register(prepared: dict[str, Any], results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -194,7 +220,8 @@ def covertype_train() -> None:
     candidates = check_new_data()
     prepared = snapshot()
     candidates >> prepared
-    results = train_candidate.partial(prepared=prepared).expand(name=candidates)
+    searched = search_candidate.partial(prepared=prepared).expand(name=candidates)
+    results = refit(prepared, searched)  # type: ignore[arg-type]  # TaskFlow: an XComArg, the value at run time
     promote(prepared, register(prepared, results))  # type: ignore[arg-type]  # TaskFlow: an XComArg, the value at run time
 
 

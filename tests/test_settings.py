@@ -74,6 +74,8 @@ def _non_default_settings(tmp_path: Path) -> Settings:
         minio_secure=True,
         holdout_fraction=0.15,
         train_time_budget=7.5,
+        search_rows=12_345,
+        refit_threads=3,
         candidates="logreg, hgb,extra_trees",
         min_new_rows=0,
         promotion_margin=0.01,

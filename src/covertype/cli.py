@@ -166,7 +166,9 @@ def train(
             help=f"comma-separated, from: {', '.join(CANDIDATE_NAMES)} (default COVERTYPE_CANDIDATES)"
         ),
     ] = None,
-    time_budget: Annotated[float | None, typer.Option(help="seconds of search per candidate")] = None,
+    time_budget: Annotated[
+        float | None, typer.Option(help="seconds of search per training, shared by the candidates")
+    ] = None,
     force: Annotated[bool, typer.Option(help="train whatever the retraining signals say")] = False,
 ) -> None:
     """Train for a reason (new rows, accuracy drop, drift): snapshot, train candidates, register, promote."""
@@ -322,7 +324,9 @@ def demo(
     sample_fraction: Annotated[
         float, typer.Option(min=0.01, max=1.0, help="share of each slice per poll")
     ] = 1.0,
-    time_budget: Annotated[float, typer.Option(help="seconds of search per candidate")] = 5.0,
+    time_budget: Annotated[
+        float, typer.Option(help="seconds of search per training, shared by the candidates")
+    ] = 25.0,
     max_rows: Annotated[
         int, typer.Option(min=1_000, help="rows ingested at most (a sample of every batch)")
     ] = 10_000,

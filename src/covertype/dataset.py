@@ -46,6 +46,21 @@ def load_dataset(source: str | Path | None = None) -> pd.DataFrame:
     return _load_file(path, origin=str(path))
 
 
+def distinct_copies(frame: pd.DataFrame, rows: int, *, road_offset: int = 0) -> pd.DataFrame:
+    """``frame`` repeated to ``rows`` rows, copy ``k`` ``road_offset + k`` metres further from a road.
+
+    A full-size stand-in made from a sample: the copies of one row are distinct rows (distinct
+    ``row_hash``), so the store keeps them all, but they are near-copies: they measure time and memory at
+    size, never accuracy.
+    """
+    copies = []
+    for k in range(-(-rows // len(frame))):
+        copy = frame.copy()
+        copy["Horizontal_Distance_To_Roadways"] += road_offset + k
+        copies.append(copy)
+    return pd.concat(copies, ignore_index=True).head(rows)
+
+
 def _fetch_sklearn() -> tuple[np.ndarray, np.ndarray]:
     from sklearn.datasets import fetch_covtype
 

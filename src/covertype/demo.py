@@ -237,7 +237,7 @@ def print_summary(summary: DemoSummary, console: Console) -> None:
     console.print(
         f"Used {summary.rows_stored:,} of the source's {summary.source_rows:,} rows "
         f"({summary.sample_fraction:.2%} of every batch; at most {summary.max_rows:,}: --max-rows), "
-        f"{summary.time_budget:g} s of search per candidate (--time-budget)"
+        f"{summary.time_budget:g} s of search shared by the candidates (--time-budget)"
     )
     batches = Table(title="Batches ingested, each scored by the champion first (test-then-train)")
     for name in ("batch", "received", "stored", "duplicates", "rejected"):

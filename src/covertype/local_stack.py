@@ -21,7 +21,15 @@ from pathlib import Path
 import httpx
 import orjson
 
-from covertype.processes import PortInUse, Service, StopRequest, port_is_free, stop_all, unused_port
+from covertype.processes import (
+    PortInUse,
+    Service,
+    StopRequest,
+    port_is_free,
+    stop_all,
+    unused_port,
+    usable_cpus,
+)
 from covertype.settings import Settings
 from covertype.ui import streamlit_command
 
@@ -103,14 +111,6 @@ def airflow_address_env(host: str, port: int) -> dict[str, str]:
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(unused_port()),
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(unused_port()),
     }
-
-
-def usable_cpus() -> int:
-    """The CPUs this process may run on (its affinity mask, which a container or ``taskset`` narrows)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def airflow_sizing_env(cpus: int) -> dict[str, str]:

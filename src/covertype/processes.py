@@ -103,6 +103,14 @@ def telling_line(path: Path, start: int = 0) -> str:
     return (errors or lines or [""])[-1]
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask, which a container or ``taskset`` narrows)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 @dataclass
 class Service:
     """One long-running child process, the URL that tells when it is ready and the port it listens on.

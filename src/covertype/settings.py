@@ -76,7 +76,21 @@ class Settings(BaseSettings):
     minio_secure: bool = False
     holdout_fraction: float = Field(0.2, gt=0, lt=1, description="share of rows held out, chosen by row_hash")
     train_time_budget: float = Field(
-        120.0, gt=0, description="seconds of hyper-parameter search per candidate"
+        100.0,
+        gt=0,
+        description="seconds of hyper-parameter search per training, shared equally by the candidates",
+    )
+    search_rows: int = Field(
+        20_000,
+        ge=100,
+        description="most training rows a candidate's search sees (a stratified sample); the winner is "
+        "refit on all of them",
+    )
+    refit_threads: int | None = Field(
+        None,
+        ge=1,
+        le=64,
+        description="threads of the winner's refit on all rows; default: the CPUs this process may use",
     )
     candidates: str = Field(",".join(CANDIDATE_NAMES), description="comma-separated candidates")
     min_new_rows: int = Field(1, ge=0, description="train only when at least this many rows are new")

@@ -76,11 +76,17 @@ from covertype.training.tracking import RunContext
 steps = [
     TrainingDecision(True, "forced", "forced", 2000, None, 2000, ("extra_trees", "logreg")),
     PreparedTraining(
-        SnapshotInfo("s3://b/s.parquet", "ab" * 32, 2000), "p1", RunContext("d", "r"), "drift", "drift 0.9"
+        SnapshotInfo("s3://b/s.parquet", "ab" * 32, 2000), "p1", RunContext("d", "r"), "drift", "drift 0.9",
+        ("extra_trees", "hgb", "logreg"),
     ),
     CandidateResult("broken", "failed", "r0", error="ValueError: C must be > 0"),
     CandidateResult(
-        "extra_trees", "trained", "r1", model_uri="models:/m-1", validation_accuracy=0.8,
+        "logreg", "searched", "r3", params={"C": 0.5, "max_iter": 500}, validation_accuracy=0.7,
+        search_seconds=3.5,
+    ),
+    CandidateResult(
+        "extra_trees", "trained", "r1", params={"max_features": 0.7, "criterion": "gini"},
+        validation_accuracy=0.8, search_seconds=9.0, model_uri="models:/m-1",
         holdout_accuracy=0.75, holdout_macro_f1=0.5, training_seconds=1.5,
         export=ExportCheck(True, "faithful", 12345, 1.0, 2e-7, 0.25),
     ),
@@ -112,8 +118,8 @@ def test_the_dag_parses_as_designed(tmp_path: Path) -> None:
         "errors": {},
         "schedule": ["covertype_raw"],
         "params": ["candidates", "force", "time_budget"],
-        "tasks": ["check_new_data", "promote", "register", "snapshot", "train_candidate"],
-        "mapped": ["train_candidate"],
+        "tasks": ["check_new_data", "promote", "refit", "register", "search_candidate", "snapshot"],
+        "mapped": ["search_candidate"],
         "heavy_imports": [],  # nothing heavy at parse time
     }
 
@@ -121,7 +127,7 @@ def test_the_dag_parses_as_designed(tmp_path: Path) -> None:
 def test_every_step_result_round_trips_through_airflow_xcom_serialization(tmp_path: Path) -> None:
     """What a task returns is what the next task rebuilds, through Airflow's own XCom (de)serialization."""
     same = run_python(XCOM_ROUND_TRIP, _airflow_env(tmp_path / "airflow", tmp_path / "data"), tmp_path)
-    names = ["TrainingDecision", "PreparedTraining", *["CandidateResult"] * 3, "Registered"]
+    names = ["TrainingDecision", "PreparedTraining", *["CandidateResult"] * 4, "Registered"]
     assert same == [[name, True] for name in [*names, "PromotionOutcome", "PromotionOutcome"]]
 
 
@@ -137,8 +143,9 @@ def test_dag_test_trains_registers_and_then_skips(tmp_path: Path, sample_csv: Pa
     assert first["tasks"] == {
         "check_new_data[-1]": "success",
         "snapshot[-1]": "success",
-        "train_candidate[0]": "success",
-        "train_candidate[1]": "success",
+        "search_candidate[0]": "success",
+        "search_candidate[1]": "success",
+        "refit[-1]": "success",
         "register[-1]": "success",
         "promote[-1]": "success",
     }
@@ -147,7 +154,7 @@ def test_dag_test_trains_registers_and_then_skips(tmp_path: Path, sample_csv: Pa
     run = client.get_run(champion.run_id)
     assert run.data.tags["covertype.dag_id"] == "covertype_train"
     assert run.data.tags["covertype.dag_run_id"] == first["run_id"]
-    assert run.data.params["time_budget"] == "1"
+    assert run.data.params["time_budget"] == "0.5"  # the run's 1 s, shared by its two candidates
     assert champion.tags["covertype.promotion_decision"] == "promoted"
 
     # Same data again: check_new_data skips and so does everything downstream.
@@ -215,7 +222,7 @@ def test_a_failing_candidate_fails_alone_and_a_failed_task_fails_the_parent_run(
 
     # broken alone: nothing to register, so register fails (no retry) and the parent run is FAILED.
     assert alone["state"] == "failed", alone
-    assert alone["tasks"]["train_candidate[0]"] == "success"
+    assert alone["tasks"]["search_candidate[0]"] == "success"
     assert (alone["tasks"]["register[-1]"], alone["tasks"]["promote[-1]"]) == ("failed", "upstream_failed")
     parent = runs_of(alone["run_id"])["parent"]
     assert parent.info.status == "FAILED"
@@ -309,7 +316,7 @@ def test_a_candidate_trains_at_the_configured_niceness(tmp_path: Path, sample_cs
 
     found = run_python(RUN_NICENESS, env, tmp_path)
 
-    assert found["tasks"]["train_candidate[0]"] == "success", found
+    assert found["tasks"]["search_candidate[0]"] == "success", found
     assert found["before"] < 7
     assert found["after"] == 7
 

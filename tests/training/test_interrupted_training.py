@@ -9,6 +9,7 @@ test's folder) and a real snapshot of a few hundred rows.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -63,7 +64,7 @@ def test_a_retried_candidate_closes_the_run_its_killed_attempt_left(
     abandoned = left_running(settings, prepared, "logreg")
     other = left_running(settings, prepared, "hgb")  # another candidate's task, maybe still at work
 
-    result = pipeline.train_candidate(settings, registry, name="logreg", prepared=prepared, time_budget=0.5)
+    result = pipeline.search_candidate(settings, registry, name="logreg", prepared=prepared, time_budget=0.5)
 
     client = mlflow_client(settings)
     closed = client.get_run(abandoned)
@@ -77,7 +78,7 @@ def test_a_retried_candidate_closes_the_run_its_killed_attempt_left(
 def test_a_failed_training_closes_every_candidate_run_left_running(
     settings: Settings, registry: Registry, prepared: PreparedTraining
 ) -> None:
-    finished = pipeline.train_candidate(
+    finished = pipeline.search_candidate(
         settings, registry, name="logreg", prepared=prepared, time_budget=0.5
     ).run_id
     abandoned = left_running(settings, prepared, "hgb")
@@ -97,7 +98,49 @@ def test_a_failed_training_closes_every_candidate_run_left_running(
 
 @pytest.fixture
 def trained(settings: Settings, registry: Registry, prepared: PreparedTraining) -> CandidateResult:
-    return pipeline.train_candidate(settings, registry, name="logreg", prepared=prepared, time_budget=0.5)
+    searched = pipeline.search_candidate(
+        settings, registry, name="logreg", prepared=prepared, time_budget=0.5
+    )
+    [result] = pipeline.refit_best(settings, registry, prepared=prepared, results=[searched])
+    return result
+
+
+def test_a_retried_refit_logs_into_the_same_run_and_finishes_it(
+    settings: Settings, registry: Registry, prepared: PreparedTraining
+) -> None:
+    """A refit killed while it logged leaves its search's run RUNNING; the retry resumes that run."""
+    searched = pipeline.search_candidate(
+        settings, registry, name="logreg", prepared=prepared, time_budget=0.5
+    )
+    client = mlflow_client(settings)
+    client.update_run(searched.run_id, status="RUNNING")  # as the killed refit left it
+
+    [result] = pipeline.refit_best(settings, registry, prepared=prepared, results=[searched])
+
+    run = client.get_run(result.run_id)
+    assert result.trained and result.run_id == searched.run_id and run.info.status == "FINISHED"
+    assert run.data.metrics["holdout_accuracy"] == pytest.approx(result.holdout_accuracy)
+    assert run.data.metrics["validation_accuracy"] == pytest.approx(searched.validation_accuracy)
+
+
+def test_the_runner_up_is_refit_when_the_winner_cannot_be(
+    settings: Settings, registry: Registry, prepared: PreparedTraining
+) -> None:
+    """The best on validation whose refit raises fails alone (its run FAILED, the reason tagged); the
+    runner-up is refit, and registration can go on with it."""
+    runner_up = pipeline.search_candidate(
+        settings, registry, name="logreg", prepared=prepared, time_budget=0.5
+    )
+    broken = pipeline.search_candidate(settings, registry, name="logreg", prepared=prepared, time_budget=0.5)
+    winner = replace(broken, params={"C": -1.0}, validation_accuracy=1.0)  # sklearn refuses C <= 0
+
+    results = pipeline.refit_best(settings, registry, prepared=prepared, results=[runner_up, winner])
+
+    assert [result.status for result in results] == ["trained", "failed"]
+    assert results[1].error is not None and results[1].error.startswith("refit: InvalidParameterError")
+    failed_run = mlflow_client(settings).get_run(broken.run_id)
+    assert failed_run.info.status == "FAILED" and "C" in failed_run.data.tags[tracking.ERROR_TAG]
+    assert promotion.servable_only(results) == [results[0]]
 
 
 def created_then_killed(registry: Registry, prepared: PreparedTraining, trained: CandidateResult) -> str:

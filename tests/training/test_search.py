@@ -39,7 +39,8 @@ def test_the_search_stops_within_its_budget_and_prunes_trials_far_behind(rows: p
     assert (table.loc[table["state"] == "PRUNED", "stages"] == 2).all()  # pruned after the 2nd of 3
     completed = table[table["state"] == "COMPLETE"]
     assert result.validation_accuracy == pytest.approx(completed["accuracy"].max())
-    assert result.model.n_features_in_ == len(FEATURE_COLUMNS)
+    best = completed.loc[completed["accuracy"].idxmax()]
+    assert result.search_rows == len(rows) and result.params["max_features"] == best["max_features"]
 
 
 def test_the_seeded_search_of_a_one_stage_model_repeats_its_trials(rows: pd.DataFrame) -> None:

@@ -20,7 +20,9 @@ from covertype.training.candidates import (
     CANDIDATES,
     build_pipeline,
     resolve_candidates,
+    refit,
     search_candidate,
+    search_sample,
     validation_split,
 )
 from covertype.training.evaluation import evaluate, operational_metrics, save_confusion_matrix
@@ -115,13 +117,35 @@ def test_every_candidate_is_a_pipeline_over_raw_features(name: str, sample: pd.D
     assert model.predict_proba(record).shape == (1, len(np.unique(rows[TARGET_COLUMN])))
 
 
-def test_search_stops_at_its_budget_and_refits(sample: pd.DataFrame) -> None:
+def test_search_stops_at_its_budget_and_the_refit_fits_every_row(sample: pd.DataFrame) -> None:
     rows = sample.head(2_000)
-    result = search_candidate("logreg", rows[list(FEATURE_COLUMNS)], rows[TARGET_COLUMN], time_budget=0.5)
-    assert result.trials >= 1 and result.search_seconds < 10
+    features, target = rows[list(FEATURE_COLUMNS)], rows[TARGET_COLUMN]
+    result = search_candidate("logreg", features, target, time_budget=0.5)
+    assert result.trials >= 1 and result.search_seconds < 10 and result.search_rows == len(rows)
     assert 0.01 <= result.params["C"] <= 100
     assert 0.5 < result.validation_accuracy <= 1
-    assert result.model.n_features_in_ == len(FEATURE_COLUMNS)
+    fitted = refit("logreg", result.params, features, target, seed=42, threads=1)
+    assert fitted.model.n_features_in_ == len(FEATURE_COLUMNS) and fitted.seconds > 0
+    assert fitted.model[-1].C == result.params["C"]
+
+
+def test_the_search_sees_a_stratified_sample_and_the_refit_every_row(sample: pd.DataFrame) -> None:
+    """At most ``search_rows`` rows searched, the classes in the same shares; the refit on all of them, on
+    two threads, and the model keeps the ``n_jobs`` it was searched with."""
+    features, target = sample[list(FEATURE_COLUMNS)], sample[TARGET_COLUMN]
+    sample_x, sample_y = search_sample(features, target, 3_000, seed=42)
+    assert len(sample_x) == 3_000 and sample_x.index.equals(sample_y.index)
+    shares = target.value_counts(normalize=True)
+    assert (sample_y.value_counts(normalize=True) - shares).abs().max() < 0.002
+    assert search_sample(features, target, None, seed=42)[0] is features
+
+    small = {"n_estimators": 8, "max_leaf_nodes": 200}
+    result = search_candidate("extra_trees", features, target, time_budget=0.1, search_rows=3_000, seed=42)
+    assert result.search_rows == 3_000 and result.trials == 1  # the defaults alone within 0.1 s
+    fitted = refit("extra_trees", {**result.params, **small}, features, target, seed=42, threads=2)
+    forest = fitted.model[-1]
+    assert fitted.threads == 2 and forest.n_jobs == CANDIDATES["extra_trees"].build(42)[-1].n_jobs
+    assert sum(tree.tree_.n_node_samples[0] for tree in forest.estimators_) > 8 * 3_000  # all 15,000 rows
 
 
 def test_evaluation_reports_overall_class_and_slice_metrics(sample: pd.DataFrame, tmp_path: Path) -> None:
@@ -162,11 +186,11 @@ def test_hgb_trains_on_a_first_small_batch_where_a_class_has_one_row(sample: pd.
     """150 rows as the first batches bring them: HGB's stratified early-stopping split cannot be made."""
     first_rows = sample.head(150)
     assert first_rows[TARGET_COLUMN].value_counts().min() == 1
-    result = search_candidate(
-        "hgb", first_rows[list(FEATURE_COLUMNS)], first_rows[TARGET_COLUMN], time_budget=1
-    )
+    features, target = first_rows[list(FEATURE_COLUMNS)], first_rows[TARGET_COLUMN]
+    result = search_candidate("hgb", features, target, time_budget=1)
     assert result.params["early_stopping"] is False
-    assert set(result.model.predict(first_rows[list(FEATURE_COLUMNS)])) <= set(COVER_TYPES)
+    model = refit("hgb", result.params, features, target, seed=42, threads=1).model
+    assert set(model.predict(features)) <= set(COVER_TYPES)
 
     # Enough rows of every class: early stopping stays on.
     enough = sample.head(3_000)
@@ -188,7 +212,22 @@ def test_hgb_trains_when_the_single_row_of_a_class_falls_in_the_search_validatio
     result = search_candidate("hgb", features, target, time_budget=1)
 
     assert result.params["early_stopping"] is False
-    assert set(result.model.predict(features)) <= {1, 2, 4}
+    model = refit("hgb", result.params, features, target, seed=42, threads=1).model
+    assert set(model.predict(features)) <= {1, 2, 4}
+
+
+def test_hgb_refits_when_the_rare_class_is_missing_from_the_search_sample(sample: pd.DataFrame) -> None:
+    """The search's sample can stop early; the refit on all rows holds the class's single row, so the
+    refit itself turns early stopping off."""
+    rare = sample[sample[TARGET_COLUMN] == 4].head(1)
+    frame = pd.concat([sample[sample[TARGET_COLUMN].isin([1, 2])].head(3_000), rare], ignore_index=True)
+    features, target = frame[list(FEATURE_COLUMNS)], frame[TARGET_COLUMN]
+    _, searched_target = search_sample(features, target, 2_000, seed=42)
+    assert 4 not in set(searched_target)  # the case this test is for (one row: drawn at random, unstratified)
+    result = search_candidate("hgb", features, target, time_budget=0.5, search_rows=2_000)
+    assert "early_stopping" not in result.params
+    model = refit("hgb", result.params, features, target, seed=42, threads=1).model
+    assert model[-1].early_stopping is False and set(model.predict(features)) <= {1, 2, 4}
 
 
 def test_every_candidate_name_has_a_candidate_and_is_trained_by_default() -> None:

@@ -1,7 +1,13 @@
 """The training steps, each one Airflow task of ``covertype_train`` and, chained, ``covertype train``.
 
-``check_new_data`` -> ``prepare_training`` (task ``snapshot``) -> ``train_candidate`` (once per
-candidate, mapped) -> ``register_best_candidate`` (task ``register``) -> ``promote``.
+``check_new_data`` -> ``prepare_training`` (task ``snapshot``) -> ``search_candidate`` (once per
+candidate, mapped) -> ``refit_best`` (task ``refit``) -> ``register_best_candidate`` (task ``register``)
+-> ``promote``.
+
+A training screens, then refits: each candidate's search sees a bounded stratified sample of the training
+rows (``COVERTYPE_SEARCH_ROWS``) for its share of one budget (``COVERTYPE_TRAIN_TIME_BUDGET``), and only
+the winner on validation is fitted on every row, evaluated on the holdout and exported (the runner-up when
+the winner cannot be served). So a training's cost is the budget plus one fit on all rows, at any size.
 
 Each step takes and returns the typed values of :mod:`covertype.training.steps`; the DAG passes them
 between tasks as JSON XComs. A step that fails for good, in the CLI or in the DAG, ends in
@@ -24,6 +30,7 @@ from threadpoolctl import threadpool_limits
 from covertype.model.onnx_export import export_and_check
 from covertype.monitoring import RetrainSignals, decide_retraining, log_profile
 from covertype.pause_points import VERSION_CREATED, pause_point
+from covertype.processes import usable_cpus
 from covertype.pushgateway import push_training_outcome
 from covertype.registry import tags
 from covertype.registry.core import Registry
@@ -32,13 +39,15 @@ from covertype.settings import Settings
 from covertype.store.engine import store_engine
 from covertype.store.quality import latest_batch_quality
 from covertype.store.reads import count_stored_rows
+from covertype.training import candidates as candidate_search
 from covertype.training import promotion, tracking
-from covertype.training.candidates import resolve_candidates, search_candidate
+from covertype.training.candidates import resolve_candidates
 from covertype.training.evaluation import evaluate, operational_metrics
 from covertype.training.snapshot import read_snapshot, take_snapshot
 from covertype.training.split import split_by_hash
 from covertype.training.steps import (
     FAILED,
+    SEARCHED,
     TRAINED,
     CandidateResult,
     PreparedTraining,
@@ -133,7 +142,11 @@ def prepare_training(
         train_rows=len(train),
         holdout_rows=len(holdout),
         tags=_reason_tags(decision.signal, decision.reason),
-        params={"holdout_fraction": settings.holdout_fraction},
+        params={
+            "holdout_fraction": settings.holdout_fraction,
+            "search_rows": settings.search_rows,
+            "time_budget": settings.train_time_budget,
+        },
     )
     return PreparedTraining(
         snapshot=snapshot,
@@ -141,6 +154,7 @@ def prepare_training(
         context=context,
         signal=decision.signal,
         reason=decision.reason,
+        candidates=decision.candidates,
     )
 
 
@@ -160,7 +174,7 @@ def yield_cpu_to_ingestion(settings: Settings) -> int:
     return os.getpriority(os.PRIO_PROCESS, 0)
 
 
-def train_candidate(
+def search_candidate(
     settings: Settings,
     registry: Registry,
     *,
@@ -168,66 +182,164 @@ def train_candidate(
     prepared: PreparedTraining,
     time_budget: float | None = None,
 ) -> CandidateResult:
-    """Search, fit, evaluate and export one candidate on the prepared snapshot; log it as a nested run.
+    """Search one candidate's parameters on a sample of the training rows; log it as a nested run.
 
-    The ONNX export is checked against the pipeline on the holdout; its verdict travels in the result,
-    so registration can skip an unfaithful export.
+    The candidate gets an equal share of the training's search budget (``time_budget``, default
+    ``settings.train_time_budget``) and sees at most ``settings.search_rows`` rows (stratified).
 
-    A candidate that cannot train on this data (its fit or evaluation raises) fails alone: its nested
-    run is closed ``FAILED`` with the reason, and the result's status is ``failed`` so that the others
-    still compete. Errors reaching MLflow are not caught (a retry may help those). A retry first closes
-    the nested run a killed attempt left ``RUNNING`` (:func:`tracking.close_abandoned_candidates`).
+    A candidate that cannot train on this data (its search raises) fails alone: its nested run is closed
+    ``FAILED`` with the reason, and the result's status is ``failed`` so that the others still compete.
+    Errors reaching MLflow are not caught (a retry may help those). A retry first closes the nested run a
+    killed attempt left ``RUNNING`` (:func:`tracking.close_abandoned_candidates`).
     """
     tracking.close_abandoned_candidates(registry, prepared.parent_run_id, name=name, reason=RETRIED_REASON)
-    budget = settings.train_time_budget if time_budget is None else time_budget
-    params: dict[str, object] = {"candidate": name, "time_budget": budget, "seed": settings.seed}
+    total = settings.train_time_budget if time_budget is None else time_budget
+    budget = total / max(1, len(prepared.candidates))
+    params: dict[str, object] = {"candidate": name, "time_budget": round(budget, 3), "seed": settings.seed}
     train, holdout = _load_split(settings, prepared)
     try:
-        result = search_candidate(
-            name, train[list(FEATURE_COLUMNS)], train[TARGET_COLUMN], time_budget=budget, seed=settings.seed
+        result = candidate_search.search_candidate(
+            name,
+            train[list(FEATURE_COLUMNS)],
+            train[TARGET_COLUMN],
+            time_budget=budget,
+            search_rows=settings.search_rows,
+            seed=settings.seed,
         )
-        with threadpool_limits(limits=1):  # see search_candidate: OpenMP threads crawl on a busy machine
-            evaluation = evaluate(result.model, holdout)
-            operational = operational_metrics(result.model, holdout)
-            graph, export = export_and_check(result.model, holdout)
     except Exception as exc:  # noqa: BLE001 - any training error is this candidate's alone; recorded
-        error = _describe(exc)
-        run_id = tracking.log_failed_candidate(
-            registry,
-            parent_run_id=prepared.parent_run_id,
-            context=prepared.context,
-            snapshot=prepared.snapshot,
-            name=name,
-            error=error,
-            params=params,
-            train_rows=len(train),
-            holdout_rows=len(holdout),
+        return _failed(
+            registry, prepared, name, exc, params=params, train_rows=len(train), holdout_rows=len(holdout)
         )
-        log.error("candidate %s failed on %s rows: %s", name, len(train), error)
-        return CandidateResult(name=name, status=FAILED, run_id=run_id, error=error)
-    logged = tracking.log_candidate(
+    run_id = tracking.log_search(
         registry,
         parent_run_id=prepared.parent_run_id,
         context=prepared.context,
         snapshot=prepared.snapshot,
         result=result,
-        evaluation=evaluation,
-        operational=operational,
-        export=export,
-        graph=graph,
         params=params | result.params,
-        train=train,
+        train_rows=len(train),
         holdout_rows=len(holdout),
     )
     return CandidateResult(
         name=name,
-        status=TRAINED,
-        run_id=logged.run_id,
-        model_uri=logged.model_uri,
+        status=SEARCHED,
+        run_id=run_id,
+        params=result.params,
         validation_accuracy=result.validation_accuracy,
+        search_seconds=result.search_seconds,
+    )
+
+
+def _failed(
+    registry: Registry,
+    prepared: PreparedTraining,
+    name: str,
+    exc: Exception,
+    *,
+    params: dict[str, object],
+    train_rows: int,
+    holdout_rows: int,
+) -> CandidateResult:
+    error = _describe(exc)
+    run_id = tracking.log_failed_candidate(
+        registry,
+        parent_run_id=prepared.parent_run_id,
+        context=prepared.context,
+        snapshot=prepared.snapshot,
+        name=name,
+        error=error,
+        params=params,
+        train_rows=train_rows,
+        holdout_rows=holdout_rows,
+    )
+    log.error("candidate %s failed on %s rows: %s", name, train_rows, error)
+    return CandidateResult(name=name, status=FAILED, run_id=run_id, error=error)
+
+
+#: Candidates refit at most: the winner of the search, and the runner-up when the winner cannot be served.
+REFIT_ATTEMPTS = 2
+#: Holdout rows the ONNX export is checked on: enough to find a disagreement, bounded at any size.
+FAITHFULNESS_ROWS = 20_000
+
+
+def refit_best(
+    settings: Settings, registry: Registry, *, prepared: PreparedTraining, results: Iterable[CandidateResult]
+) -> list[CandidateResult]:
+    """Fit the best searched candidate on every training row, evaluate it on the holdout, export it to ONNX
+    and log it in its search's run; ``results`` with that candidate's result replaced.
+
+    When the winner cannot be served (its refit raises, or its export is not faithful), the runner-up is
+    refit too (at most :data:`REFIT_ATTEMPTS` in all). The refit runs on ``settings.refit_threads`` threads
+    (default: the CPUs this process may use): it runs alone, after the searches.
+    """
+    results = list(results)
+    searched = sorted(
+        (result for result in results if result.status == SEARCHED),
+        key=lambda result: result.validation_accuracy or 0.0,
+        reverse=True,
+    )
+    if not searched:
+        return results
+    train, holdout = _load_split(settings, prepared)
+    refit: dict[str, CandidateResult] = {}  # by run id
+    for result in searched[:REFIT_ATTEMPTS]:
+        refit[result.run_id] = _refit_one(settings, registry, prepared, result, train, holdout)
+        if promotion.servable_only([refit[result.run_id]]):
+            break
+    return [refit.get(result.run_id, result) for result in results]
+
+
+def _refit_one(
+    settings: Settings,
+    registry: Registry,
+    prepared: PreparedTraining,
+    searched: CandidateResult,
+    train: pd.DataFrame,
+    holdout: pd.DataFrame,
+) -> CandidateResult:
+    assert searched.params is not None and searched.validation_accuracy is not None  # noqa: S101 - searched
+    threads = settings.refit_threads or usable_cpus()
+    try:
+        fitted = candidate_search.refit(
+            searched.name,
+            searched.params,
+            train[list(FEATURE_COLUMNS)],
+            train[TARGET_COLUMN],
+            seed=settings.seed,
+            threads=threads,
+        )
+        with threadpool_limits(limits=1):  # see search_candidate: OpenMP threads crawl on a busy machine
+            evaluation = evaluate(fitted.model, holdout)
+            operational = operational_metrics(fitted.model, holdout)
+            checked = holdout.sample(n=min(len(holdout), FAITHFULNESS_ROWS), random_state=settings.seed)
+            graph, export = export_and_check(fitted.model, checked)
+    except Exception as exc:  # noqa: BLE001 - this candidate cannot be served; the runner-up may be
+        error = _describe(exc)
+        registry.runs.finish(searched.run_id, tags={tracking.ERROR_TAG: f"refit: {error}"}, status="FAILED")
+        log.error("candidate %s failed its refit on %s rows: %s", searched.name, len(train), error)
+        return replace(searched, status=FAILED, error=f"refit: {error}")
+    logged = tracking.log_refit(
+        registry,
+        run_id=searched.run_id,
+        name=searched.name,
+        params=searched.params,
+        refit=fitted,
+        validation_accuracy=searched.validation_accuracy,
+        evaluation=evaluation,
+        operational=operational,
+        export=export,
+        graph=graph,
+        snapshot=prepared.snapshot,
+        train=train,
+        holdout_rows=len(holdout),
+    )
+    return replace(
+        searched,
+        status=TRAINED,
+        model_uri=logged.model_uri,
         holdout_accuracy=evaluation.metrics["holdout_accuracy"],
         holdout_macro_f1=evaluation.metrics["holdout_macro_f1"],
-        training_seconds=result.fit_seconds,
+        training_seconds=fitted.seconds,
         export=export,
     )
 
@@ -264,7 +376,7 @@ def register_best_candidate(
         train=_load_split(settings, prepared)[0],
     )
     registry.set_version_tags(registered.version, {tags.REGISTRATION_TAG: tags.REGISTRATION_COMPLETE})
-    failed = sorted(result.name for result in results if not result.trained)
+    failed = sorted(result.name for result in results if result.failed)
     return replace(registered, failed_candidates=tuple(failed))
 
 
@@ -353,11 +465,13 @@ def run_training(
         return {"status": "skipped", **decision.to_dict()}
     context = tracking.RunContext("cli", f"cli__{datetime.now(UTC).strftime('%Y-%m-%dT%H:%M:%S.%fZ')}")
     prepared = prepare_training(settings, registry, context=context, decision=decision)
-    with failing_step(registry, prepared, "train_candidate"):
-        results = [
-            train_candidate(settings, registry, name=name, prepared=prepared, time_budget=time_budget)
+    with failing_step(registry, prepared, "search_candidate"):
+        searched = [
+            search_candidate(settings, registry, name=name, prepared=prepared, time_budget=time_budget)
             for name in decision.candidates
         ]
+    with failing_step(registry, prepared, "refit"):
+        results = refit_best(settings, registry, prepared=prepared, results=searched)
     with failing_step(registry, prepared, "register"):
         registered = register_best_candidate(settings, registry, prepared=prepared, results=results)
     with failing_step(registry, prepared, "promote"):

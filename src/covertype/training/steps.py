@@ -18,8 +18,8 @@ from covertype.model.onnx_export import ExportCheck
 from covertype.training.snapshot import SnapshotInfo
 from covertype.training.tracking import RunContext
 
-#: ``status`` of a :class:`CandidateResult`.
-TRAINED, FAILED = "trained", "failed"
+#: ``status`` of a :class:`CandidateResult`: searched on the sample, refit on all rows (exported), failed.
+SEARCHED, TRAINED, FAILED = "searched", "trained", "failed"
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,8 @@ class PreparedTraining:
     context: RunContext
     signal: str
     reason: str
+    #: The candidates of this training: they share its search budget equally.
+    candidates: tuple[str, ...]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -75,6 +77,7 @@ class PreparedTraining:
             "dag_run_id": self.context.dag_run_id,
             "training_signal": self.signal,
             "training_reason": self.reason,
+            "candidates": list(self.candidates),
         }
 
     @classmethod
@@ -85,22 +88,28 @@ class PreparedTraining:
             context=RunContext(data["dag_id"], data["dag_run_id"]),
             signal=data["training_signal"],
             reason=data["training_reason"],
+            candidates=tuple(data["candidates"]),
         )
 
 
 @dataclass(frozen=True)
 class CandidateResult:
-    """One candidate's outcome: its nested MLflow run, and its scores and ONNX check when it trained.
+    """One candidate's outcome: its nested MLflow run, what its search chose, and, once refit, its model,
+    holdout scores and ONNX check.
 
-    A candidate that failed (``status`` :data:`FAILED`) has only ``error`` besides its name and run.
+    ``status`` is :data:`SEARCHED` after the search (``params``, ``validation_accuracy``,
+    ``search_seconds``), :data:`TRAINED` once refit on every row (``model_uri``, the holdout scores,
+    ``training_seconds`` of the refit, ``export``), :data:`FAILED` with ``error`` when it could not train.
     """
 
     name: str
     status: str
     run_id: str
     error: str | None = None
-    model_uri: str | None = None
+    params: dict[str, Any] | None = None
     validation_accuracy: float | None = None
+    search_seconds: float | None = None
+    model_uri: str | None = None
     holdout_accuracy: float | None = None
     holdout_macro_f1: float | None = None
     training_seconds: float | None = None
@@ -110,15 +119,23 @@ class CandidateResult:
     def trained(self) -> bool:
         return self.status == TRAINED
 
+    @property
+    def failed(self) -> bool:
+        return self.status == FAILED
+
     def to_dict(self) -> dict[str, Any]:
-        if not self.trained:
-            return {"name": self.name, "status": self.status, "run_id": self.run_id, "error": self.error}
-        return {
-            "name": self.name,
-            "status": self.status,
-            "run_id": self.run_id,
-            "model_uri": self.model_uri,
+        values: dict[str, Any] = {"name": self.name, "status": self.status, "run_id": self.run_id}
+        if self.failed:
+            return values | {"error": self.error}
+        values |= {
+            "params": self.params,
             "validation_accuracy": self.validation_accuracy,
+            "search_seconds": self.search_seconds,
+        }
+        if not self.trained:
+            return values
+        return values | {
+            "model_uri": self.model_uri,
             "holdout_accuracy": self.holdout_accuracy,
             "holdout_macro_f1": self.holdout_macro_f1,
             "training_seconds": self.training_seconds,
@@ -127,10 +144,16 @@ class CandidateResult:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CandidateResult:
-        fields = ("name", "status", "run_id", "error", "model_uri")
-        scores = ("validation_accuracy", "holdout_accuracy", "holdout_macro_f1", "training_seconds")
+        fields = ("name", "status", "run_id", "error", "model_uri", "params")
+        scores = (
+            "validation_accuracy",
+            "search_seconds",
+            "holdout_accuracy",
+            "holdout_macro_f1",
+            "training_seconds",
+        )
         values: dict[str, Any] = {key: data[key] for key in fields if key in data}
-        values |= {key: float(data[key]) for key in scores if key in data}
+        values |= {key: float(data[key]) for key in scores if data.get(key) is not None}
         return cls(**values, export=ExportCheck.from_dict(data) if "onnx_faithful" in data else None)
 
 

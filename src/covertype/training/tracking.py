@@ -15,8 +15,8 @@ registry; unpickling needs scikit-learn and the ``covertype`` package (for ``Ter
 Runs are created and closed through the :class:`~covertype.registry.core.Registry` (its client has
 explicit URIs). Only a candidate's run is logged with MLflow's fluent API (``mlflow.start_run``,
 ``mlflow.sklearn.log_model``: MLflow 3 logs a model as a *logged model* only through it), which knows no
-other tracking URI than the process-wide one: :func:`log_candidate` sets it while it logs and restores it
-after, and is the only code that sets it.
+other tracking URI than the process-wide one: :func:`log_search` and :func:`log_refit` set it while they
+log and restore it after, and are the only code that sets it.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import pandas as pd
@@ -50,7 +51,7 @@ from covertype.registry.tags import (
     SNAPSHOT_DIGEST_TAG,
 )
 from covertype.schema import FEATURE_COLUMNS, NUMERIC_COLUMNS
-from covertype.training.candidates import SearchResult
+from covertype.training.candidates import Refit, SearchResult
 from covertype.training.evaluation import Evaluation, model_card, save_confusion_matrix
 from covertype.training.snapshot import SnapshotInfo
 
@@ -133,59 +134,88 @@ def start_parent_run(
     return run_id
 
 
-def log_candidate(
+def log_search(
     registry: Registry,
     *,
     parent_run_id: str,
     context: RunContext,
     snapshot: SnapshotInfo,
     result: SearchResult,
-    evaluation: Evaluation,
-    operational: dict[str, float],
-    export: ExportCheck,
-    graph: bytes | None,
     params: Mapping[str, object],
-    train: pd.DataFrame,
+    train_rows: int,
     holdout_rows: int,
-) -> LoggedCandidate:
-    """Log one trained candidate (and its ``params``) as a run nested in ``parent_run_id``.
+) -> str:
+    """Log one candidate's search (its ``params``, scores and trials) as a run nested in ``parent_run_id``;
+    returns the run's id. :func:`log_refit` adds the model to the winner's run.
 
-    ``graph`` (the ONNX export) is logged only when ``export`` found it faithful. The fluent API used
-    here logs to the process-wide tracking URI, so it is the registry's one while this runs (and what it
-    was before afterwards: a later client in the same process must not inherit it by accident).
+    The fluent API used here logs to the process-wide tracking URI, so it is the registry's one while this
+    runs (and what it was before afterwards: a later client in the same process must not inherit it).
     """
     with _process_tracking_uri(registry.tracking_uri):
         experiment_id = registry.runs.ensure_experiment()
-        metrics = {
-            **evaluation.metrics,
-            **operational,
-            **export.metrics(),
-            "validation_accuracy": result.validation_accuracy,
-            "search_trials": float(result.trials),
-            "search_pruned_trials": float(result.pruned_trials),
-            "search_seconds": result.search_seconds,
-            "training_seconds": result.fit_seconds,
-        }
         tags = {
             **context.tags(),
-            **_data_tags(snapshot, len(train), holdout_rows),
+            **_data_tags(snapshot, train_rows, holdout_rows),
             CANDIDATE_TAG: result.name,
             "covertype.kind": "candidate",
-            ONNX_FAITHFUL_TAG: str(export.faithful).lower(),
-            ONNX_REASON_TAG: export.reason,
         }
         with mlflow.start_run(
             experiment_id=experiment_id, parent_run_id=parent_run_id, run_name=result.name, tags=tags
         ) as run:
             pause_point(CANDIDATE_LOGGING)
             mlflow.log_params(dict(params))
-            mlflow.log_metrics(metrics)
+            mlflow.log_metrics(search_metrics(result))
             log_search_trials(result)
             mlflow.log_input(_dataset(snapshot), context="training")
+        return str(run.info.run_id)
+
+
+def search_metrics(result: SearchResult) -> dict[str, float]:
+    return {
+        "validation_accuracy": result.validation_accuracy,
+        "search_trials": float(result.trials),
+        "search_pruned_trials": float(result.pruned_trials),
+        "search_seconds": result.search_seconds,
+        "search_rows": float(result.search_rows),
+    }
+
+
+def log_refit(
+    registry: Registry,
+    *,
+    run_id: str,
+    name: str,
+    params: dict[str, Any],
+    refit: Refit,
+    validation_accuracy: float,
+    evaluation: Evaluation,
+    operational: dict[str, float],
+    export: ExportCheck,
+    graph: bytes | None,
+    snapshot: SnapshotInfo,
+    train: pd.DataFrame,
+    holdout_rows: int,
+) -> LoggedCandidate:
+    """Add the candidate refit on all rows to its search's run ``run_id``: the model, its holdout scores,
+    the ONNX graph (only when ``export`` found it faithful), the model card, the confusion matrix.
+
+    A retried refit logs into the same run again; the model it logs last is the one registered.
+    """
+    with _process_tracking_uri(registry.tracking_uri):
+        metrics = {
+            **evaluation.metrics,
+            **operational,
+            **export.metrics(),
+            "training_seconds": refit.seconds,
+            "refit_threads": float(refit.threads),
+        }
+        with mlflow.start_run(run_id=run_id):
+            mlflow.set_tags({ONNX_FAITHFUL_TAG: str(export.faithful).lower(), ONNX_REASON_TAG: export.reason})
+            mlflow.log_metrics(metrics)
             example = _model_input(train.head(5))
-            signature = infer_signature(example, result.model.predict(example))
+            signature = infer_signature(example, refit.model.predict(example))
             info = mlflow.sklearn.log_model(
-                result.model,
+                refit.model,
                 name=MODEL_ARTIFACT,
                 serialization_format="cloudpickle",
                 signature=signature,
@@ -193,9 +223,9 @@ def log_candidate(
                 pip_requirements=_pip_requirements(),
             )
             card = model_card(
-                candidate=result.name,
-                params=result.params,
-                metrics=metrics,
+                candidate=name,
+                params=params,
+                metrics={"validation_accuracy": validation_accuracy, **metrics},
                 snapshot=snapshot.to_dict(),
                 train_rows=len(train),
                 holdout_rows=holdout_rows,
@@ -206,14 +236,14 @@ def log_candidate(
                 image = save_confusion_matrix(
                     evaluation.confusion,
                     Path(folder) / "confusion_matrix.png",
-                    title=f"{result.name} on the holdout",
+                    title=f"{name} on the holdout",
                 )
                 mlflow.log_artifact(str(image))
                 if graph is not None and export.faithful:
                     onnx_file = Path(folder) / Path(ONNX_ARTIFACT_PATH).name
                     onnx_file.write_bytes(graph)
                     mlflow.log_artifact(str(onnx_file), str(Path(ONNX_ARTIFACT_PATH).parent))
-        return LoggedCandidate(run_id=run.info.run_id, model_uri=info.model_uri)
+        return LoggedCandidate(run_id=run_id, model_uri=info.model_uri)
 
 
 @contextmanager
@@ -286,7 +316,7 @@ def close_abandoned_candidates(
     """Close ``KILLED``, tagged :data:`ERROR_TAG` = ``reason``, every run nested in ``parent_run_id`` that is
     still ``RUNNING`` (only candidate ``name``'s when given); the ids of the runs closed.
 
-    A candidate's task killed while it logged (:func:`log_candidate`) leaves its nested run ``RUNNING``:
+    A candidate's task killed while it logged (:func:`log_search`) leaves its nested run ``RUNNING``:
     nothing else would ever close it. Runs that ended (``FINISHED``, ``FAILED``) are left as they are.
     """
     running = registry.runs.running_children(parent_run_id)

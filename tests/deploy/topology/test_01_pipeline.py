@@ -44,7 +44,7 @@ def test_ingest_trains_on_celery_and_serves_the_champion(
         )
         assert train["run_type"] == "asset_triggered"
         tis = api.get(f"/dags/covertype_train/dagRuns/{train['dag_run_id']}/taskInstances").json()
-        candidates = {t["map_index"]: t for t in tis["task_instances"] if t["task_id"] == "train_candidate"}
+        candidates = {t["map_index"]: t for t in tis["task_instances"] if t["task_id"] == "search_candidate"}
         assert sorted(candidates) == [0, 1] and {t["state"] for t in candidates.values()} == {"success"}
         executed = [
             line

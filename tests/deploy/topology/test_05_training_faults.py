@@ -95,7 +95,7 @@ def _three_faults(
         retried = pauses.wait_reached(CANDIDATE_LOGGING, timeout=600)
         worker_recovered = time.monotonic() - killed
         assert retried != paused and in_tree(worker, retried)
-        candidate_tries = faults.tries(api, faults.TRAIN_DAG, run_id, "train_candidate")
+        candidate_tries = faults.tries(api, faults.TRAIN_DAG, run_id, "search_candidate")
         assert candidate_tries >= 2, "the killed try was not retried"
         outcome = faults.training_outcome(mlflow, name, run_id)
         killed_runs = [error for status, error in outcome.nested.values() if status == "KILLED"]
