@@ -24,7 +24,8 @@ Splits:
     uv run --frozen python benchmarks/bench_accuracy.py --split standard    # full data (scikit-learn
         download, or --data /path/covtype.data.gz)
 
-Prints one JSON object (and with ``--results`` writes it to ``benchmarks/results/``). Native threads (OpenMP) are capped at --threads for both models.
+Prints one JSON object (and with ``--results`` writes it to ``benchmarks/results/``). Native threads
+(OpenMP) are capped at --threads for both models.
 """
 
 from __future__ import annotations

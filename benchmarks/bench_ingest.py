@@ -37,7 +37,7 @@ import orjson
 import pandas as pd
 from sqlalchemy import Engine, create_engine, text
 
-from covertype.dataset import load_dataset
+from covertype.dataset import distinct_copies, load_dataset
 from covertype.ingestion.validation import validate_batch
 from covertype.schema import COLUMNS
 from covertype.store.batches import insert_rows, store_batch, utc_now
@@ -50,17 +50,6 @@ SAMPLE = REPO.parent / "shared" / "data" / "covtype-sample-15k.csv"
 BATCH_ROWS = 58_101  # 581,012 rows in 10 batches
 TARGET_SPEEDUP = 50
 TARGET_ROWS_PER_S = 50_000
-
-
-def full_batch(rows: int) -> pd.DataFrame:
-    """The sample repeated to ``rows`` rows; copy k has ``k`` metres added to the road distance."""
-    sample = load_dataset(SAMPLE)
-    copies = []
-    for k in range(-(-rows // len(sample))):
-        copy = sample.copy()
-        copy["Horizontal_Distance_To_Roadways"] += k
-        copies.append(copy)
-    return pd.concat(copies, ignore_index=True).head(rows)
 
 
 @contextmanager
@@ -197,7 +186,7 @@ def main() -> None:
     parser.add_argument("--baseline-rows", type=int, default=BATCH_ROWS, help="rows of the row-by-row loop")
     args = parser.parse_args()
 
-    frame = full_batch(args.rows)
+    frame = distinct_copies(load_dataset(SAMPLE), args.rows)
     json_rows = orjson.loads(orjson.dumps(frame.astype(object).to_numpy().tolist()))
     sql, values = _parameter_rows(frame)
     server = _server_pid()

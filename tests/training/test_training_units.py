@@ -19,8 +19,8 @@ from covertype.store.rows import read_stored_rows
 from covertype.training.candidates import (
     CANDIDATES,
     build_pipeline,
-    resolve_candidates,
     refit,
+    resolve_candidates,
     search_candidate,
     search_sample,
     validation_split,
@@ -126,7 +126,7 @@ def test_search_stops_at_its_budget_and_the_refit_fits_every_row(sample: pd.Data
     assert 0.5 < result.validation_accuracy <= 1
     fitted = refit("logreg", result.params, features, target, seed=42, threads=1)
     assert fitted.model.n_features_in_ == len(FEATURE_COLUMNS) and fitted.seconds > 0
-    assert fitted.model[-1].C == result.params["C"]
+    assert result.params["C"] == fitted.model[-1].C
 
 
 def test_the_search_sees_a_stratified_sample_and_the_refit_every_row(sample: pd.DataFrame) -> None:
