@@ -295,7 +295,12 @@ def main() -> None:
     )
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--candidates", help="comma-separated candidates to train (default: all)")
-    parser.add_argument("--time-budget", type=float, default=15.0, help="seconds of search per candidate")
+    parser.add_argument(
+        "--time-budget",
+        type=float,
+        default=15.0,
+        help="seconds of search per training, shared by the candidates",
+    )
     parser.add_argument(
         "--tracking-uri", help="measure this registry's version instead of a freshly trained one"
     )

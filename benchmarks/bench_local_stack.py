@@ -156,7 +156,12 @@ def run(time_budget: float) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--time-budget", type=float, default=10.0, help="seconds of search per candidate")
+    parser.add_argument(
+        "--time-budget",
+        type=float,
+        default=10.0,
+        help="seconds of search per training, shared by the candidates",
+    )
     args = parser.parse_args()
     load_before = list(os.getloadavg())
     figures = run(args.time_budget)

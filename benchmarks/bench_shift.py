@@ -397,7 +397,12 @@ def main() -> None:
     parser.add_argument("--rows", type=int, help="replay only the first N rows of the dataset")
     parser.add_argument("--batches", type=int, default=defaults.batches)
     parser.add_argument("--candidates", default=defaults.candidates)
-    parser.add_argument("--time-budget", type=float, default=defaults.time_budget, help="search s/candidate")
+    parser.add_argument(
+        "--time-budget",
+        type=float,
+        default=defaults.time_budget,
+        help="search s per training, shared by the candidates",
+    )
     parser.add_argument("--min-new-rows", type=int, default=defaults.min_new_rows)
     parser.add_argument("--recovery-tolerance", type=float, default=defaults.recovery_tolerance)
     parser.add_argument("--shift-feature", default="Elevation")
