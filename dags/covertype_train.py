@@ -151,7 +151,11 @@ def covertype_train() -> None:
         run = RunContext(context["dag"].dag_id, context["run_id"])
         decision = context["ti"].xcom_pull(task_ids="check_new_data", key=DECISION_XCOM)
         return prepare_training(
-            get_settings(), _registry(), context=run, decision=TrainingDecision.from_dict(decision)
+            get_settings(),
+            _registry(),
+            context=run,
+            decision=TrainingDecision.from_dict(decision),
+            time_budget=context["params"]["time_budget"],
         ).to_dict()
 
     @task

@@ -1,18 +1,21 @@
 """Stopping a service stops everything it started, also what runs in a session of its own (as Airflow's
 supervisor starts each task): nothing is left running after ``covertype up`` or a test's stack stops.
-``with service:`` starts it, waits until healthy and stops it, whatever happens inside."""
+``with service:`` starts it, waits until healthy and stops it, whatever happens inside. And how many CPUs
+a process may use (for the refit's threads)."""
 
 from __future__ import annotations
 
+import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import psutil
 import pytest
 
-from covertype.processes import Service, ServiceFailed, descendants, unused_port
+from covertype.processes import Service, ServiceFailed, descendants, unused_port, usable_cpus
 
 #: A parent that starts a child in a new session (outside its process group), prints its pid, then sleeps.
 PARENT = """
@@ -109,3 +112,21 @@ def ended(process: psutil.Process) -> bool:
         return process.status() == psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return True
+
+
+@pytest.mark.parametrize(
+    ("cpu_max", "expected"),
+    [
+        ("150000 100000\n", lambda mask: min(mask, 2)),  # --cpus 1.5: two threads can use it
+        ("50000 100000\n", lambda mask: 1),
+        ("max 100000\n", lambda mask: mask),  # no quota
+        (None, lambda mask: mask),  # no cgroup v2 here
+    ],
+)
+def test_usable_cpus_is_the_affinity_mask_within_the_cgroup_quota(
+    tmp_path: Path, cpu_max: str | None, expected: Callable[[int], int]
+) -> None:
+    path = tmp_path / "cpu.max"
+    if cpu_max is not None:
+        path.write_text(cpu_max)
+    assert usable_cpus(path) == expected(len(os.sched_getaffinity(0)))

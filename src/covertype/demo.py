@@ -251,15 +251,22 @@ def print_summary(summary: DemoSummary, console: Console) -> None:
     console.print(batches)
 
     training = summary.training
-    candidates = Table(title=f"Candidates (snapshot {training['snapshot']['rows']} rows)")
-    for name in ("candidate", "holdout accuracy", "macro-F1", "train s"):
+    candidates = Table(
+        title=f"Candidates (snapshot {training['snapshot']['rows']} rows): the best one refit on all rows"
+    )
+    for name in ("candidate", "validation accuracy", "search s", "holdout accuracy", "macro-F1", "refit s"):
         candidates.add_column(name, justify="right" if name != "candidate" else "left")
     for c in training["candidates"]:
+        if c["status"] == "failed":
+            candidates.add_row(c["name"], f"failed: {c['error']}", "", "", "", "")
+            continue
+        searched = [f"{c['validation_accuracy']:.4f}", f"{c['search_seconds']:.1f}"]
         if c["status"] != "trained":
-            candidates.add_row(c["name"], f"failed: {c['error']}", "", "")
+            candidates.add_row(c["name"], *searched, "not refit", "", "")
             continue
         candidates.add_row(
             c["name"],
+            *searched,
             f"{c['holdout_accuracy']:.4f}",
             f"{c['holdout_macro_f1']:.4f}",
             f"{c['training_seconds']:.1f}",

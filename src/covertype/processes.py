@@ -11,6 +11,7 @@ own process tree.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import re
 import signal
@@ -103,12 +104,24 @@ def telling_line(path: Path, start: int = 0) -> str:
     return (errors or lines or [""])[-1]
 
 
-def usable_cpus() -> int:
-    """The CPUs this process may run on (its affinity mask, which a container or ``taskset`` narrows)."""
+#: Where cgroup v2 keeps the CPU quota of this process's group: ``<quota> <period>`` or ``max <period>``.
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+
+
+def usable_cpus(cgroup_cpu_max: Path = CGROUP_CPU_MAX) -> int:
+    """The CPUs this process may use: its affinity mask (which ``taskset`` or a cpuset narrows), and at most
+    its cgroup's CPU quota rounded up (a container's ``--cpus``, a pod's CPU limit), which the mask
+    ignores."""
     try:
-        return len(os.sched_getaffinity(0))
+        cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+        cpus = os.cpu_count() or 1
+    try:
+        quota, period = cgroup_cpu_max.read_text().split()[:2]
+        limit = math.ceil(int(quota) / int(period))
+    except (OSError, ValueError):  # no cgroup v2 file, or no quota ("max")
+        return cpus
+    return max(1, min(cpus, limit))
 
 
 @dataclass

@@ -100,7 +100,8 @@ class Settings(BaseSettings):
         10,
         ge=0,
         le=19,
-        description="CPU niceness of the train DAG's candidate tasks (ingestion and the scheduler go first)",
+        description="CPU niceness of the train DAG's search and refit tasks (ingestion and the scheduler go "
+        "first)",
     )
 
     # -- monitoring: the champion tested on every batch before training on it

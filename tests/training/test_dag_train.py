@@ -155,6 +155,8 @@ def test_dag_test_trains_registers_and_then_skips(tmp_path: Path, sample_csv: Pa
     assert run.data.tags["covertype.dag_id"] == "covertype_train"
     assert run.data.tags["covertype.dag_run_id"] == first["run_id"]
     assert run.data.params["time_budget"] == "0.5"  # the run's 1 s, shared by its two candidates
+    parent = client.get_run(run.data.tags["mlflow.parentRunId"])
+    assert parent.data.params["time_budget"] == "1" and parent.data.params["search_rows"] == "20000"
     assert champion.tags["covertype.promotion_decision"] == "promoted"
 
     # Same data again: check_new_data skips and so does everything downstream.

@@ -126,9 +126,17 @@ def _reason_tags(signal: str, reason: str) -> dict[str, str]:
 
 
 def prepare_training(
-    settings: Settings, registry: Registry, *, context: tracking.RunContext, decision: TrainingDecision
+    settings: Settings,
+    registry: Registry,
+    *,
+    context: tracking.RunContext,
+    decision: TrainingDecision,
+    time_budget: float | None = None,
 ) -> PreparedTraining:
-    """Snapshot the store and open the parent MLflow run the candidates nest under, tagged with the reason."""
+    """Snapshot the store and open the parent MLflow run the candidates nest under, tagged with the reason.
+
+    ``time_budget`` (default ``settings.train_time_budget``) is only recorded here, as the run's parameter.
+    """
     snapshot = take_snapshot(settings)
     train, holdout = split_by_hash(read_snapshot(snapshot.uri, settings), settings.holdout_fraction)
     if train.empty or holdout.empty:
@@ -145,7 +153,7 @@ def prepare_training(
         params={
             "holdout_fraction": settings.holdout_fraction,
             "search_rows": settings.search_rows,
-            "time_budget": settings.train_time_budget,
+            "time_budget": settings.train_time_budget if time_budget is None else time_budget,
         },
     )
     return PreparedTraining(
@@ -163,9 +171,9 @@ def _load_split(settings: Settings, prepared: PreparedTraining) -> tuple[pd.Data
 
 
 def yield_cpu_to_ingestion(settings: Settings) -> int:
-    """Run this process (a candidate's task) at ``settings.training_niceness``; the niceness it now has.
+    """Run this process (a search or refit task) at ``settings.training_niceness``; the niceness it now has.
 
-    A candidate's search keeps a CPU busy for minutes; at the same priority it delays Airflow's scheduler
+    A search or a refit keeps the CPUs busy for minutes; at the same priority it delays Airflow's scheduler
     and the next ingest run's tasks, and so the stored batch, by tens of seconds on a busy machine. Niced,
     training takes only the CPU time they leave. Never raises the priority of a process niced further.
     """
@@ -464,7 +472,9 @@ def run_training(
     if not decision.train:
         return {"status": "skipped", **decision.to_dict()}
     context = tracking.RunContext("cli", f"cli__{datetime.now(UTC).strftime('%Y-%m-%dT%H:%M:%S.%fZ')}")
-    prepared = prepare_training(settings, registry, context=context, decision=decision)
+    prepared = prepare_training(
+        settings, registry, context=context, decision=decision, time_budget=time_budget
+    )
     with failing_step(registry, prepared, "search_candidate"):
         searched = [
             search_candidate(settings, registry, name=name, prepared=prepared, time_budget=time_budget)

@@ -1,9 +1,10 @@
-"""MLflow logging: one parent run per training, one nested run per candidate holding its model.
+"""MLflow logging: one parent run per training, one nested run per candidate.
 
-Each candidate run holds two forms of the same model: the scikit-learn flavor (for ``mlflow models
-serve``, pyfunc users and the champion comparison) and, when the export passed its faithfulness check,
-the ONNX graph at :data:`~covertype.registry.tags.ONNX_ARTIFACT_PATH`, which the inference API
-serves without unpickling anything. The check's verdict is on the run either way (tags
+Every candidate's run holds its search (parameters, validation accuracy, trials); the run of the candidate
+refit on every row also holds its holdout scores and two forms of its model: the scikit-learn flavor
+(for ``mlflow models serve``, pyfunc users and the champion comparison) and, when the export passed its
+faithfulness check, the ONNX graph at :data:`~covertype.registry.tags.ONNX_ARTIFACT_PATH`, which the
+inference API serves without unpickling anything. The check's verdict is on the run either way (tags
 ``covertype.onnx_faithful`` and ``covertype.onnx_reason``).
 
 Models are logged with ``serialization_format="cloudpickle"``. MLflow 3's default for scikit-learn is
