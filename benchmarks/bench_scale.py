@@ -161,6 +161,7 @@ def measure(design: str, tree: Path, sizes: list[int], overrides: dict[str, str]
             summary = run["summary"]
             train_rows_seen, candidates = candidate_runs(data_dir, summary["parent_run_id"])
             point = {
+                "tree_commit": _tree_commit(tree),
                 "stored_rows": stored,
                 "train_rows": train_rows_seen,
                 "seconds": run["seconds"],
@@ -171,8 +172,19 @@ def measure(design: str, tree: Path, sizes: list[int], overrides: dict[str, str]
             }
         points.append(point)
         print(orjson.dumps(point).decode(), flush=True)
-    figures = {"design": design, "tree_commit": _tree_commit(tree), "overrides": overrides, "points": points}
-    return write_results(f"scale_{design}", figures, load_before=load_before)
+    figures = {"design": design, "tree_commit": _tree_commit(tree), "overrides": overrides}
+    return write_results(
+        f"scale_{design}", figures | {"points": _merged(design, points)}, load_before=load_before
+    )
+
+
+def _merged(design: str, points: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``points`` and the earlier run's points of other sizes (a size measured again replaces its own)."""
+    path = RESULTS_DIR / f"scale_{design}.json"
+    earlier = orjson.loads(path.read_bytes())["figures"]["points"] if path.exists() else []
+    measured = {point["stored_rows"] for point in points}
+    kept = [point for point in earlier if point["stored_rows"] not in measured]
+    return sorted(kept + points, key=lambda point: point["stored_rows"])
 
 
 def _tree_commit(tree: Path) -> str:
