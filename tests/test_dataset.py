@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from covertype.dataset import DatasetError, load_dataset
+from covertype.dataset import DatasetError, load_dataset, write_distinct_copies
 from covertype.schema import COLUMNS, SOIL_TYPES, UCI_COLUMNS, WILDERNESS_AREAS
 
 
@@ -216,3 +216,25 @@ def test_a_binary_file_is_a_dataset_error(tmp_path: Path) -> None:
 
     with pytest.raises(DatasetError, match=f"{re.escape(str(path))}: cannot be"):
         load_dataset(path)
+
+
+def test_distinct_copies_of_a_raw_file_are_distinct_rows_in_its_format(
+    tmp_path: Path, sample_lines: list[str]
+) -> None:
+    """Copies of a raw file (one line twice) fill exactly ``rows`` distinct lines that load as the sample."""
+    sample = _write(tmp_path / "sample.csv", [*sample_lines, sample_lines[1]])
+    target = write_distinct_copies(sample, tmp_path / "copies.csv", 120, road_offset=7)
+
+    header, *lines = target.read_text().splitlines()
+    assert header == sample_lines[0] and len(lines) == len(set(lines)) == 120
+    frame = load_dataset(target)
+    original = load_dataset(sample)
+    road = "Horizontal_Distance_To_Roadways"
+    assert (frame[road].head(50) == original[road].head(50) + 7).all()
+    assert (frame[road].iloc[50:100].to_numpy() == original[road].head(50).to_numpy() + 8).all()
+    assert frame.drop(columns=road).head(50).equals(original.drop(columns=road).head(50))
+
+
+def test_distinct_copies_of_a_file_without_rows_are_refused(tmp_path: Path, sample_lines: list[str]) -> None:
+    with pytest.raises(DatasetError, match="cannot make 10 rows from 0 data rows"):
+        write_distinct_copies(_write(tmp_path / "empty.csv", sample_lines[:1]), tmp_path / "out.csv", 10)

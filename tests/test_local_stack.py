@@ -11,9 +11,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
-import pandas as pd
 import pytest
 
+from covertype.dataset import write_distinct_copies
 from covertype.local_stack import Ports, airflow_admin_password, build_services
 from covertype.processes import port_is_free, unused_port
 from covertype.settings import Settings
@@ -170,15 +170,8 @@ FULL_ROWS = 581_012
 
 
 def full_size_copy(sample_csv: Path, target: Path) -> Path:
-    """The sample replicated to 581,012 distinct rows (each copy one metre further from a road)."""
-    sample = pd.read_csv(sample_csv)
-    copies = []
-    for shift in range(FULL_ROWS // len(sample) + 1):
-        copy = sample.copy()
-        copy["Horizontal_Distance_To_Roadways"] += shift
-        copies.append(copy)
-    pd.concat(copies).head(FULL_ROWS).to_csv(target, index=False)
-    return target
+    """The sample replicated to 581,012 distinct rows (copy k of each row k metres further from a road)."""
+    return write_distinct_copies(sample_csv, target, FULL_ROWS)
 
 
 def test_demo_finishes_within_3_minutes_on_a_full_size_dataset(tmp_path: Path, sample_csv: Path) -> None:

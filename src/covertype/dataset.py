@@ -9,6 +9,7 @@ the row (1-based, as a person counts data rows) and what is wrong.
 from __future__ import annotations
 
 import gzip
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +60,34 @@ def distinct_copies(frame: pd.DataFrame, rows: int, *, road_offset: int = 0) -> 
         copy["Horizontal_Distance_To_Roadways"] += road_offset + k
         copies.append(copy)
     return pd.concat(copies, ignore_index=True).head(rows)
+
+
+def write_distinct_copies(sample: Path, target: Path, rows: int, *, road_offset: int = 0) -> Path:
+    """Write ``rows`` distinct rows of the raw file ``sample`` to ``target``, in ``sample``'s format.
+
+    The file counterpart of :func:`distinct_copies`, line by line (the sample's header and format kept, as
+    the data API reads the real dataset): copy ``k`` of every line ``road_offset + k`` metres further from a
+    road, any line already written left out (so the file holds exactly ``rows`` distinct rows).
+    """
+    header, *lines = sample.read_text().splitlines()
+    if rows < 1 or not lines:
+        raise DatasetError(f"{sample}: cannot make {rows} rows from {len(lines)} data rows")
+    road = header.split(",").index("Horizontal_Distance_To_Roadways")
+    seen: set[str] = set()
+    with target.open("w") as out:
+        out.write(header + "\n")
+        for k in itertools.count():
+            for line in lines:
+                fields = line.split(",")
+                fields[road] = str(int(fields[road]) + road_offset + k)
+                moved = ",".join(fields)
+                if moved in seen:
+                    continue
+                seen.add(moved)
+                out.write(moved + "\n")
+                if len(seen) == rows:
+                    return target
+    raise AssertionError("unreachable")  # pragma: no cover - itertools.count() never ends
 
 
 def _fetch_sklearn() -> tuple[np.ndarray, np.ndarray]:

@@ -7,7 +7,6 @@ of :data:`FAULTS` ran (``tests/deploy/topology/conftest.py``); the README's reli
 
 from __future__ import annotations
 
-import itertools
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +18,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 from sqlalchemy import create_engine, text
 
+from covertype.dataset import write_distinct_copies
 from covertype.registry import tags
 from support.topology import Topology, tail, wait_for
 
@@ -261,20 +261,4 @@ ROAD_OFFSET = 10_000
 def full_size_file(sample: Path, target: Path, rows: int = FULL_ROWS) -> Path:
     """A raw 55-column file of ``rows`` distinct rows made from ``sample`` (copies with the road distance
     moved), as the data API reads the real dataset."""
-    header, *lines = sample.read_text().splitlines()
-    road = header.split(",").index("Horizontal_Distance_To_Roadways")
-    seen: set[str] = set()
-    with target.open("w") as out:
-        out.write(header + "\n")
-        for k in itertools.count():
-            for line in lines:
-                fields = line.split(",")
-                fields[road] = str(int(fields[road]) + ROAD_OFFSET + k)
-                moved = ",".join(fields)
-                if moved in seen:
-                    continue
-                seen.add(moved)
-                out.write(moved + "\n")
-                if len(seen) == rows:
-                    return target
-    raise AssertionError("unreachable")
+    return write_distinct_copies(sample, target, rows, road_offset=ROAD_OFFSET)
