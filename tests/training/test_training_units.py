@@ -28,7 +28,7 @@ from covertype.training.candidates import (
 from covertype.training.evaluation import evaluate, operational_metrics, save_confusion_matrix
 from covertype.training.promotion import wins
 from covertype.training.snapshot import content_digest, read_snapshot, take_snapshot
-from covertype.training.split import holdout_mask, split_by_hash
+from covertype.training.split import holdout_mask, scored_holdout, split_by_hash
 from support.training import fill_store
 
 
@@ -238,3 +238,19 @@ def test_every_candidate_name_has_a_candidate_and_is_trained_by_default() -> Non
     assert list(CANDIDATES) == list(CANDIDATE_NAMES)
     assert all(CANDIDATES[name].name == name for name in CANDIDATE_NAMES)
     assert Settings().candidate_names == list(CANDIDATE_NAMES)
+
+
+def test_models_are_scored_on_a_bounded_holdout_chosen_by_row_hash(sample: pd.DataFrame) -> None:
+    """At most N rows, the same for any order of the rows, and most of them kept as the holdout grows."""
+    rows = sample.assign(row_hash=row_hashes(sample))
+    assert (
+        scored_holdout(rows.head(500), rows=1_000) is not None
+        and len(scored_holdout(rows.head(500), 1_000)) == 500
+    )
+    first = scored_holdout(rows.head(10_000), rows=1_000)
+    assert len(first) == 1_000
+    shuffled = scored_holdout(rows.head(10_000).sample(frac=1, random_state=1), rows=1_000)
+    assert first["row_hash"].tolist() == shuffled["row_hash"].tolist()
+    grown = scored_holdout(rows, rows=1_000)  # 15,000 rows: a third more
+    kept = set(first["row_hash"]) & set(grown["row_hash"])
+    assert len(kept) >= 600, len(kept)

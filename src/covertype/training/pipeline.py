@@ -44,7 +44,7 @@ from covertype.training import promotion, tracking
 from covertype.training.candidates import resolve_candidates
 from covertype.training.evaluation import evaluate, operational_metrics
 from covertype.training.snapshot import read_snapshot, take_snapshot
-from covertype.training.split import split_by_hash
+from covertype.training.split import scored_holdout, split_by_hash
 from covertype.training.steps import (
     FAILED,
     SEARCHED,
@@ -266,15 +266,14 @@ def _failed(
 
 #: Candidates refit at most: the winner of the search, and the runner-up when the winner cannot be served.
 REFIT_ATTEMPTS = 2
-#: Holdout rows the ONNX export is checked on: enough to find a disagreement, bounded at any size.
-FAITHFULNESS_ROWS = 20_000
 
 
 def refit_best(
     settings: Settings, registry: Registry, *, prepared: PreparedTraining, results: Iterable[CandidateResult]
 ) -> list[CandidateResult]:
-    """Fit the best searched candidate on every training row, evaluate it on the holdout, export it to ONNX
-    and log it in its search's run; ``results`` with that candidate's result replaced.
+    """Fit the best searched candidate on every training row, evaluate it on the holdout (at most
+    :data:`~covertype.training.split.SCORED_HOLDOUT_ROWS` of it), export it to ONNX, check the export on the
+    same rows, and log it in its search's run; ``results`` with that candidate's result replaced.
 
     When the winner cannot be served (its refit raises, or its export is not faithful), the runner-up is
     refit too (at most :data:`REFIT_ATTEMPTS` in all). The refit runs on ``settings.refit_threads`` threads
@@ -316,11 +315,11 @@ def _refit_one(
             seed=settings.seed,
             threads=threads,
         )
+        scored = scored_holdout(holdout)
         with threadpool_limits(limits=1):  # see search_candidate: OpenMP threads crawl on a busy machine
-            evaluation = evaluate(fitted.model, holdout)
-            operational = operational_metrics(fitted.model, holdout)
-            checked = holdout.sample(n=min(len(holdout), FAITHFULNESS_ROWS), random_state=settings.seed)
-            graph, export = export_and_check(fitted.model, checked)
+            evaluation = evaluate(fitted.model, scored)
+            operational = operational_metrics(fitted.model, scored)
+            graph, export = export_and_check(fitted.model, scored)
     except Exception as exc:  # noqa: BLE001 - this candidate cannot be served; the runner-up may be
         error = _describe(exc)
         registry.runs.finish(searched.run_id, tags={tracking.ERROR_TAG: f"refit: {error}"}, status="FAILED")
@@ -399,7 +398,7 @@ def promote(
         registry,
         version=registered.version,
         holdout_accuracy=registered.holdout_accuracy,
-        holdout=holdout,
+        holdout=scored_holdout(holdout),  # the rows registered.holdout_accuracy was measured on
     )
     promotion.record_trained_data(registry, rows=prepared.snapshot.rows, digest=prepared.snapshot.digest)
     tracking.close_abandoned_candidates(
