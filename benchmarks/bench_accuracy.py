@@ -10,7 +10,7 @@ share of the training's time budget on at most ``--search-rows`` rows, the best 
 wins and is refit on every row, and only then is the held-out set scored. ``--per-candidate-budget S``
 measures the design before screening (S seconds for each candidate, on all rows) side by side:
 
-    uv run --frozen python benchmarks/bench_accuracy.py --no-anchors --results accuracy_screening
+    uv run --frozen python benchmarks/bench_accuracy.py --no-anchors --seeds 42 1 2 --results accuracy_screening
     uv run --frozen python benchmarks/bench_accuracy.py --no-anchors --per-candidate-budget 120 \
         --results accuracy_per_candidate
 
@@ -205,7 +205,7 @@ def main() -> None:
     )
     parser.add_argument("--candidates", default=",".join(CANDIDATES), help="comma-separated candidates")
     parser.add_argument("--threads", type=int, default=1, help="native threads for both models")
-    parser.add_argument("--seed", type=int, default=settings.seed)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[settings.seed], help="one run per seed")
     parser.add_argument("--no-anchors", action="store_true", help="the champion alone, no LightGBM anchors")
     parser.add_argument("--results", help="also write benchmarks/results/<RESULTS>.json")
     args = parser.parse_args()
@@ -222,32 +222,35 @@ def main() -> None:
     source = args.data or (None if args.split == "standard" else SAMPLE)
     frame = load_dataset(source)
     train, test = split(frame, args.split, settings.holdout_fraction)
-    with threadpool_limits(limits=args.threads):
-        ours = champion(
-            train,
-            test,
-            names,
-            budget=design["budget_per_candidate"],
-            search_rows=design["search_rows"],
-            seed=args.seed,
-        )
-        anchors = {}
-        if not args.no_anchors:
-            anchors["lightgbm_default"] = lightgbm_anchor(train, test, args.seed, args.threads, None)
-            tuned = lightgbm_anchor(train, test, args.seed, args.threads, design["budget_per_candidate"])
-            anchors["lightgbm_tuned"] = tuned
-            anchors["champion_beats_tuned_lightgbm"] = (
-                ours["champion"]["holdout_accuracy"] > tuned["holdout_accuracy"]
+    runs = []
+    for seed in args.seeds:
+        with threadpool_limits(limits=args.threads):
+            ours = champion(
+                train,
+                test,
+                names,
+                budget=design["budget_per_candidate"],
+                search_rows=design["search_rows"],
+                seed=seed,
             )
+            anchors: dict[str, Any] = {}
+            if not args.no_anchors:
+                anchors["lightgbm_default"] = lightgbm_anchor(train, test, seed, args.threads, None)
+                tuned = lightgbm_anchor(train, test, seed, args.threads, design["budget_per_candidate"])
+                anchors["lightgbm_tuned"] = tuned
+                anchors["champion_beats_tuned_lightgbm"] = (
+                    ours["champion"]["holdout_accuracy"] > tuned["holdout_accuracy"]
+                )
+        runs.append({"seed": seed, **ours, **anchors})
+    accuracies = [run["champion"]["holdout_accuracy"] for run in runs]
     figures = {
         "dataset": str(source or "scikit-learn fetch_covtype"),
         "split": args.split,
         "train_rows": len(train),
         "test_rows": len(test),
-        "seed": args.seed,
         **design,
-        **ours,
-        **anchors,
+        "champion_accuracy_mean": round(sum(accuracies) / len(accuracies), 4),
+        "runs": runs,
     }
     print(json.dumps(figures, indent=2))
     if args.results:
