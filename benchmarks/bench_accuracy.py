@@ -10,9 +10,10 @@ share of the training's time budget on at most ``--search-rows`` rows, the best 
 wins and is refit on every row, and only then is the held-out set scored. ``--per-candidate-budget S``
 measures the design before screening (S seconds for each candidate, on all rows) side by side:
 
-    uv run --frozen python benchmarks/bench_accuracy.py --no-anchors --seeds 42 1 2 --results accuracy_screening
-    uv run --frozen python benchmarks/bench_accuracy.py --no-anchors --per-candidate-budget 120 \
-        --results accuracy_per_candidate
+    uv run --frozen python benchmarks/bench_accuracy.py --no-anchors --seeds 42 1 2 \
+        --results accuracy_screening
+    uv run --frozen python benchmarks/bench_accuracy.py --no-anchors --seeds 42 1 2 \
+        --per-candidate-budget 120 --results accuracy_per_candidate
 
 Splits:
   --split hash      (default) the shared 15k sample, holdout = 20 % chosen by row_hash (as in training)
