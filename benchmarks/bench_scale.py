@@ -198,6 +198,7 @@ def plot() -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, NullFormatter, ScalarFormatter
 
     fig, (time_axis, memory_axis) = plt.subplots(1, 2, figsize=(11, 4.2))
     for design, style in (("before", "o--"), ("after", "s-")):
@@ -221,14 +222,18 @@ def plot() -> Path:
     time_axis.axhline(300, color="grey", linewidth=0.8)
     time_axis.text(12_000, 310, "batch interval, 300 s", color="grey", fontsize=8)
     memory_axis.axhline(3, color="grey", linewidth=0.8)
-    memory_axis.text(12_000, 3.1, "limit, 3 GB", color="grey", fontsize=8)
+    memory_axis.text(12_000, 2.85, "limit, 3 GB", color="grey", fontsize=8)
     for axis, label in ((time_axis, "seconds"), (memory_axis, "peak resident memory (GB)")):
         axis.set_xscale("log")
         axis.set_yscale("log")
+        axis.yaxis.set_major_formatter(ScalarFormatter())
+        axis.yaxis.set_minor_formatter(NullFormatter())
+        axis.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
         axis.set_xlabel("training rows")
         axis.set_ylabel(label)
         axis.grid(True, which="both", alpha=0.3)
         axis.legend(fontsize=8)
+    memory_axis.set_yticks([1, 1.5, 2, 3])
     fig.suptitle("covertype train with its defaults, 2-core reference machine")
     fig.tight_layout()
     IMAGE.parent.mkdir(exist_ok=True)
