@@ -196,7 +196,7 @@ def test_demo_finishes_within_3_minutes_on_a_full_size_dataset(tmp_path: Path, s
     assert used, out
     assert used.group(2) == f"{FULL_ROWS:,}"
     assert 9_000 <= int(used.group(1).replace(",", "")) <= 10_000
-    assert "5 s of search per candidate" in out
+    assert "25 s of search shared by the candidates (--time-budget)" in out
     assert "Batches ingested" in out and "Candidates" in out and "alias champion" in out
     accuracy = re.search(r"Held-out predictions: ([\d.]+)% of (\d+) right", out)
     assert accuracy, out
