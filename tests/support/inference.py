@@ -36,7 +36,7 @@ def registry_settings(tmp_path: Path, **overrides: object) -> Settings:
 def train_version(settings: Settings, frame: pd.DataFrame, *, candidates: str) -> dict[str, Any]:
     """Store ``frame`` (rows already stored are kept once) and run the training pipeline on it.
 
-    What ``covertype train --candidates ... --force`` does, with half a second of search shared by the candidates.
+    What ``covertype train --candidates ... --force`` does, with half a second of search for the training.
     The first version becomes the champion; later ones follow the promotion rule of ``settings``.
     """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
