@@ -260,7 +260,7 @@ def search_sample(
     """At most ``rows`` of the rows, drawn stratified by class (seeded); all of them when fewer or None."""
     if rows is None or len(features) <= rows:
         return features, target
-    stratify = target if target.value_counts().min() >= 2 else None
+    stratify = _strata(target)
     sample_x, _, sample_y, _ = train_test_split(
         features, target, train_size=rows, random_state=seed, stratify=stratify
     )
@@ -409,8 +409,13 @@ def _can_stop_early(target: pd.Series) -> bool:
 def validation_split(
     features: pd.DataFrame, target: pd.Series, seed: int
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series, pd.Series]:
-    stratify = target if target.value_counts().min() >= 2 else None
+    stratify = _strata(target)
     fit_x, val_x, fit_y, val_y = train_test_split(
         features, target, test_size=VALIDATION_FRACTION, random_state=seed, stratify=stratify
     )
     return fit_x, val_x, fit_y, val_y
+
+
+def _strata(target: pd.Series) -> pd.Series | None:
+    """``target`` as the strata of a split, or None when a class has a single row (no stratified split)."""
+    return target if target.value_counts().min() >= 2 else None
