@@ -16,6 +16,7 @@ from covertype.settings import Settings
 from covertype.store.engine import create_store_engine
 from covertype.store.row_hash import row_hashes
 from covertype.store.rows import read_stored_rows
+from covertype.training import candidates
 from covertype.training.candidates import (
     CANDIDATES,
     build_pipeline,
@@ -146,6 +147,22 @@ def test_the_search_sees_a_stratified_sample_and_the_refit_every_row(sample: pd.
     forest = fitted.model[-1]
     assert fitted.threads == 2 and forest.n_jobs == CANDIDATES["extra_trees"].build(42)[-1].n_jobs
     assert sum(tree.tree_.n_node_samples[0] for tree in forest.estimators_) > 8 * 3_000  # all 15,000 rows
+
+
+@pytest.mark.parametrize("name", ["extra_trees", "random_forest"])
+def test_a_forest_refit_on_more_rows_than_the_cap_grows_each_tree_from_a_bounded_sample(
+    sample: pd.DataFrame, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Beyond ``FOREST_TREE_ROWS`` rows each tree draws that many (so the refit's cost stops growing);
+    at or below it, the forest is what it was."""
+    monkeypatch.setattr(candidates, "FOREST_TREE_ROWS", 5_000)
+    features, target = sample[list(FEATURE_COLUMNS)], sample[TARGET_COLUMN]
+    small = {"n_estimators": 4, "max_leaf_nodes": 200}
+    forest = refit(name, small, features, target, seed=42, threads=1).model[-1]
+    assert forest.bootstrap and forest.max_samples == 5_000
+    assert {tree.tree_.weighted_n_node_samples[0] for tree in forest.estimators_} == {5_000}
+    assert candidates.adapt_to_data(name, target.head(5_000)) == {}
+    assert candidates.adapt_to_data("lightgbm", target) == {}
 
 
 def test_evaluation_reports_overall_class_and_slice_metrics(sample: pd.DataFrame, tmp_path: Path) -> None:
