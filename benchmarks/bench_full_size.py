@@ -470,18 +470,27 @@ def run(rows: int, interval: float, batches: int, timeout: float) -> dict[str, A
             )
             airflow = Airflow(f"http://127.0.0.1:{ports[3]}", password)
             deadline = began + timeout
-            while time.monotonic() < deadline and process.poll() is None:
-                time.sleep(10)
-                polls, _ = store_rows(store)
-                try:
-                    over, why = last_training_over(airflow, polls, batches)
-                except Exception as exc:  # noqa: BLE001 - Airflow busy for a moment: ask again
-                    why = f"asking Airflow: {type(exc).__name__}"
-                if over:
-                    break
+            interrupted = False
+            try:
+                while time.monotonic() < deadline and process.poll() is None:
+                    time.sleep(10)
+                    polls, _ = store_rows(store)
+                    said = why
+                    try:
+                        over, why = last_training_over(airflow, polls, batches)
+                    except Exception as exc:  # noqa: BLE001 - Airflow busy for a moment: ask again
+                        why = f"asking Airflow: {type(exc).__name__}"
+                    if why != said:
+                        print(f"{_now()} {len(polls)} batches stored; {why}", flush=True)
+                    if over:
+                        break
+            except KeyboardInterrupt:  # the figures so far are still worth a results file
+                interrupted = True
             if not over:
                 why = (
-                    f"stack exited ({process.returncode})"
+                    f"interrupted (Ctrl-C): {why}"
+                    if interrupted
+                    else f"stack exited ({process.returncode})"
                     if process.poll() is not None
                     else f"timeout: {why}"
                 )
