@@ -1,5 +1,12 @@
 """covertype: batch ingestion and retraining for the forest cover-type dataset."""
 
+import os
+
+# MLflow's usage telemetry, failing to start offline, unset an environment variable while the client's
+# request read it: a training task failed with KeyError '_MLFLOW_TELEMETRY_SESSION_ID' (the full-size
+# benchmark, benchmarks/results/full_size.json). Off in every covertype process unless the user sets it.
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
 
 def __getattr__(name: str) -> str:
     """``__version__``, read from the installed package's metadata on first use (the API apps show it):
