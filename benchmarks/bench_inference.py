@@ -340,7 +340,9 @@ def main() -> None:
                             "validation_accuracy",
                             "holdout_accuracy",
                             "onnx_size_bytes",
-                            "onnx_latency_ms",
+                            "onnx_single_p50_ms",
+                            "onnx_single_p99_ms",
+                            "onnx_batch_ms",
                         )
                         if key in c
                     }

@@ -26,7 +26,14 @@ from covertype.inference.app import create_app
 from covertype.processes import unused_port
 from covertype.registry.client import mlflow_client
 from covertype.registry.reader import RestRegistryReader
-from covertype.registry.tags import ONNX_AGREEMENT_TAG, ONNX_ARTIFACT_TAG, ONNX_SIZE_TAG
+from covertype.registry.tags import (
+    ONNX_AGREEMENT_TAG,
+    ONNX_ARTIFACT_TAG,
+    ONNX_BATCH_MS_TAG,
+    ONNX_SINGLE_P50_TAG,
+    ONNX_SINGLE_P99_TAG,
+    ONNX_SIZE_TAG,
+)
 from covertype.schema import FEATURE_COLUMNS
 from covertype.settings import Settings
 from support.training import fill_store, mlflow_server, moto_server
@@ -108,26 +115,43 @@ def test_the_version_carries_its_graph_and_the_check_figures(
     assert tags[ONNX_ARTIFACT_TAG] == "onnx/model.onnx"
     assert float(tags[ONNX_AGREEMENT_TAG]) >= 0.999
     assert 0 < int(tags[ONNX_SIZE_TAG]) < 50_000_000
-    assert tags["covertype.size_gate"] == "passed"
+    assert tags["covertype.size_gate"] == tags["covertype.latency_gate"] == "passed"
+    assert 0 < float(tags[ONNX_SINGLE_P50_TAG]) <= float(tags[ONNX_SINGLE_P99_TAG])
+    assert 0 < float(tags[ONNX_BATCH_MS_TAG]) <= settings.max_batch_ms
     refit = [candidate for candidate in trained["candidates"] if candidate["status"] == "trained"]
     assert [candidate["name"] for candidate in refit] == [
         trained["registered"]["candidate"]
     ]  # only the winner
-    assert refit[0]["onnx_faithful"] and refit[0]["onnx_latency_ms"] > 0
+    assert refit[0]["onnx_faithful"] and refit[0]["onnx_batch_ms"] > 0
     assert {c["status"] for c in trained["candidates"]} - {"trained"} <= {"searched"}
 
 
-def test_the_size_gate_refuses_a_version_over_the_limit(trained: dict[str, Any], settings: Settings) -> None:
+def test_the_size_and_latency_gates_refuse_a_version_over_the_limits(
+    trained: dict[str, Any], settings: Settings
+) -> None:
     champion = trained["registered"]["version"]
-    refused = covertype_train(settings, "--candidates", "logreg", "--force", COVERTYPE_MAX_MODEL_MB="0.001")
+    refused = covertype_train(
+        settings,
+        "--candidates",
+        "logreg",
+        "--force",
+        COVERTYPE_MAX_MODEL_MB="0.001",
+        COVERTYPE_MAX_BATCH_MS="0.0001",
+    )
     promotion = refused["promotion"]
     assert not promotion["promoted"]
     assert "exceeds COVERTYPE_MAX_MODEL_MB=0.001" in promotion["reason"]
+    assert "over COVERTYPE_MAX_BATCH_MS=0.0001" in promotion["reason"]
     registry = mlflow_client(settings)
     tags = registry.get_model_version("covertype", refused["registered"]["version"]).tags
     assert (
         tags["covertype.size_gate"].startswith("refused: ONNX graph 0.0")
         and "MB exceeds" in tags["covertype.size_gate"]
+    )
+    batch_ms = float(tags[ONNX_BATCH_MS_TAG])
+    assert tags["covertype.latency_gate"] == (
+        f"refused: a 1,000-row batch takes {batch_ms:.2f} ms in the ONNX graph, "
+        "over COVERTYPE_MAX_BATCH_MS=0.0001"
     )
     assert tags["covertype.promotion_decision"] == "rejected"
     assert registry.get_model_version_by_alias("covertype", "champion").version == champion

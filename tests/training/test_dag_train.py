@@ -66,6 +66,7 @@ import json
 import re
 from types import SimpleNamespace
 from airflow.sdk.bases.xcom import BaseXCom
+from covertype.model.graph_latency import GraphLatency
 from covertype.model.onnx_export import ExportCheck
 from covertype.training.snapshot import SnapshotInfo
 from covertype.training.steps import (
@@ -88,7 +89,7 @@ steps = [
         "extra_trees", "trained", "r1", params={"max_features": 0.7, "criterion": "gini"},
         validation_accuracy=0.8, search_seconds=9.0, model_uri="models:/m-1",
         holdout_accuracy=0.75, holdout_macro_f1=0.5, training_seconds=1.5,
-        export=ExportCheck(True, "faithful", 12345, 1.0, 2e-7, 0.25),
+        export=ExportCheck(True, "faithful", 12345, 1.0, 2e-7, GraphLatency(0.25, 0.4, 9.5)),
     ),
     CandidateResult(
         "hgb", "trained", "r2", model_uri="models:/m-2", validation_accuracy=0.9,

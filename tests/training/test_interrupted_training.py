@@ -143,11 +143,35 @@ def test_the_runner_up_is_refit_when_the_winner_cannot_be(
     assert promotion.servable_only(results) == [results[0]]
 
 
-def created_then_killed(registry: Registry, prepared: PreparedTraining, trained: CandidateResult) -> str:
+def test_a_winner_over_the_budget_gives_way_to_the_runner_up_within_it(
+    settings: Settings, registry: Registry, prepared: PreparedTraining
+) -> None:
+    """A forest whose graph is over COVERTYPE_MAX_MODEL_MB wins the search; the runner-up is refit too and
+    registered instead, so training still ends with a version promotion can accept."""
+    budget = settings.model_copy(update={"max_model_mb": 0.05})  # a forest of 600 rows: > 50 kB
+    forest = pipeline.search_candidate(
+        budget, registry, name="extra_trees", prepared=prepared, time_budget=0.5
+    )
+    linear = pipeline.search_candidate(budget, registry, name="logreg", prepared=prepared, time_budget=0.5)
+    winner = replace(forest, validation_accuracy=1.0)
+
+    results = pipeline.refit_best(budget, registry, prepared=prepared, results=[winner, linear])
+
+    assert [result.status for result in results] == ["trained", "trained"]
+    assert not promotion.within_budget(budget, results[0]) and promotion.within_budget(budget, results[1])
+    registered = pipeline.register_best_candidate(budget, registry, prepared=prepared, results=results)
+    assert registered.candidate == "logreg"
+    outcome = pipeline.promote(budget, registry, prepared=prepared, registered=registered)
+    assert outcome.promoted and registry.version_tags(registered.version)[tags.SIZE_GATE_TAG] == "passed"
+
+
+def created_then_killed(
+    settings: Settings, registry: Registry, prepared: PreparedTraining, trained: CandidateResult
+) -> str:
     """What a register task killed right after creating the version leaves (no reason tags, no profile)."""
     servable = promotion.servable_only([trained])
     return promotion.register_best(
-        registry, servable=servable, snapshot_digest=prepared.snapshot.digest
+        settings, registry, servable=servable, snapshot_digest=prepared.snapshot.digest
     ).version
 
 
@@ -158,7 +182,7 @@ def test_a_retried_registration_completes_the_version_it_created(
     trained: CandidateResult,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    created = created_then_killed(registry, prepared, trained)
+    created = created_then_killed(settings, registry, prepared, trained)
     assert registry.version_tags(created)[tags.REGISTRATION_TAG] == tags.REGISTRATION_INCOMPLETE  # marked
 
     with caplog.at_level(logging.WARNING, logger="covertype.registry.core"):
@@ -179,7 +203,7 @@ def test_a_retried_registration_completes_the_version_it_created(
 def test_a_half_registered_version_is_refused_and_no_alias_moves(
     settings: Settings, registry: Registry, prepared: PreparedTraining, trained: CandidateResult
 ) -> None:
-    created = created_then_killed(registry, prepared, trained)
+    created = created_then_killed(settings, registry, prepared, trained)
     holdout = split_by_hash(read_snapshot(prepared.snapshot.uri, settings), settings.holdout_fraction)[1]
 
     outcome = promotion.promote_if_better(

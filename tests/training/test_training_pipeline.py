@@ -98,7 +98,10 @@ def test_full_training_registers_a_champion_that_loads_and_predicts(
         "holdout_log_loss",
         "holdout_recall_class_4",
         "holdout_accuracy_Rawah",
-        "predict_latency_ms",
+        "model_size_bytes",
+        "onnx_single_p50_ms",
+        "onnx_single_p99_ms",
+        "onnx_batch_ms",
     ):
         assert metric in run.data.metrics
     assert run.data.tags["mlflow.parentRunId"] == first_training["parent_run_id"]

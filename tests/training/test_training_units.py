@@ -26,8 +26,8 @@ from covertype.training.candidates import (
     search_sample,
     validation_split,
 )
-from covertype.training.evaluation import evaluate, operational_metrics, save_confusion_matrix
-from covertype.training.promotion import wins
+from covertype.training.evaluation import evaluate, pickled_size_bytes, save_confusion_matrix
+from covertype.training.promotion import gate_refusals, wins
 from covertype.training.snapshot import content_digest, read_snapshot, take_snapshot
 from covertype.training.split import holdout_mask, scored_holdout, split_by_hash
 from support.training import fill_store
@@ -177,8 +177,7 @@ def test_evaluation_reports_overall_class_and_slice_metrics(sample: pd.DataFrame
     assert "holdout_accuracy_Rawah" in metrics
     assert evaluation.confusion.shape == (7, 7) and evaluation.confusion.sum() == len(holdout)
     assert "Lodgepole Pine" in evaluation.report
-    operational = operational_metrics(model, holdout)
-    assert operational["model_size_bytes"] > 10_000 and 0 < operational["predict_latency_ms"] < 1_000
+    assert pickled_size_bytes(model) > 10_000
     image = save_confusion_matrix(evaluation.confusion, tmp_path / "cm.png", title="test")
     assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -197,6 +196,27 @@ def test_only_a_strict_gain_over_the_margin_wins(
     challenger: float, champion: float, margin: float, promoted: bool
 ) -> None:
     assert wins(challenger - champion, margin) is promoted
+
+
+@pytest.mark.parametrize(
+    ("size_bytes", "batch_ms", "size_refusal", "latency_refusal"),
+    [
+        (2_000_000, 14.99, None, None),
+        (2_000_000, 15.0, None, None),  # the budget itself is accepted
+        (2_000_000, 15.01, None, "a 1,000-row batch takes 15.01 ms in the ONNX graph, over COVERTYPE_MAX_"),
+        (3_000_001, 9.0, "ONNX graph 3.00 MB exceeds COVERTYPE_MAX_MODEL_MB=3", None),
+        (None, None, "has no ONNX graph", "was not timed on a 1,000-row batch: its latency is unknown"),
+    ],
+)
+def test_the_size_and_latency_gates_name_the_budget_they_refuse(
+    size_bytes: int | None, batch_ms: float | None, size_refusal: str | None, latency_refusal: str | None
+) -> None:
+    settings = Settings(max_model_mb=3, max_batch_ms=15)
+    refusals = gate_refusals(settings, size_bytes, batch_ms)
+    for tag, expected in (("covertype.size_gate", size_refusal), ("covertype.latency_gate", latency_refusal)):
+        refusal = refusals[tag]
+        assert refusal is None if expected is None else (refusal or "").startswith("refused: ")
+        assert expected is None or expected in (refusal or "")
 
 
 def test_hgb_trains_on_a_first_small_batch_where_a_class_has_one_row(sample: pd.DataFrame) -> None:

@@ -15,14 +15,11 @@ serve it.
 
 from __future__ import annotations
 
-import statistics
-import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any, Final
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import pandas as pd
 from lightgbm import LGBMClassifier
 from onnx import TensorProto, helper, numpy_helper
@@ -51,6 +48,7 @@ from covertype.model.graph_inputs import (
     PROBABILITIES_OUTPUT,
     columns_to_inputs,
 )
+from covertype.model.graph_latency import GraphLatency, measure_latency
 from covertype.model.runtime import inference_session
 from covertype.schema import CATEGORICAL_COLUMNS, FEATURE_COLUMNS, NUMERIC_COLUMNS
 
@@ -58,8 +56,6 @@ from covertype.schema import CATEGORICAL_COLUMNS, FEATURE_COLUMNS, NUMERIC_COLUM
 MIN_LABEL_AGREEMENT: Final = 0.999
 #: Largest difference of a class probability allowed between graph and pipeline (rows of agreeing labels).
 MAX_PROBABILITY_DIFF: Final = 1e-4
-#: Single-row predictions timed for the latency figure (the median is reported).
-LATENCY_REPEATS: Final = 200
 _OPSET: Final = {"": 17, "ai.onnx.ml": 3}
 _ML_DOMAIN: Final = "ai.onnx.ml"
 _LABEL_ENCODER_ML_OPSET: Final = 2
@@ -143,7 +139,8 @@ class ExportError(ValueError):
 class ExportCheck:
     """What the faithfulness check measured; ``faithful`` decides whether the graph may be served.
 
-    The figures are None when no graph could be built.
+    The figures are None when no graph could be built; ``latency`` is timed on the session the inference
+    API would build (:mod:`covertype.model.graph_latency`).
     """
 
     faithful: bool
@@ -151,16 +148,17 @@ class ExportCheck:
     size_bytes: int | None = None
     label_agreement: float | None = None
     max_probability_diff: float | None = None
-    latency_ms: float | None = None
+    latency: GraphLatency | None = None
 
     def metrics(self) -> dict[str, float]:
         """The measured figures as MLflow metrics of the candidate's run."""
-        figures = {
+        figures: dict[str, float | None] = {
             "onnx_size_bytes": self.size_bytes,
             "onnx_label_agreement": self.label_agreement,
             "onnx_max_probability_diff": self.max_probability_diff,
-            "onnx_latency_ms": self.latency_ms,
         }
+        if self.latency is not None:
+            figures |= {f"onnx_{name}": value for name, value in asdict(self.latency).items()}
         return {key: float(value) for key, value in figures.items() if value is not None}
 
     def to_dict(self) -> dict[str, Any]:
@@ -171,13 +169,16 @@ class ExportCheck:
     def from_dict(cls, data: dict[str, Any]) -> ExportCheck:
         """The inverse of :meth:`to_dict` (which leaves out the figures it could not measure)."""
         size = data.get("onnx_size_bytes")
+        names = [field.name for field in fields(GraphLatency)]
+        timed = all(f"onnx_{name}" in data for name in names)
+        latency = GraphLatency(**{name: float(data[f"onnx_{name}"]) for name in names}) if timed else None
         return cls(
             faithful=bool(data["onnx_faithful"]),
             reason=data["onnx_reason"],
             size_bytes=None if size is None else int(size),
             label_agreement=data.get("onnx_label_agreement"),
             max_probability_diff=data.get("onnx_max_probability_diff"),
-            latency_ms=data.get("onnx_latency_ms"),
+            latency=latency,
         )
 
 
@@ -329,10 +330,11 @@ def _terrain_nodes(dtype: int) -> tuple[list[onnx.NodeProto], list[onnx.TensorPr
     return nodes, constants
 
 
-def check_export(pipeline: Pipeline, graph: bytes, holdout: pd.DataFrame) -> ExportCheck:
-    """Run ``graph`` against ``pipeline`` on the holdout: labels, probabilities, size, single-row latency."""
+def check_export(pipeline: Pipeline, graph: bytes, holdout: pd.DataFrame, *, threads: int = 1) -> ExportCheck:
+    """Run ``graph`` against ``pipeline`` on the holdout: labels, probabilities, size, and the latency on
+    ``threads`` intra-op threads (the inference API's ``COVERTYPE_ONNX_THREADS``)."""
     features = holdout[list(FEATURE_COLUMNS)]
-    session = inference_session(graph)
+    session = inference_session(graph, threads=threads)
     inputs = columns_to_inputs({name: features[name].tolist() for name in FEATURE_COLUMNS})
     labels, probabilities = session.run([LABEL_OUTPUT, PROBABILITIES_OUTPUT], inputs)
     expected_labels = np.asarray(pipeline.predict(features))
@@ -354,25 +356,17 @@ def check_export(pipeline: Pipeline, graph: bytes, holdout: pd.DataFrame) -> Exp
         size_bytes=len(graph),
         label_agreement=agreement,
         max_probability_diff=diff,
-        latency_ms=_single_row_latency_ms(session, {name: value[:1] for name, value in inputs.items()}),
+        latency=measure_latency(session, inputs) if len(features) else None,
     )
 
 
-def _single_row_latency_ms(session: ort.InferenceSession, row: dict[str, np.ndarray]) -> float:
-    session.run(None, row)  # warm-up
-    timings = []
-    for _ in range(LATENCY_REPEATS):
-        started = time.perf_counter()
-        session.run(None, row)
-        timings.append(time.perf_counter() - started)
-    return statistics.median(timings) * 1000
-
-
-def export_and_check(pipeline: Pipeline, holdout: pd.DataFrame) -> tuple[bytes | None, ExportCheck]:
+def export_and_check(
+    pipeline: Pipeline, holdout: pd.DataFrame, *, threads: int = 1
+) -> tuple[bytes | None, ExportCheck]:
     """:func:`export_pipeline` then :func:`check_export`; a graph that cannot be built is unfaithful."""
     try:
         graph = export_pipeline(pipeline)
     except Exception as exc:  # noqa: BLE001 - any converter failure makes the candidate ineligible, not the run
         reason = f"cannot export to ONNX: {type(exc).__name__}: {exc}"[:500]
         return None, ExportCheck(False, reason)
-    return graph, check_export(pipeline, graph, holdout)
+    return graph, check_export(pipeline, graph, holdout, threads=threads)

@@ -1,9 +1,10 @@
-"""Holdout metrics, operational figures and the human-readable artifacts of one trained pipeline."""
+"""Holdout metrics, the pickled size and the human-readable artifacts of one trained pipeline.
+
+The latency that matters is the served graph's (:mod:`covertype.model.graph_latency`), not the pipeline's.
+"""
 
 from __future__ import annotations
 
-import statistics
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,6 @@ from sklearn.metrics import (
 from covertype.schema import COVER_TYPES, FEATURE_COLUMNS, TARGET_COLUMN, WILDERNESS_AREAS
 
 CLASSES: list[int] = list(COVER_TYPES)
-#: Single-row predictions timed for the latency figure (the median is reported).
-LATENCY_REPEATS = 30
 
 
 @dataclass
@@ -80,19 +79,9 @@ def _all_class_probabilities(model: Any, features: pd.DataFrame) -> np.ndarray:
     return full
 
 
-def operational_metrics(model: Any, example: pd.DataFrame) -> dict[str, float]:
-    """Pickled size in bytes and the median single-row ``predict_proba`` latency in milliseconds."""
-    row = example[list(FEATURE_COLUMNS)].head(1)
-    model.predict_proba(row)  # warm-up: first call pays for lazy initialisation
-    timings = []
-    for _ in range(LATENCY_REPEATS):
-        started = time.perf_counter()
-        model.predict_proba(row)
-        timings.append(time.perf_counter() - started)
-    return {
-        "model_size_bytes": float(len(cloudpickle.dumps(model))),
-        "predict_latency_ms": statistics.median(timings) * 1000,
-    }
+def pickled_size_bytes(model: Any) -> int:
+    """Bytes of the pipeline as MLflow stores it (cloudpickle)."""
+    return len(cloudpickle.dumps(model))
 
 
 def save_confusion_matrix(confusion: np.ndarray, path: Path, *, title: str) -> Path:

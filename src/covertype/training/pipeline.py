@@ -42,7 +42,7 @@ from covertype.store.reads import count_stored_rows
 from covertype.training import candidates as candidate_search
 from covertype.training import promotion, tracking
 from covertype.training.candidates import resolve_candidates
-from covertype.training.evaluation import evaluate, operational_metrics
+from covertype.training.evaluation import evaluate, pickled_size_bytes
 from covertype.training.snapshot import read_snapshot, take_snapshot
 from covertype.training.split import scored_holdout, split_by_hash
 from covertype.training.steps import (
@@ -264,7 +264,8 @@ def _failed(
     return CandidateResult(name=name, status=FAILED, run_id=run_id, error=error)
 
 
-#: Candidates refit at most: the winner of the search, and the runner-up when the winner cannot be served.
+#: Candidates refit at most: the winner of the search, and the runner-up when the winner cannot be served
+#: or its graph is over the size or latency budget.
 REFIT_ATTEMPTS = 2
 
 
@@ -275,9 +276,11 @@ def refit_best(
     :data:`~covertype.training.split.SCORED_HOLDOUT_ROWS` of it), export it to ONNX, check the export on the
     same rows, and log it in its search's run; ``results`` with that candidate's result replaced.
 
-    When the winner cannot be served (its refit raises, or its export is not faithful), the runner-up is
-    refit too (at most :data:`REFIT_ATTEMPTS` in all). The refit runs on ``settings.refit_threads`` threads
-    (default: the CPUs this process may use): it runs alone, after the searches.
+    When the winner cannot be served (its refit raises, or its export is not faithful) or its graph is
+    over the size or latency budget (:func:`~covertype.training.promotion.within_budget`), the runner-up is
+    refit too (at most :data:`REFIT_ATTEMPTS` in all); registration then takes the best within budget.
+    The refit runs on ``settings.refit_threads`` threads (default: the CPUs this process may use): it runs
+    alone, after the searches.
     """
     results = list(results)
     searched = sorted(
@@ -291,7 +294,8 @@ def refit_best(
     refit: dict[str, CandidateResult] = {}  # by run id
     for result in searched[:REFIT_ATTEMPTS]:
         refit[result.run_id] = _refit_one(settings, registry, prepared, result, train, holdout)
-        if promotion.servable_only([refit[result.run_id]]):
+        served = promotion.servable_only([refit[result.run_id]])
+        if served and promotion.within_budget(settings, served[0]):
             break
     return [refit.get(result.run_id, result) for result in results]
 
@@ -318,8 +322,7 @@ def _refit_one(
         scored = scored_holdout(holdout)
         with threadpool_limits(limits=1):  # see search_candidate: OpenMP threads crawl on a busy machine
             evaluation = evaluate(fitted.model, scored)
-            operational = operational_metrics(fitted.model, scored)
-            graph, export = export_and_check(fitted.model, scored)
+            graph, export = export_and_check(fitted.model, scored, threads=settings.onnx_threads)
     except Exception as exc:  # noqa: BLE001 - this candidate cannot be served; the runner-up may be
         error = _describe(exc)
         registry.runs.finish(searched.run_id, tags={tracking.ERROR_TAG: f"refit: {error}"}, status="FAILED")
@@ -333,7 +336,7 @@ def _refit_one(
         refit=fitted,
         validation_accuracy=searched.validation_accuracy,
         evaluation=evaluation,
-        operational=operational,
+        model_size_bytes=pickled_size_bytes(fitted.model),
         export=export,
         graph=graph,
         snapshot=prepared.snapshot,
@@ -372,7 +375,7 @@ def register_best_candidate(
             f"no candidate trained with a faithful ONNX export ({failures or 'none was given'})"
         )
     registered = promotion.register_best(
-        registry, servable=servable, snapshot_digest=prepared.snapshot.digest
+        settings, registry, servable=servable, snapshot_digest=prepared.snapshot.digest
     )
     pause_point(VERSION_CREATED)
     registry.set_version_tags(registered.version, _reason_tags(prepared.signal, prepared.reason))

@@ -48,26 +48,80 @@ def servable_only(results: list[CandidateResult]) -> list[CandidateResult]:
 def _onnx_tags(result: CandidateResult) -> dict[str, str]:
     export = result.export
     assert export is not None  # noqa: S101 - servable_only kept only exported candidates
+    timed = {}
+    if export.latency is not None:
+        timed = {
+            tags.ONNX_SINGLE_P50_TAG: f"{export.latency.single_p50_ms:.4f}",
+            tags.ONNX_SINGLE_P99_TAG: f"{export.latency.single_p99_ms:.4f}",
+            tags.ONNX_BATCH_MS_TAG: f"{export.latency.batch_ms:.3f}",
+        }
     return {
         tags.ONNX_ARTIFACT_TAG: tags.ONNX_ARTIFACT_PATH,
         tags.ONNX_SIZE_TAG: str(export.size_bytes),
         tags.ONNX_AGREEMENT_TAG: f"{export.label_agreement:.6f}",
         tags.ONNX_MAX_DIFF_TAG: f"{export.max_probability_diff:.3e}",
-        tags.ONNX_LATENCY_TAG: f"{export.latency_ms:.4f}",
+        **timed,
     }
 
 
-def register_best(registry: Registry, *, servable: list[CandidateResult], snapshot_digest: str) -> Registered:
+def size_gate(settings: Settings, size_bytes: int | None) -> str | None:
+    """Why a graph of ``size_bytes`` is too large to serve, or None when it fits COVERTYPE_MAX_MODEL_MB."""
+    if size_bytes is None:
+        return "refused: the version has no ONNX graph, so its size cannot be checked"
+    megabytes = size_bytes / _MB
+    if megabytes > settings.max_model_mb:
+        return (
+            f"refused: ONNX graph {megabytes:.2f} MB exceeds COVERTYPE_MAX_MODEL_MB={settings.max_model_mb:g}"
+        )
+    return None
+
+
+def latency_gate(settings: Settings, batch_ms: float | None) -> str | None:
+    """Why a graph whose 1,000-row batch takes ``batch_ms`` is too slow to serve, or None when it fits
+    ``COVERTYPE_MAX_BATCH_MS``."""
+    if batch_ms is None:
+        return "refused: the version's ONNX graph was not timed on a 1,000-row batch: its latency is unknown"
+    if batch_ms > settings.max_batch_ms:
+        return (
+            f"refused: a 1,000-row batch takes {batch_ms:.2f} ms in the ONNX graph, over "
+            f"COVERTYPE_MAX_BATCH_MS={settings.max_batch_ms:g}"
+        )
+    return None
+
+
+def gate_refusals(
+    settings: Settings, size_bytes: int | None, batch_ms: float | None
+) -> dict[str, str | None]:
+    """Each gate's tag with why a graph of these figures may not be served (None where it passes)."""
+    return {
+        tags.SIZE_GATE_TAG: size_gate(settings, size_bytes),
+        tags.LATENCY_GATE_TAG: latency_gate(settings, batch_ms),
+    }
+
+
+def within_budget(settings: Settings, result: CandidateResult) -> bool:
+    """Whether ``result``'s graph passes the size and the latency gate."""
+    export = result.export
+    batch_ms = export.latency.batch_ms if export and export.latency else None
+    return not any(gate_refusals(settings, export.size_bytes if export else None, batch_ms).values())
+
+
+def register_best(
+    settings: Settings, registry: Registry, *, servable: list[CandidateResult], snapshot_digest: str
+) -> Registered:
     """Register the candidate with the best validation accuracy as a new version of the model.
 
     ``servable`` are the trained candidates :func:`servable_only` kept: only a faithful ONNX export can
     be served. Candidates are ranked on the search's validation rows, not on the holdout, so the holdout
-    score stays an unbiased estimate for the promotion decision. The export's figures become tags of the
-    version.
+    score stays an unbiased estimate for the promotion decision; one within the size and latency budget
+    (:func:`within_budget`) comes before any that is not (which promotion would refuse). The export's
+    figures become tags of the version.
     """
     if not servable:
         raise ValueError("no servable candidate to register")
-    best = max(servable, key=lambda result: result.validation_accuracy or 0.0)
+    best = max(
+        servable, key=lambda result: (within_budget(settings, result), result.validation_accuracy or 0.0)
+    )
     assert best.model_uri is not None and best.holdout_accuracy is not None  # noqa: S101 - a trained one
     version = registry.register_logged_model(
         model_uri=best.model_uri,
@@ -98,7 +152,9 @@ def promote_if_better(
     A version whose registration did not complete (no ``covertype.registration`` = ``complete`` tag) is
     refused before anything else: rejected, no alias, the reason tag says so.
     Before any comparison, the size gate refuses a version whose ONNX graph is larger than
-    ``settings.max_model_mb`` (``COVERTYPE_MAX_MODEL_MB``), the reason in the ``covertype.size_gate`` tag.
+    ``settings.max_model_mb`` (``COVERTYPE_MAX_MODEL_MB``), the reason in the ``covertype.size_gate`` tag,
+    and the latency gate one whose 1,000-row batch in the graph took longer than ``settings.max_batch_ms``
+    (``COVERTYPE_MAX_BATCH_MS``), the reason in the ``covertype.latency_gate`` tag.
     A winner whose champion was replaced during the comparison (a user's roll back) is ``superseded``: it
     gets no alias, and the reason tag says what the champion became (:func:`_champion_change`).
     """
@@ -120,16 +176,20 @@ def promote_if_better(
             champion_accuracy=None,
             champion=current,
         )
-    size_refusal = _size_gate(settings, labels)
-    registry.set_version_tags(version, {tags.SIZE_GATE_TAG: size_refusal or "passed"})
+    size, batch_ms = labels.get(tags.ONNX_SIZE_TAG), labels.get(tags.ONNX_BATCH_MS_TAG)
+    refusals = gate_refusals(
+        settings, None if size is None else int(size), None if batch_ms is None else float(batch_ms)
+    )
+    registry.set_version_tags(version, {tag: refusal or "passed" for tag, refusal in refusals.items()})
+    refusal = "; ".join(refusal for refusal in refusals.values() if refusal)
     right = _right_answers(registry, _compared_versions(registry, version, current), holdout)
     evidence = {
         tags.GAIN_VERDICT_TAG: "no champion to compare",
         tags.GAIN_P_VALUE_TAG: "",
         tags.GAIN_ROWS_TAG: "",
     }
-    if size_refusal:
-        promoted, reason = False, size_refusal
+    if refusal:
+        promoted, reason = False, refusal
     elif current is None:
         promoted, reason = True, "first model"
     else:
@@ -289,19 +349,6 @@ def _load_version(registry: Registry, version: str) -> Any:
     """The scikit-learn pipeline of one registered version (unpickled: only from this trusted registry)."""
     with tempfile.TemporaryDirectory(prefix="covertype-champion-") as folder:
         return mlflow.sklearn.load_model(str(registry.download_version(version, Path(folder))))
-
-
-def _size_gate(settings: Settings, labels: dict[str, str]) -> str | None:
-    """Why the version's ONNX graph is too large to serve, or None when it fits the budget."""
-    size = labels.get(tags.ONNX_SIZE_TAG)
-    if size is None:
-        return "refused: the version has no ONNX graph, so its size cannot be checked"
-    megabytes = int(size) / _MB
-    if megabytes > settings.max_model_mb:
-        return (
-            f"refused: ONNX graph {megabytes:.2f} MB exceeds COVERTYPE_MAX_MODEL_MB={settings.max_model_mb:g}"
-        )
-    return None
 
 
 def wins(gain: float, margin: float) -> bool:

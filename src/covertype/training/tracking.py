@@ -190,7 +190,7 @@ def log_refit(
     refit: Refit,
     validation_accuracy: float,
     evaluation: Evaluation,
-    operational: dict[str, float],
+    model_size_bytes: int,
     export: ExportCheck,
     graph: bytes | None,
     snapshot: SnapshotInfo,
@@ -205,7 +205,7 @@ def log_refit(
     with _process_tracking_uri(registry.tracking_uri):
         metrics = {
             **evaluation.metrics,
-            **operational,
+            "model_size_bytes": float(model_size_bytes),
             **export.metrics(),
             "training_seconds": refit.seconds,
             "refit_threads": float(refit.threads),
