@@ -97,7 +97,7 @@ class Settings(BaseSettings):
     promotion_margin: float = Field(0.0, ge=0, description="accuracy a challenger must gain to be promoted")
     max_model_mb: float = Field(50.0, gt=0, description="largest ONNX graph (MB) promotion accepts")
     max_batch_ms: float = Field(
-        50.0,
+        100.0,
         gt=0,
         description="slowest 1,000-row batch (ms) in the ONNX graph, at the inference API's threads, that "
         "promotion accepts",
