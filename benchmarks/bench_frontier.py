@@ -43,6 +43,7 @@ SETTINGS: dict[str, tuple[str, dict[str, Any]]] = {
     "et_75x3000 (default)": ("extra_trees", {}),
     "et_55x3000": ("extra_trees", {"n_estimators": 55}),
     "et_40x3000": ("extra_trees", {"n_estimators": 40}),
+    "et_40x3000_entropy": ("extra_trees", {"n_estimators": 40, "criterion": "entropy"}),
     "et_40x1500": ("extra_trees", {"n_estimators": 40, "max_leaf_nodes": 1500}),
     "et_25x3000": ("extra_trees", {"n_estimators": 25}),
     "rf_40x3000": ("random_forest", {"n_estimators": 40}),
