@@ -95,6 +95,12 @@ class Settings(BaseSettings):
     candidates: str = Field(",".join(CANDIDATE_NAMES), description="comma-separated candidates")
     min_new_rows: int = Field(1, ge=0, description="train only when at least this many rows are new")
     promotion_margin: float = Field(0.0, ge=0, description="accuracy a challenger must gain to be promoted")
+    final_fit_max_rows: int = Field(
+        100_000,
+        ge=0,
+        description="the served model is refit on every stored row, holdout included, up to this many rows "
+        "(0: never); beyond, it is the model fitted without the holdout",
+    )
     max_model_mb: float = Field(50.0, gt=0, description="largest ONNX graph (MB) promotion accepts")
     max_batch_ms: float = Field(
         100.0,

@@ -12,8 +12,13 @@ from pathlib import Path
 import pandas as pd
 
 from covertype.processes import Service
+from covertype.registry.core import Registry
+from covertype.settings import Settings
 from covertype.store.batches import insert_rows
 from covertype.store.engine import create_store_engine
+from covertype.training import pipeline as run_steps
+from covertype.training import tracking
+from covertype.training.steps import PreparedTraining
 
 #: Python run first in a test's Airflow or CLI subprocess: a candidate ``broken`` that really fails to
 #: train (scikit-learn refuses C=-1 when the search fits it).
@@ -106,3 +111,11 @@ def mlflow_server(port: int, folder: Path, s3_url: str) -> Iterator[str]:
     }
     with Service("mlflow", command, f"{url}/health", port, env=env, log_path=folder / "mlflow.log"):
         yield url
+
+
+def prepared_training(settings: Settings, registry: Registry) -> PreparedTraining:
+    """What ``covertype train --candidates logreg --force`` prepares (the snapshot, the parent run)."""
+    decision = run_steps.check_new_data(settings, registry, candidates="logreg", force=True)
+    return run_steps.prepare_training(
+        settings, registry, context=tracking.RunContext("test", "run"), decision=decision
+    )

@@ -24,7 +24,7 @@ from covertype.training.snapshot import read_snapshot
 from covertype.training.split import split_by_hash
 from covertype.training.steps import CandidateResult, PreparedTraining
 from support.inference import registry_settings
-from support.training import fill_store
+from support.training import fill_store, prepared_training
 
 
 @pytest.fixture
@@ -41,10 +41,7 @@ def registry(settings: Settings) -> Registry:
 
 @pytest.fixture
 def prepared(settings: Settings, registry: Registry) -> PreparedTraining:
-    decision = pipeline.check_new_data(settings, registry, candidates="logreg", force=True)
-    return pipeline.prepare_training(
-        settings, registry, context=tracking.RunContext("test", "run"), decision=decision
-    )
+    return prepared_training(settings, registry)
 
 
 def left_running(settings: Settings, prepared: PreparedTraining, name: str) -> str:

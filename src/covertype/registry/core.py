@@ -169,6 +169,14 @@ class Registry:
             download_artifacts(artifact_uri=location, dst_path=str(folder), tracking_uri=self.tracking_uri)
         )
 
+    def download_run_artifacts(self, run_id: str, path: str, folder: Path) -> Path:
+        """Download the artifacts at ``path`` of run ``run_id`` into ``folder``; their local path."""
+        return Path(
+            download_artifacts(
+                run_id=run_id, artifact_path=path, dst_path=str(folder), tracking_uri=self.tracking_uri
+            )
+        )
+
     # --- the registered model ---------------------------------------------------------------------------
     def ensure_model(self) -> None:
         """Create the registered model when it does not exist."""

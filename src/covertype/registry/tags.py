@@ -53,6 +53,12 @@ ONNX_BATCH_MS_TAG: Final = "covertype.onnx_batch_ms"
 ONNX_FAITHFUL_TAG: Final = "covertype.onnx_faithful"
 ONNX_REASON_TAG: Final = "covertype.onnx_reason"
 
+#: Path, inside the version's run, of the same candidate fitted without the holdout rows, when the
+#: registered model was refit on every row (``COVERTYPE_FINAL_FIT_MAX_ROWS``): promotion re-scores this
+#: one on the holdout, which the registered model has seen.
+EVALUATION_MODEL_TAG: Final = "covertype.evaluation_model"
+EVALUATION_MODEL_PATH: Final = "evaluation_model"
+
 # --- promotion evidence ---------------------------------------------------------------------------------
 #: ``passed`` or why the version's graph is too large to serve (``COVERTYPE_MAX_MODEL_MB``).
 SIZE_GATE_TAG: Final = "covertype.size_gate"

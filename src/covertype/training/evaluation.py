@@ -120,6 +120,7 @@ def model_card(
     snapshot: dict[str, Any],
     train_rows: int,
     holdout_rows: int,
+    holdout_refit: bool = False,
 ) -> str:
     """A short Markdown model card: what the model is, what it was trained on, how well it does."""
     areas = ", ".join(
@@ -128,6 +129,12 @@ def model_card(
         if f"holdout_accuracy_{area}" in metrics
     )
     parameters = "\n".join(f"- `{key}` = `{value}`" for key, value in sorted(params.items()))
+    fitted_on = (
+        f"fitted on all {train_rows + holdout_rows} rows; the holdout figures are of the same candidate "
+        f"fitted on the {train_rows} training rows alone"
+        if holdout_refit
+        else f"fitted on the {train_rows} training rows"
+    )
     return f"""# covertype model card: {candidate}
 
 **Task**: predict the forest cover type (1..7, {", ".join(COVER_TYPES.values())}) of a 30 m cell
@@ -138,7 +145,7 @@ National Forest, Colorado).
 Input: a pandas DataFrame with the 12 feature columns; `predict_proba` covers classes 1..7.
 
 **Data**: snapshot `{snapshot["uri"]}` (digest `{snapshot["digest"]}`, {snapshot["rows"]} rows);
-{train_rows} training rows, {holdout_rows} holdout rows chosen by `row_hash`.
+{train_rows} training rows, {holdout_rows} holdout rows chosen by `row_hash`; {fitted_on}.
 
 **Holdout**: accuracy {metrics["holdout_accuracy"]:.4f}, macro-F1 {metrics["holdout_macro_f1"]:.4f},
 log-loss {metrics["holdout_log_loss"]:.4f}. Accuracy per wilderness area: {areas}.

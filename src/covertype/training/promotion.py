@@ -55,7 +55,9 @@ def _onnx_tags(result: CandidateResult) -> dict[str, str]:
             tags.ONNX_SINGLE_P99_TAG: f"{export.latency.single_p99_ms:.4f}",
             tags.ONNX_BATCH_MS_TAG: f"{export.latency.batch_ms:.3f}",
         }
+    evaluation = {tags.EVALUATION_MODEL_TAG: result.evaluation_model} if result.evaluation_model else {}
     return {
+        **evaluation,
         tags.ONNX_ARTIFACT_TAG: tags.ONNX_ARTIFACT_PATH,
         tags.ONNX_SIZE_TAG: str(export.size_bytes),
         tags.ONNX_AGREEMENT_TAG: f"{export.label_agreement:.6f}",
@@ -346,9 +348,17 @@ def _named(version: str | None) -> str:
 
 
 def _load_version(registry: Registry, version: str) -> Any:
-    """The scikit-learn pipeline of one registered version (unpickled: only from this trusted registry)."""
+    """The scikit-learn pipeline one registered version's holdout scores are of (unpickled: only from this
+    trusted registry): its evaluation model when the registered one was refit on the holdout too."""
     with tempfile.TemporaryDirectory(prefix="covertype-champion-") as folder:
-        return mlflow.sklearn.load_model(str(registry.download_version(version, Path(folder))))
+        evaluation = registry.version_tags(version).get(tags.EVALUATION_MODEL_TAG)
+        if evaluation:
+            path = registry.download_run_artifacts(
+                registry.version(version).run_id or "", evaluation, Path(folder)
+            )
+        else:
+            path = registry.download_version(version, Path(folder))
+        return mlflow.sklearn.load_model(str(path))
 
 
 def wins(gain: float, margin: float) -> bool:

@@ -100,6 +100,8 @@ class CandidateResult:
     ``status`` is :data:`SEARCHED` after the search (``params``, ``validation_accuracy``,
     ``search_seconds``), :data:`TRAINED` once refit on every row (``model_uri``, the holdout scores,
     ``training_seconds`` of the refit, ``export``), :data:`FAILED` with ``error`` when it could not train.
+    ``evaluation_model`` is the run's artifact path of the model the holdout scores are of, when the
+    model at ``model_uri`` was then refit on the holdout rows too (None: that model is the one scored).
     """
 
     name: str
@@ -114,6 +116,7 @@ class CandidateResult:
     holdout_macro_f1: float | None = None
     training_seconds: float | None = None
     export: ExportCheck | None = None
+    evaluation_model: str | None = None
 
     @property
     def trained(self) -> bool:
@@ -139,12 +142,13 @@ class CandidateResult:
             "holdout_accuracy": self.holdout_accuracy,
             "holdout_macro_f1": self.holdout_macro_f1,
             "training_seconds": self.training_seconds,
+            "evaluation_model": self.evaluation_model,
             **(self.export.to_dict() if self.export else {}),
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CandidateResult:
-        fields = ("name", "status", "run_id", "error", "model_uri", "params")
+        fields = ("name", "status", "run_id", "error", "model_uri", "params", "evaluation_model")
         scores = (
             "validation_accuracy",
             "search_seconds",

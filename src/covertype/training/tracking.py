@@ -46,6 +46,7 @@ from covertype.registry.core import Registry
 from covertype.registry.runs import PARENT_RUN_TAG
 from covertype.registry.tags import (
     CANDIDATE_TAG,
+    EVALUATION_MODEL_PATH,
     ONNX_ARTIFACT_PATH,
     ONNX_FAITHFUL_TAG,
     ONNX_REASON_TAG,
@@ -188,6 +189,7 @@ def log_refit(
     name: str,
     params: dict[str, Any],
     refit: Refit,
+    evaluation_fit: Refit | None,
     validation_accuracy: float,
     evaluation: Evaluation,
     model_size_bytes: int,
@@ -200,6 +202,10 @@ def log_refit(
     """Add the candidate refit on all rows to its search's run ``run_id``: the model, its holdout scores,
     the ONNX graph (only when ``export`` found it faithful), the model card, the confusion matrix.
 
+    ``evaluation_fit`` is the same candidate fitted on ``train`` alone when ``refit`` (the model logged for
+    registration) was fitted on the holdout rows too; it is saved at
+    :data:`~covertype.registry.tags.EVALUATION_MODEL_PATH`, and the holdout scores are its.
+
     A retried refit logs into the same run again; the model it logs last is the one registered.
     """
     with _process_tracking_uri(registry.tracking_uri):
@@ -209,7 +215,10 @@ def log_refit(
             **export.metrics(),
             "training_seconds": refit.seconds,
             "refit_threads": float(refit.threads),
+            "served_model_rows": float(len(train) + (holdout_rows if evaluation_fit else 0)),
         }
+        if evaluation_fit is not None:
+            metrics["evaluation_fit_seconds"] = evaluation_fit.seconds
         with mlflow.start_run(run_id=run_id):
             mlflow.set_tags({ONNX_FAITHFUL_TAG: str(export.faithful).lower(), ONNX_REASON_TAG: export.reason})
             mlflow.log_metrics(metrics)
@@ -230,6 +239,7 @@ def log_refit(
                 snapshot=snapshot.to_dict(),
                 train_rows=len(train),
                 holdout_rows=holdout_rows,
+                holdout_refit=evaluation_fit is not None,
             )
             mlflow.log_text(card, "model_card.md")
             mlflow.log_text(evaluation.report, "classification_report.txt")
@@ -240,6 +250,12 @@ def log_refit(
                     title=f"{name} on the holdout",
                 )
                 mlflow.log_artifact(str(image))
+                if evaluation_fit is not None:
+                    saved = Path(folder) / EVALUATION_MODEL_PATH
+                    mlflow.sklearn.save_model(
+                        evaluation_fit.model, str(saved), serialization_format="cloudpickle"
+                    )
+                    mlflow.log_artifacts(str(saved), EVALUATION_MODEL_PATH)
                 if graph is not None and export.faithful:
                     onnx_file = Path(folder) / Path(ONNX_ARTIFACT_PATH).name
                     onnx_file.write_bytes(graph)
