@@ -419,7 +419,7 @@ def test_the_prediction_log_writes_to_mariadb(mariadb_url: str) -> None:
     log.start()
     at = datetime(2026, 11, 25, 1, 2, 3, 456000)
     row = tuple(GOOD[column] for column in FEATURE_COLUMNS)
-    log.record(AnsweredRecords([row, row], [2, 5], [0.75, 0.5], "covertype", "7", at))
+    log.record(AnsweredRecords(list(zip(row, row, strict=True)), [2, 5], [0.75, 0.5], "covertype", "7", at))
     log.stop()
     with engine.connect() as connection:
         stored = connection.execute(select(predictions).order_by(predictions.c.id)).mappings().all()

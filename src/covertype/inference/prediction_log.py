@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from covertype.inference.metrics import ServiceMetrics
-from covertype.model.graph_inputs import Row
+from covertype.model.graph_inputs import Columns
 from covertype.schema import FEATURE_COLUMNS
 from covertype.store.engine import Engine
 from covertype.store.predictions import PredictionWriter
@@ -25,28 +25,28 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class AnsweredRecords:
-    """What one model call answered: the inputs, the chosen classes and their probabilities."""
+    """What one model call answered: the inputs (column by column), the chosen classes and their
+    probabilities."""
 
-    rows: Sequence[Row]
+    features: Columns
     cover_types: Sequence[int]
     probabilities: Sequence[float]
     model_name: str
     model_version: str
     predicted_at: datetime
 
-    def as_table_rows(self) -> list[dict[str, object]]:
-        answers = zip(self.rows, self.cover_types, self.probabilities, strict=True)
-        return [
-            {
-                **dict(zip(FEATURE_COLUMNS, row, strict=True)),
-                "cover_type": cover_type,
-                "probability": probability,
-                "model_name": self.model_name,
-                "model_version": self.model_version,
-                "predicted_at": self.predicted_at,
-            }
-            for row, cover_type, probability in answers
-        ]
+    def table_columns(self) -> dict[str, Sequence[object]]:
+        """The answered records as the ``predictions`` table's columns, by name
+        (:data:`covertype.store.predictions.PREDICTION_COLUMNS`)."""
+        count = len(self.cover_types)
+        return {
+            **dict(zip(FEATURE_COLUMNS, self.features, strict=True)),
+            "cover_type": self.cover_types,
+            "probability": self.probabilities,
+            "model_name": [self.model_name] * count,
+            "model_version": [self.model_version] * count,
+            "predicted_at": [self.predicted_at] * count,
+        }
 
 
 class PredictionLog:
@@ -66,7 +66,7 @@ class PredictionLog:
         try:
             self._queue.put_nowait(answered)
         except queue.Full:
-            self._metrics.log_dropped.inc(len(answered.rows))
+            self._metrics.log_dropped.inc(len(answered.cover_types))
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._drain, name="prediction-log", daemon=True)
@@ -88,9 +88,9 @@ class PredictionLog:
             item = self._queue.get()
             if item is None:
                 return
-            rows = item.as_table_rows()
+            columns = {name: list(values) for name, values in item.table_columns().items()}
             stopping = False
-            while len(rows) < self._batch_rows:
+            while len(columns["cover_type"]) < self._batch_rows:
                 try:
                     more = self._queue.get_nowait()
                 except queue.Empty:
@@ -98,16 +98,18 @@ class PredictionLog:
                 if more is None:
                     stopping = True
                     break
-                rows.extend(more.as_table_rows())
-            self._write(rows)
+                for name, values in more.table_columns().items():
+                    columns[name].extend(values)
+            self._write(columns)
             if stopping:
                 return
 
-    def _write(self, rows: list[dict[str, object]]) -> None:
+    def _write(self, columns: dict[str, list[object]]) -> None:
+        rows = len(columns["cover_type"])
         try:
-            self._writer.write(rows)
+            self._writer.write(columns)
         except Exception as exc:  # noqa: BLE001 - a database outage must not stop the service
-            self._metrics.log_failed.inc(len(rows))
-            logger.warning("could not write %d predictions: %s", len(rows), exc)
+            self._metrics.log_failed.inc(rows)
+            logger.warning("could not write %d predictions: %s", rows, exc)
         else:
-            self._metrics.log_written.inc(len(rows))
+            self._metrics.log_written.inc(rows)

@@ -72,7 +72,7 @@ class PredictionService:
         cover_types = [ALL_CLASSES[index] for index in best.tolist()]
         self._log.record(
             AnsweredRecords(
-                rows=rows,
+                features=list(zip(*rows, strict=True)),
                 cover_types=cover_types,
                 probabilities=probabilities[np.arange(len(best)), best].tolist(),
                 model_name=served.name,

@@ -16,6 +16,10 @@ from covertype.schema import FEATURE_COLUMNS, NUMERIC_COLUMNS
 Row = Sequence[int | str]
 """One record's values in :data:`covertype.schema.FEATURE_COLUMNS` order."""
 
+Columns = Sequence[Sequence[int | str]]
+"""Records column by column: one sequence of values per feature, in :data:`covertype.schema.FEATURE_COLUMNS`
+order (what the graph takes, without a row-by-row pass)."""
+
 #: Output names of every exported graph: the predicted class and the ``[N, classes]`` probabilities.
 LABEL_OUTPUT: Final = "label"
 PROBABILITIES_OUTPUT: Final = "probabilities"
