@@ -34,7 +34,11 @@ def _tensor(name: str, values: Sequence[object]) -> np.ndarray:
 
 def rows_to_inputs(rows: Sequence[Row]) -> dict[str, np.ndarray]:
     """The graph's inputs for ``rows`` (each in feature-column order)."""
-    columns = list(zip(*rows, strict=True))
+    return feature_inputs(list(zip(*rows, strict=True)))
+
+
+def feature_inputs(columns: Columns) -> dict[str, np.ndarray]:
+    """The graph's inputs for records held column by column."""
     return {name: _tensor(name, values) for name, values in zip(FEATURE_COLUMNS, columns, strict=True)}
 
 

@@ -38,5 +38,6 @@ async def predict(record: CoverFeatures, service: ServiceDep) -> Response:
 )
 async def predict_batch(batch: BatchRequest, service: ServiceDep) -> Response:
     """Classify several records in one model call (at most ``COVERTYPE_MAX_BATCH_RECORDS``)."""
-    answers = await service.predict_many([record.as_row() for record in batch.records])
+    rows = (record.as_row() for record in batch.records)
+    answers = await service.predict_many(list(zip(*rows, strict=True)))
     return json_response({"predictions": answers})
