@@ -50,15 +50,29 @@ class AnsweredRecords:
 
 
 class PredictionLog:
-    """A bounded queue drained by one writer thread that inserts up to ``batch_rows`` rows at a time."""
+    """A bounded queue drained by one writer thread that inserts up to ``batch_rows`` rows at a time.
+
+    The writer waits ``linger`` seconds after an answer arrives, unless a full batch is queued already,
+    so that the answers of the next moments share its transaction: written one by one, single-record
+    answers cost the writer a transaction each, 0.35 ms of CPU per request (measured on SQLite), about as
+    much as answering the request.
+    """
 
     def __init__(
-        self, engine: Engine, metrics: ServiceMetrics, *, capacity: int = 10_000, batch_rows: int = 5_000
+        self,
+        engine: Engine,
+        metrics: ServiceMetrics,
+        *,
+        capacity: int = 10_000,
+        batch_rows: int = 5_000,
+        linger: float = 0.2,
     ) -> None:
         self._writer = PredictionWriter(engine)
         self._metrics = metrics
         self._queue: queue.Queue[AnsweredRecords | None] = queue.Queue(maxsize=capacity)
         self._batch_rows = batch_rows
+        self._linger = linger
+        self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
     def record(self, answered: AnsweredRecords) -> None:
@@ -69,6 +83,7 @@ class PredictionLog:
             self._metrics.log_dropped.inc(len(answered.cover_types))
 
     def start(self) -> None:
+        self._stopping.clear()
         self._thread = threading.Thread(target=self._drain, name="prediction-log", daemon=True)
         self._thread.start()
 
@@ -76,6 +91,7 @@ class PredictionLog:
         """Write what is queued (within ``timeout``), then stop the writer."""
         if self._thread is None:
             return
+        self._stopping.set()  # no more lingering
         try:
             self._queue.put(None, timeout=timeout)
         except queue.Full:
@@ -85,24 +101,30 @@ class PredictionLog:
 
     def _drain(self) -> None:
         while True:
-            item = self._queue.get()
-            if item is None:
+            first = self._queue.get()
+            if first is None:
                 return
-            columns = {name: list(values) for name, values in item.table_columns().items()}
-            stopping = False
-            while len(columns["cover_type"]) < self._batch_rows:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    stopping = True
-                    break
-                for name, values in more.table_columns().items():
-                    columns[name].extend(values)
+            columns = {name: list(values) for name, values in first.table_columns().items()}
+            stopping = self._take_queued(columns)
+            if not stopping and len(columns["cover_type"]) < self._batch_rows:
+                self._stopping.wait(self._linger)
+                stopping = self._take_queued(columns)
             self._write(columns)
             if stopping:
                 return
+
+    def _take_queued(self, columns: dict[str, list[object]]) -> bool:
+        """Add queued answers to ``columns`` up to ``batch_rows`` rows; True when the stop marker came."""
+        while len(columns["cover_type"]) < self._batch_rows:
+            try:
+                more = self._queue.get_nowait()
+            except queue.Empty:
+                return False
+            if more is None:
+                return True
+            for name, values in more.table_columns().items():
+                columns[name].extend(values)
+        return False
 
     def _write(self, columns: dict[str, list[object]]) -> None:
         rows = len(columns["cover_type"])
