@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from covertype.dataset import load_dataset
 from covertype.inference.app import create_app
 from covertype.inference.metrics import ServiceMetrics
 from covertype.inference.prediction_log import AnsweredRecords, PredictionLog
+from covertype.inference.routes import predictions as prediction_routes
 from covertype.inference.schemas import CoverFeatures
 from covertype.processes import unused_port
 from covertype.registry.client import mlflow_client
@@ -113,6 +114,37 @@ def test_batch_predictions_agree_with_the_model_loaded_directly(
     response = client.post("/predict/batch", json={"records": records(sample)})
     assert response.status_code == 200, response.text
     assert_answers_match(response.json()["predictions"], direct_model, sample)
+
+
+def test_valid_bodies_get_the_same_answer_from_the_fast_path_as_from_fastapis(
+    client: TestClient, frame: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A body sent as ``application/json`` is decoded by the routes' fast path; with a charset it goes
+    through FastAPI's parsing and pydantic: both answers are the same bytes."""
+    decoded: list[str] = []
+
+    def spy(name: str) -> Callable[[bytes], object]:
+        decode = getattr(prediction_routes, name)
+
+        def spied(body: bytes) -> object:
+            decoded.append(name)
+            return decode(body)
+
+        return spied
+
+    for name in ("decode_record", "decode_batch"):
+        monkeypatch.setattr(prediction_routes, name, spy(name))
+    sample = records(frame.iloc[7_000:7_300])
+    bodies = [("/predict", json.dumps(record)) for record in sample[:20]]
+    bodies.append(("/predict/batch", json.dumps({"records": sample})))
+    for path, body in bodies:
+        fast = client.post(path, content=body, headers={"content-type": "application/json"})
+        declared = client.post(
+            path, content=body, headers={"content-type": "application/json; charset=utf-8"}
+        )
+        assert fast.status_code == declared.status_code == 200
+        assert fast.content == declared.content
+    assert decoded == ["decode_record"] * 20 + ["decode_batch"]
 
 
 def test_docs_work_offline(client: TestClient) -> None:
@@ -419,7 +451,7 @@ def test_the_prediction_log_writes_to_mariadb(mariadb_url: str) -> None:
     log.start()
     at = datetime(2026, 11, 25, 1, 2, 3, 456000)
     row = tuple(GOOD[column] for column in FEATURE_COLUMNS)
-    log.record(AnsweredRecords([row, row], [2, 5], [0.75, 0.5], "covertype", "7", at))
+    log.record(AnsweredRecords(list(zip(row, row, strict=True)), [2, 5], [0.75, 0.5], "covertype", "7", at))
     log.stop()
     with engine.connect() as connection:
         stored = connection.execute(select(predictions).order_by(predictions.c.id)).mappings().all()

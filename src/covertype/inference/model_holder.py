@@ -10,14 +10,14 @@ from __future__ import annotations
 import gc
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
 
 from covertype.inference.schemas import LatestBatchQuality, ServedModelInfo
-from covertype.model.graph_inputs import Row
+from covertype.model.graph_inputs import Columns
 from covertype.model.runtime import GraphPredictor
 from covertype.registry.reader import (
     RegistryReader,
@@ -52,10 +52,10 @@ class ServedModel:
     #: The column of :data:`ALL_CLASSES` each of the graph's probability columns fills.
     class_columns: tuple[int, ...]
 
-    def predict_proba(self, rows: Sequence[Row]) -> np.ndarray:
-        """One row of probabilities per record, a column per class of :data:`ALL_CLASSES`: 0.0 for the
-        classes this version never saw in training."""
-        seen = self.predictor.predict_proba(rows)
+    def predict_proba(self, columns: Columns) -> np.ndarray:
+        """One row of probabilities per record (records held column by column), a column per class of
+        :data:`ALL_CLASSES`: 0.0 for the classes this version never saw in training."""
+        seen = self.predictor.predict_proba_columns(columns)
         every = np.zeros((len(seen), len(ALL_CLASSES)), dtype=seen.dtype)
         every[:, self.class_columns] = seen
         return every

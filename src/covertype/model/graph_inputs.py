@@ -16,6 +16,10 @@ from covertype.schema import FEATURE_COLUMNS, NUMERIC_COLUMNS
 Row = Sequence[int | str]
 """One record's values in :data:`covertype.schema.FEATURE_COLUMNS` order."""
 
+Columns = Sequence[Sequence[int | str]]
+"""Records column by column: one sequence of values per feature, in :data:`covertype.schema.FEATURE_COLUMNS`
+order (what the graph takes, without a row-by-row pass)."""
+
 #: Output names of every exported graph: the predicted class and the ``[N, classes]`` probabilities.
 LABEL_OUTPUT: Final = "label"
 PROBABILITIES_OUTPUT: Final = "probabilities"
@@ -30,7 +34,11 @@ def _tensor(name: str, values: Sequence[object]) -> np.ndarray:
 
 def rows_to_inputs(rows: Sequence[Row]) -> dict[str, np.ndarray]:
     """The graph's inputs for ``rows`` (each in feature-column order)."""
-    columns = list(zip(*rows, strict=True))
+    return feature_inputs(list(zip(*rows, strict=True)))
+
+
+def feature_inputs(columns: Columns) -> dict[str, np.ndarray]:
+    """The graph's inputs for records held column by column."""
     return {name: _tensor(name, values) for name, values in zip(FEATURE_COLUMNS, columns, strict=True)}
 
 

@@ -13,7 +13,14 @@ from collections.abc import Sequence
 import numpy as np
 import onnxruntime as ort
 
-from covertype.model.graph_inputs import CLASSES_METADATA, PROBABILITIES_OUTPUT, Row, rows_to_inputs
+from covertype.model.graph_inputs import (
+    CLASSES_METADATA,
+    PROBABILITIES_OUTPUT,
+    Columns,
+    Row,
+    feature_inputs,
+    rows_to_inputs,
+)
 
 _OPTIMISATION = {
     "disabled": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
@@ -45,5 +52,13 @@ class GraphPredictor:
 
     def predict_proba(self, rows: Sequence[Row]) -> np.ndarray:
         """Probabilities of shape ``(len(rows), len(classes))`` as float64."""
-        (probabilities,) = self._session.run([PROBABILITIES_OUTPUT], rows_to_inputs(rows))
+        return self.predict_proba_inputs(rows_to_inputs(rows))
+
+    def predict_proba_columns(self, columns: Columns) -> np.ndarray:
+        """:meth:`predict_proba` of records held column by column (one sequence per feature, in order)."""
+        return self.predict_proba_inputs(feature_inputs(columns))
+
+    def predict_proba_inputs(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        """:meth:`predict_proba` of the graph's inputs as :mod:`covertype.model.graph_inputs` makes them."""
+        (probabilities,) = self._session.run([PROBABILITIES_OUTPUT], inputs)
         return np.asarray(probabilities, dtype=np.float64)
