@@ -20,8 +20,8 @@ body every time:
 - ``bare_fastapi_1_record``: what the goal is measured against, a FastAPI app whose one endpoint parses
   the body into ``CoverFeatures`` and answers a constant, called the same way.
 
-Prints JSON with the load average before and after; a profile to compare runs by, not a benchmark of
-record (nothing is written under ``benchmarks/results``).
+Writes ``benchmarks/results/profile_predict.json`` (with the load average before and after: the figures
+move with the machine's load, so compare runs made side by side).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import asyncio
 import json
 import os
 import statistics
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -53,6 +54,9 @@ from covertype.schema import FEATURE_COLUMNS
 from covertype.settings import Settings
 from covertype.store.engine import store_engine
 from covertype.store.predictions import PredictionWriter
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from results_file import write_results  # noqa: E402
 
 SAMPLE_CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "covtype-sample-15k.csv"
 
@@ -248,9 +252,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=400)
     args = parser.parse_args()
     _train_once(args.workdir, args.candidates, args.time_budget)
-    load_before = os.getloadavg()
+    load_before = list(os.getloadavg())
     result = uvloop.run(_run(args.workdir, args.repeat))
-    print(json.dumps({"load_average_before": load_before, **result, "load_average_after": os.getloadavg()}))
+    print(json.dumps(result))
+    print(write_results("profile_predict", result, load_before=load_before))
 
 
 if __name__ == "__main__":
