@@ -390,53 +390,37 @@ def main() -> None:
         ours_port, mlflow_port, bare_port = args.ports
         results: dict[str, Any] = {"model": model, "clients": args.clients, "duration_s": args.duration}
         results["onnx_session_options"] = _session_options(graph, records)
-        with _serving(
-            "covertype inference-api",
-            [str(bin_dir / "covertype"), "inference-api", "--port", str(ours_port)],
-            ours_port,
-            "/ready",
-            env,
-            workdir / "inference-api.log",
-        ):
-            results["covertype_inference_api"] = measure(
-                _ours(ours_port), records, clients=args.clients, duration=args.duration
-            )
-        with _serving(
-            "bare endpoint",
-            [sys.executable, str(Path(__file__).resolve().parent / "bare_endpoint.py"), str(bare_port)],
-            bare_port,
-            "/ready",
-            env,
-            workdir / "bare-endpoint.log",
-        ):
-            results["bare_endpoint"] = measure(
-                _ours(bare_port), records, clients=args.clients, duration=args.duration
-            )
-        with _serving(
-            "mlflow models serve",
-            [
-                str(bin_dir / "mlflow"),
-                "models",
-                "serve",
-                "-m",
-                f"models:/covertype/{version}",
-                "--env-manager",
-                "local",
-                "-h",
-                HOST,
-                "-p",
-                str(mlflow_port),
-                "-w",
-                "1",
-            ],
-            mlflow_port,
-            "/ping",
-            env,
-            workdir / "mlflow-serve.log",
-        ):
-            results["mlflow_models_serve"] = measure(
-                _mlflow(mlflow_port), records, clients=args.clients, duration=args.duration
-            )
+        mlflow_serve = [str(bin_dir / "mlflow"), "models", "serve", "-m", f"models:/covertype/{version}"]
+        servers = [  # (results key, name, command, port, health path, how it takes records)
+            (
+                "covertype_inference_api",
+                "covertype inference-api",
+                [str(bin_dir / "covertype"), "inference-api", "--port", str(ours_port)],
+                ours_port,
+                "/ready",
+                _ours(ours_port),
+            ),
+            (
+                "bare_endpoint",
+                "bare endpoint",
+                [sys.executable, str(Path(__file__).resolve().parent / "bare_endpoint.py"), str(bare_port)],
+                bare_port,
+                "/ready",
+                _ours(bare_port),
+            ),
+            (
+                "mlflow_models_serve",
+                "mlflow models serve",
+                [*mlflow_serve, "--env-manager", "local", "-h", HOST, "-p", str(mlflow_port), "-w", "1"],
+                mlflow_port,
+                "/ping",
+                _mlflow(mlflow_port),
+            ),
+        ]
+        for key, name, command, port, health, endpoint in servers:
+            log = workdir / f"{key}.log"
+            with _serving(name, command, port, health, env, log):
+                results[key] = measure(endpoint, records, clients=args.clients, duration=args.duration)
     ours, theirs = results["covertype_inference_api"], results["mlflow_models_serve"]
     speedup = ours["single_record"]["requests_per_second"] / theirs["single_record"]["requests_per_second"]
     share = (
