@@ -8,7 +8,10 @@ whatever was sent; ``loc`` still names the field.
 Python's JSON parser accepts the tokens ``NaN``, ``Infinity`` and ``-Infinity`` and turns ``1e999`` into
 infinity, which strict JSON cannot encode: the default handler then fails while answering and the client
 gets a 500. Here non-finite numbers are echoed as the strings ``"NaN"``, ``"Infinity"`` and
-``"-Infinity"``, so the answer stays a 422 naming the field.
+``"-Infinity"``, so the answer stays a 422 naming the field. Text that is not UTF-8 fails the same way: a
+lone surrogate (``"\ud800"`` is valid JSON) cannot be encoded in the answer, and a body that is not JSON
+(UTF-16, invalid UTF-8) is echoed as bytes that FastAPI decodes as UTF-8; both are echoed with
+backslash escapes instead.
 
 :class:`BodySizeLimit` refuses a body over ``COVERTYPE_MAX_BODY_BYTES`` before anything parses it.
 """
@@ -32,11 +35,16 @@ MAX_ERRORS: Final = 20
 
 
 def json_safe(value: Any) -> Any:
-    """``value`` with every non-finite float (at any depth) replaced by its JSON token as a string."""
+    """``value`` with every non-finite float (at any depth) replaced by its JSON token as a string, and
+    every text UTF-8 cannot carry (bytes that are not UTF-8, strings with lone surrogates) escaped."""
     if isinstance(value, float) and not math.isfinite(value):
         return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "backslashreplace")
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
     if isinstance(value, dict):
-        return {key: json_safe(item) for key, item in value.items()}
+        return {json_safe(key): json_safe(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [json_safe(item) for item in value]
     return value
@@ -55,7 +63,7 @@ async def unprocessable(_: Request, exc: RequestValidationError) -> JSONResponse
     with each ``input`` cut to an excerpt and at most :data:`MAX_ERRORS` errors (``omitted_errors``: the
     number left out)."""
     errors = exc.errors()
-    shown = json_safe(jsonable_encoder(errors[:MAX_ERRORS]))
+    shown = jsonable_encoder(json_safe(errors[:MAX_ERRORS]))
     for error in shown:
         if "input" in error:
             error["input"] = excerpt(error["input"])
